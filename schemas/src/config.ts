@@ -1,0 +1,125 @@
+/**
+ * The one configuration file of an Inlay node, as a JSON Schema with its
+ * TypeScript type. Every key can be overridden by an environment variable
+ * whose name is derived from the key's path (see `envNameFor` in
+ * config-loader.ts): `proxy.limits.maxLineBytes` ← `INLAY_PROXY_LIMITS_MAX_LINE_BYTES`.
+ * The layout is chosen so the documented names fall out of that one rule:
+ * `upstream` ← INLAY_UPSTREAM, `tlsCert` ← INLAY_TLS_CERT, `dataDir` ← INLAY_DATA_DIR.
+ *
+ * Defaults live here and nowhere else; each limit says why it has its value.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+/** `host:port`, `[v6]:port`; port 0 asks the kernel for a free one (tests). */
+const ListenAddress = Type.String({
+  pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$',
+  description: 'host:port to listen on, e.g. 0.0.0.0:143 or [::]:143; port 0 picks a free port',
+});
+
+export const ProxyLimitsSchema = Type.Object(
+  {
+    /** Dovecot and RFC 7162 §4 both settle on 8 KiB as the minimum a client may rely on; 64 KiB
+     *  is Dovecot's own imap_max_line_length, so anything the upstream accepts we accept too. */
+    maxLineBytes: Type.Integer({ minimum: 8192, maximum: 16_777_216, default: 65_536 }),
+    /** Only credentials travel as literals before login; 8 KiB holds any real password or token
+     *  and stops an unauthenticated client from making us buffer more. */
+    maxPreAuthLiteralBytes: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 8192 }),
+    /** Dovecot disconnects after 20 invalid commands (CLIENT_MAX_BAD_COMMANDS); a client that
+     *  keeps sending garbage past that is broken or hostile, not unlucky. */
+    maxBadCommands: Type.Integer({ minimum: 1, maximum: 100_000, default: 20 }),
+    /** Time to greet, negotiate TLS and log in. Dovecot's login processes allow about a minute;
+     *  longer only ties sockets up for scanners. */
+    preAuthTimeoutMs: Type.Integer({ minimum: 1000, default: 60_000 }),
+    /** RFC 3501 §5.4: an inactivity autologout timer must be at least 30 minutes. */
+    authenticatedTimeoutMs: Type.Integer({ minimum: 1000, default: 1_800_000 }),
+    /** While in IDLE (RFC 2177) clients re-issue IDLE every 29 minutes at most, so the timer must
+     *  never be shorter than 30 minutes; 31 leaves slack for slow mobile networks. */
+    idleTimeoutMs: Type.Integer({ minimum: 1_800_000, default: 1_860_000 }),
+    /** Each connection holds two sockets and two file descriptors; the total bounds them below
+     *  the process's descriptor limit (systemd unit sets LimitNOFILE=65536). */
+    maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20_000 }),
+    /** A household or office behind one NAT address runs a few devices with several connections
+     *  each (Dovecot's default is 10 per user and address); 100 per address leaves room for a
+     *  carrier-grade NAT while stopping one host from taking every slot. */
+    maxConnectionsPerAddress: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
+    /** How long to wait for the upstream to accept, greet, and finish TLS before telling the
+     *  client the server is unavailable. */
+    upstreamConnectTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+    /** On SIGTERM, how long connections get to finish the response in flight after BYE
+     *  before they are cut. systemd's TimeoutStopSec in the unit is larger than this. */
+    shutdownDrainMs: Type.Integer({ minimum: 0, default: 10_000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ProxyConfigSchema = Type.Object(
+  {
+    /** Plain IMAP with STARTTLS. An empty string turns the listener off. */
+    listen: Type.Union([ListenAddress, Type.Literal('')], { default: '127.0.0.1:1143' }),
+    /** Implicit TLS (IMAPS). Needs tlsCert and tlsKey. Off unless set. */
+    tlsListen: Type.Optional(Type.Union([ListenAddress, Type.Literal('')])),
+    /** Advertise LOGINDISABLED and refuse LOGIN/AUTHENTICATE until the client has started TLS. */
+    loginRequiresTls: Type.Boolean({ default: false }),
+    /** Clients in these networks (CIDR) are proxies themselves: their IMAP ID x-originating-*
+     *  and x-proxy-ttl fields are believed and passed on. Everyone else's are ignored. */
+    trustedNetworks: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** Hops a login may take through chained proxies before it is refused as a loop
+     *  (Dovecot's default for x-proxy-ttl is 5). */
+    proxyTtl: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+    /** How the proxy names itself in its greeting and IMAP ID, and in the x-proxy-name it adds to
+     *  the ID it sends upstream, so operators can tell its traffic apart in upstream logs. */
+    idName: Type.String({ minLength: 1, maxLength: 100, default: 'Inlay' }),
+    idVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    limits: ProxyLimitsSchema,
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const UpstreamTlsSchema = Type.Object(
+  {
+    /** Verify the upstream's certificate chain and name. Turning this off is for lab use only. */
+    verifyCertificate: Type.Boolean({ default: true }),
+    /** PEM file of extra CAs to trust for the upstream (a private CA); system CAs still apply. */
+    caFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** Name to verify the certificate against, when it differs from the upstream host. */
+    servername: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const InlayConfigSchema = Type.Object(
+  {
+    /** The real IMAP server: imap://host:port (plain), imap+starttls://host:port, imaps://host:port. */
+    upstream: Type.String({
+      pattern: '^(imap|imap\\+starttls|imaps)://[^/\\s]+$',
+      default: 'imap://127.0.0.1:143',
+      description: 'imap://host:port, imap+starttls://host:port or imaps://host:port',
+    }),
+    upstreamTls: UpstreamTlsSchema,
+    /** PEM certificate chain and key the proxy presents to clients (STARTTLS and implicit TLS). */
+    tlsCert: Type.Optional(Type.String({ minLength: 1 })),
+    tlsKey: Type.Optional(Type.String({ minLength: 1 })),
+    /** Where the embedded store and local templates live. */
+    dataDir: Type.String({ minLength: 1, default: './data' }),
+    /** Bearer token with every right on the REST API. Keep it in the environment, not the file. */
+    adminToken: Type.Optional(Type.String({ minLength: 16 })),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+      { default: 'info' },
+    ),
+    proxy: ProxyConfigSchema,
+    http: Type.Object(
+      { listen: Type.Union([ListenAddress, Type.Literal('')], { default: '127.0.0.1:8080' }) },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type InlayConfig = Static<typeof InlayConfigSchema>;
+export type ProxyConfig = Static<typeof ProxyConfigSchema>;
+export type ProxyLimits = Static<typeof ProxyLimitsSchema>;
+export type UpstreamTlsConfig = Static<typeof UpstreamTlsSchema>;
+
+/** Keys whose values are secrets: never logged, never echoed in an error. */
+export const SECRET_CONFIG_KEYS: readonly string[] = ['adminToken'];
