@@ -1,0 +1,154 @@
+// Child-process plumbing shared by the service launchers: spawn a server with
+// its output in a file, wait for readiness, stop it, and show the tail of its
+// output when it fails. Must never leave a server running after the test
+// process exits, even when a teardown was skipped.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface RunningProcess {
+  readonly child: ChildProcess;
+  /** stdout and stderr of the process, interleaved, for diagnostics. */
+  readonly outputFile: string;
+  /** Settles when the process has exited; never rejects. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  hasExited(): boolean;
+}
+
+// Servers still alive when Node exits get SIGTERM, and their throw-away
+// directories are removed, so a crashed or interrupted run (a teardown that
+// never ran) leaves neither processes nor data behind on a shared machine.
+const liveChildren = new Map<ChildProcess, string | undefined>();
+process.once('exit', () => {
+  for (const [child, scratchDir] of liveChildren) {
+    child.kill('SIGTERM');
+    if (scratchDir !== undefined) {
+      try {
+        rmSync(scratchDir, { recursive: true, force: true });
+      } catch {
+        // best effort: the server may still be writing while it shuts down
+      }
+    }
+  }
+});
+
+export function spawnLogged(
+  command: string,
+  args: readonly string[],
+  options: {
+    outputFile: string;
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    /** Removed if Node exits while the process still runs. */
+    scratchDir?: string;
+  },
+): RunningProcess {
+  // Output goes straight to a file rather than through pipes: a chatty server
+  // can never block on a full pipe, and the file survives for post-mortems.
+  const fd = openSync(options.outputFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', fd, fd],
+    });
+  } finally {
+    closeSync(fd);
+  }
+  let exitedFlag = false;
+  liveChildren.set(child, options.scratchDir);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitedFlag = true;
+      liveChildren.delete(child);
+      resolve({ code, signal });
+    });
+    child.once('error', () => {
+      exitedFlag = true;
+      liveChildren.delete(child);
+      resolve({ code: null, signal: null });
+    });
+  });
+  return { child, outputFile: options.outputFile, exited, hasExited: () => exitedFlag };
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within graceMs. */
+export async function stopProcess(running: RunningProcess, graceMs = 20_000): Promise<void> {
+  if (running.hasExited()) return;
+  running.child.kill('SIGTERM');
+  const timer = sleep(graceMs).then(() => 'timeout' as const);
+  if ((await Promise.race([running.exited, timer])) === 'timeout') {
+    running.child.kill('SIGKILL');
+    await running.exited;
+  }
+}
+
+/** Last `lines` lines of a text file, or a note that it could not be read. */
+export async function tailFile(file: string, lines = 40): Promise<string> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (error) {
+    return `(could not read ${file}: ${(error as Error).message})`;
+  }
+}
+
+/**
+ * Polls `probe` until it returns true. Stops early with an error when the
+ * process exits, since waiting out the full timeout then only hides the cause.
+ */
+export async function waitUntilReady(
+  what: string,
+  running: RunningProcess,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (running.hasExited()) {
+      const { code, signal } = await running.exited;
+      throw new Error(`${what} exited during startup (code ${code}, signal ${signal})`);
+    }
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} was not ready after ${timeoutMs} ms`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Runs a command to completion, capturing output; rejects on a non-zero exit. */
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      if (code === 0) {
+        resolve({ stdout, stderr });
+        return;
+      }
+      const error = new Error(
+        `${command} ${args.join(' ')} failed (code ${code}, signal ${signal})\n${lastLines(stdout + stderr, 30)}`,
+      );
+      Object.assign(error, { stdout, stderr, code });
+      reject(error);
+    });
+  });
+}
+
+export function lastLines(text: string, count: number): string {
+  return text.trimEnd().split('\n').slice(-count).join('\n');
+}
