@@ -1,0 +1,51 @@
+/**
+ * Every way the proxy refuses or ends something, with a stable code for logs and metrics
+ * and the IMAP answer the client gets. Codes are never reused or renamed: operators alert on them.
+ */
+
+export type ImapReplyKind = 'BAD' | 'NO' | 'BYE';
+
+export interface ProxyErrorDefinition {
+  readonly code: `INLAY_PROXY_${string}`;
+  readonly reply: ImapReplyKind;
+  /** RFC 5530 response code, when one fits. */
+  readonly responseCode?: string;
+  readonly text: string;
+}
+
+export const PROXY_ERRORS = {
+  lineTooLong: { code: 'INLAY_PROXY_LINE_TOO_LONG', reply: 'BYE', responseCode: 'LIMIT', text: 'Command line too long' },
+  literalTooLarge: { code: 'INLAY_PROXY_LITERAL_TOO_LARGE', reply: 'BAD', responseCode: 'TOOBIG', text: 'Literal too large before login' },
+  tooManyBadCommands: { code: 'INLAY_PROXY_TOO_MANY_BAD_COMMANDS', reply: 'BYE', text: 'Too many invalid commands' },
+  badSyntax: { code: 'INLAY_PROXY_BAD_SYNTAX', reply: 'BAD', responseCode: 'CLIENTBUG', text: 'Invalid command syntax' },
+  unknownCommand: { code: 'INLAY_PROXY_UNKNOWN_COMMAND', reply: 'BAD', text: 'Unknown command or not valid before login' },
+  loginFirst: { code: 'INLAY_PROXY_LOGIN_FIRST', reply: 'BAD', text: 'Log in first' },
+  preAuthTimeout: { code: 'INLAY_PROXY_PREAUTH_TIMEOUT', reply: 'BYE', text: 'Timed out waiting for login' },
+  idleTimeout: { code: 'INLAY_PROXY_IDLE_TIMEOUT', reply: 'BYE', text: 'Autologout; idle for too long' },
+  tooManyConnections: { code: 'INLAY_PROXY_TOO_MANY_CONNECTIONS', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Too many connections, try again later' },
+  tooManyFromAddress: { code: 'INLAY_PROXY_TOO_MANY_FROM_ADDRESS', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Too many connections from your address' },
+  privacyRequired: { code: 'INLAY_PROXY_PRIVACY_REQUIRED', reply: 'NO', responseCode: 'PRIVACYREQUIRED', text: 'Start TLS before logging in' },
+  tlsUnavailable: { code: 'INLAY_PROXY_TLS_UNAVAILABLE', reply: 'BAD', text: 'STARTTLS is not available' },
+  tlsAlreadyActive: { code: 'INLAY_PROXY_TLS_ACTIVE', reply: 'BAD', text: 'TLS is already active' },
+  starttlsInjection: { code: 'INLAY_PROXY_STARTTLS_INJECTION', reply: 'BYE', text: 'Data sent after STARTTLS before the TLS handshake; refused' },
+  starttlsAfterLogin: { code: 'INLAY_PROXY_STARTTLS_AFTER_LOGIN', reply: 'BAD', text: 'STARTTLS is only valid before login' },
+  compressUnavailable: { code: 'INLAY_PROXY_COMPRESS_UNAVAILABLE', reply: 'BAD', text: 'COMPRESS is not available through this server' },
+  mechanismUnsupported: { code: 'INLAY_PROXY_MECHANISM_UNSUPPORTED', reply: 'NO', responseCode: 'CANNOT', text: 'Unsupported authentication mechanism' },
+  authCancelled: { code: 'INLAY_PROXY_AUTH_CANCELLED', reply: 'BAD', text: 'Authentication cancelled' },
+  authMalformed: { code: 'INLAY_PROXY_AUTH_MALFORMED', reply: 'BAD', text: 'Invalid SASL PLAIN response' },
+  alreadyAuthenticating: { code: 'INLAY_PROXY_LOGIN_IN_PROGRESS', reply: 'BAD', text: 'A login is already in progress' },
+  upstreamUnavailable: { code: 'INLAY_PROXY_UPSTREAM_UNAVAILABLE', reply: 'NO', responseCode: 'UNAVAILABLE', text: 'Mail server temporarily unavailable, try again later' },
+  upstreamLost: { code: 'INLAY_PROXY_UPSTREAM_LOST', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Connection to the mail server lost' },
+  proxyLoop: { code: 'INLAY_PROXY_LOOP', reply: 'NO', responseCode: 'UNAVAILABLE', text: 'Proxy loop detected' },
+  shuttingDown: { code: 'INLAY_PROXY_SHUTDOWN', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Server shutting down, reconnect shortly' },
+} as const satisfies Record<string, ProxyErrorDefinition>;
+
+export type ProxyErrorName = keyof typeof PROXY_ERRORS;
+
+/** The IMAP line for an error; `tag` is "*" for untagged BYE/BAD. */
+export function imapErrorLine(tag: string, error: ProxyErrorDefinition, detail?: string): Buffer {
+  const code = error.responseCode ? `[${error.responseCode}] ` : '';
+  const text = detail ? `${error.text}: ${detail}` : error.text;
+  const effectiveTag = error.reply === 'BYE' ? '*' : tag;
+  return Buffer.from(`${effectiveTag} ${error.reply} ${code}${text}\r\n`, 'latin1');
+}

@@ -1,0 +1,179 @@
+/**
+ * The small part of IMAP syntax the proxy itself must read and write: a command's tag and name,
+ * the arguments of the few commands it answers before login (LOGIN, AUTHENTICATE, ID, ENABLE),
+ * and strings quoted safely for the upstream. Everything else passes through unparsed.
+ */
+
+/** One argument: an atom, a string (quoted or literal), NIL, or a parenthesised list. */
+export type ImapToken =
+  | { readonly kind: 'atom'; readonly value: string }
+  | { readonly kind: 'string'; readonly value: Buffer }
+  | { readonly kind: 'nil' }
+  | { readonly kind: 'list'; readonly items: readonly ImapToken[] };
+
+/** A whole command as received: its text segments with the literals that followed each. */
+export interface CommandParts {
+  readonly segments: readonly Buffer[];
+  readonly literals: readonly Buffer[];
+}
+
+export interface ParsedCommand {
+  readonly tag: string;
+  /** Upper-cased command name. */
+  readonly name: string;
+  readonly args: readonly ImapToken[];
+}
+
+export class ImapSyntaxError extends Error {
+  override readonly name = 'ImapSyntaxError';
+}
+
+const SP = 0x20;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** RFC 3501 ATOM-CHAR: any CHAR except atom-specials. `]` is allowed (ASTRING-CHAR) where it helps. */
+function isAtomChar(byte: number): boolean {
+  if (byte <= 0x20 || byte >= 0x7f) return false;
+  return byte !== 0x28 && byte !== 0x29 && byte !== 0x7b && byte !== 0x25 && byte !== 0x2a && byte !== DQUOTE && byte !== BACKSLASH;
+}
+
+/** Tag: ATOM-CHARs except "+" (RFC 3501 §9). */
+function isTagChar(byte: number): boolean {
+  return isAtomChar(byte) && byte !== 0x2b && byte !== 0x5d;
+}
+
+/**
+ * Reads "tag SP name" from the start of a line without allocating for anything else;
+ * null when the line does not start like a command.
+ */
+export function peekTagAndName(line: Buffer): { tag: string; name: string; end: number } | null {
+  let i = 0;
+  while (i < line.length && isTagChar(line[i]!)) i++;
+  if (i === 0 || i > 64 || line[i] !== SP) return null;
+  const tag = line.toString('latin1', 0, i);
+  const nameStart = ++i;
+  while (i < line.length && isAtomChar(line[i]!)) i++;
+  if (i === nameStart || i - nameStart > 32) return null;
+  return { tag, name: line.toString('latin1', nameStart, i).toUpperCase(), end: i };
+}
+
+/** Parses a complete command (all segments and literals). Throws ImapSyntaxError. */
+export function parseCommand(parts: CommandParts): ParsedCommand {
+  const first = parts.segments[0];
+  if (!first) throw new ImapSyntaxError('Empty command');
+  const head = peekTagAndName(first);
+  if (!head) throw new ImapSyntaxError('Expected a tag and a command name');
+  const reader = new TokenReader(parts, head.end);
+  const args = reader.readList(null);
+  return { tag: head.tag, name: head.name, args };
+}
+
+/** The tag of a line, for answering BAD to a line we cannot parse; "*" when there is none. */
+export function tagOrStar(line: Buffer): string {
+  let i = 0;
+  while (i < line.length && isTagChar(line[i]!)) i++;
+  return i > 0 && i <= 64 && line[i] === SP ? line.toString('latin1', 0, i) : '*';
+}
+
+class TokenReader {
+  private segment = 0;
+
+  constructor(
+    private readonly parts: CommandParts,
+    private pos: number,
+  ) {}
+
+  private get line(): Buffer {
+    return this.parts.segments[this.segment]!;
+  }
+
+  /** Reads tokens until `close` (")" for a list) or the end of the command. */
+  readList(close: number | null): ImapToken[] {
+    const items: ImapToken[] = [];
+    for (;;) {
+      const line = this.line;
+      while (line[this.pos] === SP) this.pos++;
+      const byte = line[this.pos];
+      if (byte === undefined || byte === 0x0d || byte === 0x0a) {
+        if (close !== null) throw new ImapSyntaxError('Missing ")"');
+        return items;
+      }
+      if (byte === 0x29 /* ) */) {
+        if (close === null) throw new ImapSyntaxError('Unexpected ")"');
+        this.pos++;
+        return items;
+      }
+      items.push(this.readToken(byte));
+    }
+  }
+
+  private readToken(byte: number): ImapToken {
+    const line = this.line;
+    if (byte === 0x28 /* ( */) {
+      this.pos++;
+      return { kind: 'list', items: this.readList(0x29) };
+    }
+    if (byte === DQUOTE) return { kind: 'string', value: this.readQuoted() };
+    if (byte === 0x7b /* { */ || (byte === 0x7e /* ~ */ && line[this.pos + 1] === 0x7b)) {
+      const literal = this.parts.literals[this.segment];
+      if (!literal) throw new ImapSyntaxError('Literal announced but not received');
+      this.segment++;
+      this.pos = 0;
+      return { kind: 'string', value: literal };
+    }
+    const start = this.pos;
+    while (this.pos < line.length && (isAtomChar(line[this.pos]!) || line[this.pos] === 0x5d)) this.pos++;
+    if (this.pos === start) throw new ImapSyntaxError(`Unexpected character 0x${byte.toString(16)}`);
+    const value = line.toString('latin1', start, this.pos);
+    return value.toUpperCase() === 'NIL' ? { kind: 'nil' } : { kind: 'atom', value };
+  }
+
+  private readQuoted(): Buffer {
+    const line = this.line;
+    const bytes: number[] = [];
+    for (let i = this.pos + 1; i < line.length; i++) {
+      const byte = line[i]!;
+      if (byte === DQUOTE) {
+        this.pos = i + 1;
+        return Buffer.from(bytes);
+      }
+      if (byte === 0x0d || byte === 0x0a || byte === 0) break;
+      if (byte === BACKSLASH) {
+        const next = line[++i];
+        if (next !== DQUOTE && next !== BACKSLASH) throw new ImapSyntaxError('Only \\" and \\\\ may be escaped in a quoted string');
+        bytes.push(next);
+        continue;
+      }
+      bytes.push(byte);
+    }
+    throw new ImapSyntaxError('Unterminated quoted string');
+  }
+}
+
+/** A token read as a string argument (astring/nstring); null for NIL. Throws for a list. */
+export function tokenText(token: ImapToken | undefined, what: string): Buffer {
+  if (token?.kind === 'string') return token.value;
+  if (token?.kind === 'atom') return Buffer.from(token.value, 'latin1');
+  throw new ImapSyntaxError(`Expected ${what}`);
+}
+
+/**
+ * A string argument as bytes to send: quoted when that is safe, otherwise null (the caller
+ * sends a literal). Quoted strings may not hold CR, LF, NUL or 8-bit bytes (RFC 3501 §4.3).
+ */
+export function quoteIfSafe(value: Buffer): string | null {
+  if (value.length > 1024) return null;
+  let out = '"';
+  for (const byte of value) {
+    if (byte === 0 || byte === 0x0d || byte === 0x0a || byte > 0x7e) return null;
+    if (byte === DQUOTE || byte === BACKSLASH) out += '\\';
+    out += String.fromCharCode(byte);
+  }
+  return `${out}"`;
+}
+
+/** Quotes free text (ID values, names) for a response, dropping bytes a quoted string cannot hold. */
+export function quoteText(value: string): string {
+  return `"${value.replace(/[\r\n\0]/g, ' ').replace(/[\\"]/g, (char) => `\\${char}`)}"`;
+}

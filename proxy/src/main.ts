@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * inlay-proxy: reads the configuration once, listens, and shuts down gracefully on SIGTERM or
+ * SIGINT. A configuration error ends start-up with one line naming the key (exit code 78,
+ * EX_CONFIG, so systemd does not restart in a loop on a config that can never work).
+ */
+import { ConfigError, loadConfig } from '@inlay/schemas';
+import { createLogger } from './log.js';
+import { buildRuntime } from './runtime.js';
+import { ProxyServer } from './server.js';
+import { PROXY_VERSION } from './version.js';
+
+const EX_CONFIG = 78;
+
+async function main(): Promise<void> {
+  const configFile = process.argv.includes('--config') ? process.argv[process.argv.indexOf('--config') + 1] : undefined;
+  let loaded;
+  let runtime;
+  try {
+    loaded = loadConfig({ file: configFile });
+    const log = createLogger(loaded.config.logLevel, 'inlay-proxy');
+    runtime = buildRuntime(loaded.config, log);
+  } catch (err) {
+    process.stderr.write(`inlay-proxy: configuration error: ${(err as Error).message}\n`);
+    process.exit(EX_CONFIG);
+  }
+  const { config, warnings } = loaded;
+  const log = runtime.log;
+  for (const warning of warnings) log.warn(warning);
+
+  const server = new ProxyServer(runtime);
+  let addresses;
+  try {
+    addresses = await server.listen(config.proxy.listen, config.proxy.tlsListen);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'cannot listen');
+    process.stderr.write(`inlay-proxy: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutdown requested');
+    void server.shutdown().then(() => {
+      log.info('shutdown complete');
+      log.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // `kill -USR2` logs connection and memory figures; under --expose-gc it collects first, so
+  // the figures show what is live rather than what the collector has not reached yet.
+  process.on('SIGUSR2', () => {
+    const collect = (globalThis as { gc?: () => void }).gc;
+    collect?.();
+    log.info({ event: 'stats', connections: server.connectionCount, collected: Boolean(collect), memory: process.memoryUsage() }, 'stats');
+  });
+  // Last, so whoever waits for this line may signal us at once.
+  log.info({ event: 'listening', plain: addresses.plain, tls: addresses.tls, upstream: config.upstream, version: PROXY_VERSION }, 'inlay-proxy listening');
+}
+
+void main();

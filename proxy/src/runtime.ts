@@ -1,0 +1,72 @@
+/**
+ * Everything a connection needs that is derived once from the configuration at start-up:
+ * parsed upstream, TLS material, trusted networks. Built before listening, so a bad
+ * certificate path or CIDR stops start-up with a clear line instead of failing a login.
+ */
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { InlayConfig, ProxyLimits } from '@inlay/schemas';
+import { networkMatcher } from './imap-id.js';
+import { loadUpstreamTls, parseUpstream, type UpstreamTarget, type UpstreamTlsSettings } from './upstream.js';
+import { PROXY_VERSION } from './version.js';
+
+export interface ProxyRuntime {
+  readonly log: Logger;
+  readonly limits: ProxyLimits;
+  readonly upstream: UpstreamTarget;
+  readonly upstreamTls: UpstreamTlsSettings;
+  /** Present when tlsCert/tlsKey are configured: enables STARTTLS and the implicit-TLS listener. */
+  readonly secureContext: SecureContext | null;
+  /** The same certificate and key as PEM, for the implicit-TLS server (which builds its own context). */
+  readonly tlsMaterial: TlsMaterial | null;
+  readonly loginRequiresTls: boolean;
+  readonly isTrusted: (address: string) => boolean;
+  readonly proxyTtl: number;
+  readonly idName: string;
+  readonly idVersion: string;
+}
+
+export interface TlsMaterial {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export function buildRuntime(config: InlayConfig, log: Logger): ProxyRuntime {
+  const tlsMaterial = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : null;
+  return {
+    log,
+    limits: config.proxy.limits,
+    upstream: parseUpstream(config.upstream),
+    upstreamTls: loadUpstreamTls(config.upstreamTls),
+    secureContext: tlsMaterial ? secureContextOf(tlsMaterial) : null,
+    tlsMaterial,
+    loginRequiresTls: config.proxy.loginRequiresTls,
+    isTrusted: networkMatcher(config.proxy.trustedNetworks),
+    proxyTtl: config.proxy.proxyTtl,
+    idName: config.proxy.idName,
+    idVersion: config.proxy.idVersion ?? PROXY_VERSION,
+  };
+}
+
+function loadTlsMaterial(certFile: string, keyFile: string): TlsMaterial {
+  const read = (file: string, key: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`${key} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  return { cert: read(certFile, 'tlsCert'), key: read(keyFile, 'tlsKey') };
+}
+
+/** TLS 1.2 is the floor: RFC 8996 retired 1.0 and 1.1, and RFC 8314 asks mail to follow. */
+export const MIN_TLS_VERSION = 'TLSv1.2';
+
+function secureContextOf(material: TlsMaterial): SecureContext {
+  try {
+    return createSecureContext({ ...material, minVersion: MIN_TLS_VERSION });
+  } catch (err) {
+    throw new Error(`tlsCert/tlsKey cannot be used together: ${(err as Error).message}`);
+  }
+}

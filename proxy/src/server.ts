@@ -1,0 +1,106 @@
+/**
+ * The listeners (plain with STARTTLS, implicit TLS) and the set of live sessions: admission
+ * limits per address and in total, and graceful shutdown (stop accepting, BYE to everyone at
+ * a response boundary, cut what is left after the drain period).
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { PROXY_ERRORS, imapErrorLine } from './errors.js';
+import { MIN_TLS_VERSION, type ProxyRuntime } from './runtime.js';
+import { ClientSession } from './session.js';
+
+export interface ListenAddresses {
+  readonly plain: string | null;
+  readonly tls: string | null;
+}
+
+export class ProxyServer {
+  private readonly sessions = new Set<ClientSession>();
+  private readonly perAddress = new Map<string, number>();
+  private readonly servers: Server[] = [];
+  private stopping = false;
+
+  constructor(private readonly runtime: ProxyRuntime) {}
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  async listen(plain: string, tls: string | undefined): Promise<ListenAddresses> {
+    const addresses = { plain: null as string | null, tls: null as string | null };
+    if (plain) {
+      const server = createServer({ noDelay: true }, (socket) => this.admit(socket, false));
+      addresses.plain = await this.bind(server, plain, 'proxy.listen');
+    }
+    if (tls) {
+      const server = createTlsServer({
+        ...this.runtime.tlsMaterial!,
+        minVersion: MIN_TLS_VERSION,
+        handshakeTimeout: this.runtime.limits.preAuthTimeoutMs,
+        noDelay: true,
+      });
+      server.on('secureConnection', (socket: TLSSocket) => this.admit(socket, true));
+      server.on('tlsClientError', (err, socket) => {
+        this.runtime.log.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+      });
+      addresses.tls = await this.bind(server, tls, 'proxy.tlsListen');
+    }
+    return addresses;
+  }
+
+  /** Stops accepting, says BYE to every session, and resolves when all are gone or the drain period ends. */
+  async shutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const server of this.servers) server.close();
+    const drainMs = this.runtime.limits.shutdownDrainMs;
+    this.runtime.log.info({ sessions: this.sessions.size, drainMs }, 'shutting down: BYE to all sessions');
+    for (const session of this.sessions) session.close('server shutting down', PROXY_ERRORS.shuttingDown);
+    const deadline = Date.now() + drainMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (this.sessions.size > 0) this.runtime.log.warn({ sessions: this.sessions.size }, 'drain period over; cutting remaining connections');
+  }
+
+  private admit(socket: Socket, secure: boolean): void {
+    const address = socket.remoteAddress ?? 'unknown';
+    const limits = this.runtime.limits;
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    const refusal = this.stopping
+      ? PROXY_ERRORS.shuttingDown
+      : this.sessions.size >= limits.maxConnections
+        ? PROXY_ERRORS.tooManyConnections
+        : fromAddress >= limits.maxConnectionsPerAddress
+          ? PROXY_ERRORS.tooManyFromAddress
+          : null;
+    if (refusal) {
+      this.runtime.log.warn({ code: refusal.code, remote: address, fromAddress, total: this.sessions.size }, 'connection refused');
+      socket.on('error', () => {});
+      socket.end(imapErrorLine('*', refusal));
+      return;
+    }
+    this.perAddress.set(address, fromAddress + 1);
+    const session = new ClientSession(this.runtime, socket, secure, (ended) => this.forget(ended));
+    this.sessions.add(session);
+  }
+
+  private forget(session: ClientSession): void {
+    if (!this.sessions.delete(session)) return;
+    const count = (this.perAddress.get(session.address) ?? 1) - 1;
+    if (count <= 0) this.perAddress.delete(session.address);
+    else this.perAddress.set(session.address, count);
+  }
+
+  private bind(server: Server, address: string, key: string): Promise<string> {
+    const colon = address.lastIndexOf(':');
+    const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+    const port = Number(address.slice(colon + 1));
+    this.servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`${key} ${address}: cannot listen (${err.code ?? err.message})`)));
+      server.listen({ host, port, backlog: 1024 }, () => {
+        const bound = server.address() as AddressInfo;
+        resolve(bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`);
+      });
+    });
+  }
+}
