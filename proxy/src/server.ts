@@ -8,6 +8,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { PROXY_ERRORS, imapErrorLine } from './errors.js';
 import { MIN_TLS_VERSION, type ProxyRuntime } from './runtime.js';
 import { ClientSession } from './session.js';
+import { UpstreamPool } from './upstream-pool.js';
 
 export interface ListenAddresses {
   readonly plain: string | null;
@@ -19,8 +20,15 @@ export class ProxyServer {
   private readonly perAddress = new Map<string, number>();
   private readonly servers: Server[] = [];
   private stopping = false;
+  private readonly pool: UpstreamPool;
 
-  constructor(private readonly runtime: ProxyRuntime) {}
+  constructor(private readonly runtime: ProxyRuntime) {
+    const { limits } = runtime;
+    this.pool = new UpstreamPool(
+      { target: runtime.upstream, tls: runtime.upstreamTls, connectTimeoutMs: limits.upstreamConnectTimeoutMs, size: limits.upstreamPoolSize, maxIdleMs: limits.upstreamPoolIdleMs },
+      runtime.log,
+    );
+  }
 
   get connectionCount(): number {
     return this.sessions.size;
@@ -45,6 +53,7 @@ export class ProxyServer {
       });
       addresses.tls = await this.bind(server, tls, 'proxy.tlsListen');
     }
+    this.pool.start();
     return addresses;
   }
 
@@ -53,6 +62,7 @@ export class ProxyServer {
     if (this.stopping) return;
     this.stopping = true;
     for (const server of this.servers) server.close();
+    this.pool.close();
     const drainMs = this.runtime.limits.shutdownDrainMs;
     this.runtime.log.info({ sessions: this.sessions.size, drainMs }, 'shutting down: BYE to all sessions');
     for (const session of this.sessions) session.close('server shutting down', PROXY_ERRORS.shuttingDown);
@@ -79,7 +89,7 @@ export class ProxyServer {
       return;
     }
     this.perAddress.set(address, fromAddress + 1);
-    const session = new ClientSession(this.runtime, socket, secure, (ended) => this.forget(ended));
+    const session = new ClientSession(this.runtime, this.pool, socket, secure, (ended) => this.forget(ended));
     this.sessions.add(session);
   }
 

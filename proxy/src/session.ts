@@ -21,6 +21,7 @@ import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap
 import { Relay, type RelayOwner } from './relay.js';
 import type { ProxyRuntime } from './runtime.js';
 import type { UpstreamLink } from './upstream.js';
+import type { UpstreamPool } from './upstream-pool.js';
 import { loginUpstream } from './upstream-login.js';
 
 export type SessionState =
@@ -62,6 +63,7 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
 
   constructor(
     readonly runtime: ProxyRuntime,
+    private readonly pool: UpstreamPool,
     private socket: Socket,
     public secure: boolean,
     private readonly onClosed: (session: ClientSession) => void,
@@ -73,7 +75,8 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
     this.framer = this.preLoginFramer();
     this.attach(socket);
     socket.setTimeout(this.limits.preAuthTimeoutMs);
-    this.log.info({ event: 'connect', remote: this.remoteAddress, remotePort: this.remotePort, tls: secure }, 'client connected');
+    // Two info lines per session, as Dovecot writes: login and disconnect, both naming the client.
+    this.log.debug({ event: 'connect', remote: this.remoteAddress, remotePort: this.remotePort, tls: secure }, 'client connected');
     this.reply(`* OK [CAPABILITY ${this.preLoginCapabilities().join(' ')}] ${runtime.idName} ready.\r\n`);
   }
 
@@ -187,7 +190,7 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
       return 'pause';
     }
     const method = credentials.kind === 'login' ? 'LOGIN' : 'PLAIN';
-    void loginUpstream(this.runtime, this.upstream, tag, credentials, id).then((outcome) => {
+    void loginUpstream(() => this.pool.take(), this.upstream, tag, credentials, id).then((outcome) => {
       this.upstream = null;
       if (this.state.kind === 'closed') {
         if (outcome.kind === 'loggedIn') outcome.handOver.socket.destroy();
@@ -197,7 +200,7 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
       switch (outcome.kind) {
         case 'loggedIn':
           this.user = user;
-          this.log.info({ event: 'login', user, method }, 'logged in');
+          this.log.info({ event: 'login', user, method, remote: this.remoteAddress, remotePort: this.remotePort, tls: this.secure }, 'logged in');
           this.startRelay(outcome.toClient, outcome.handOver.socket, outcome.handOver.leftover);
           return;
         case 'rejected':
@@ -376,7 +379,7 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
   private closed(reason: string, bytes: { fromClient: number; toClient: number }): void {
     if (this.state.kind === 'closed') return;
     this.state = { kind: 'closed' };
-    this.log.info({ event: 'disconnect', reason, user: this.user, durationMs: Date.now() - this.startedAt, ...bytes }, 'client disconnected');
+    this.log.info({ event: 'disconnect', reason, user: this.user, remote: this.remoteAddress, durationMs: Date.now() - this.startedAt, ...bytes }, 'client disconnected');
     this.onClosed(this);
   }
 }

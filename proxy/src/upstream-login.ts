@@ -6,8 +6,7 @@
 import { rewriteCapabilityLine } from './capabilities.js';
 import { formatIdList, type UpstreamId } from './imap-id.js';
 import { quoteIfSafe } from './imap-syntax.js';
-import type { ProxyRuntime } from './runtime.js';
-import { UpstreamError, UpstreamLink, type HandOver, type UpstreamResponse } from './upstream.js';
+import { UpstreamError, type HandOver, type UpstreamLink, type UpstreamResponse } from './upstream.js';
 import type { Credentials } from './commands/types.js';
 
 export type LoginOutcome =
@@ -17,7 +16,7 @@ export type LoginOutcome =
   | { readonly kind: 'unavailable'; readonly reason: string };
 
 export async function loginUpstream(
-  runtime: ProxyRuntime,
+  connect: () => Promise<UpstreamLink>,
   existing: UpstreamLink | null,
   clientTag: string,
   credentials: Credentials,
@@ -25,7 +24,7 @@ export async function loginUpstream(
 ): Promise<LoginOutcome> {
   let link: UpstreamLink | null = existing;
   try {
-    link ??= await UpstreamLink.open(runtime.upstream, runtime.upstreamTls, runtime.limits.upstreamConnectTimeoutMs);
+    link ??= await connect();
     const untagged: Buffer[] = [];
     const keep = (response: UpstreamResponse): void => {
       // The ID answer is ours, not the client's.

@@ -79,6 +79,7 @@ export interface HandOver {
 type LinkState =
   | { kind: 'reading' }
   | { kind: 'halted'; leftover: Buffer }
+  | { kind: 'handedOver' }
   | { kind: 'closed'; error: UpstreamError };
 
 export class UpstreamLink implements FrameHandler {
@@ -90,6 +91,10 @@ export class UpstreamLink implements FrameHandler {
   private waiter: { resolve: (response: UpstreamResponse) => void; reject: (error: Error) => void } | null = null;
   private haltOnOkTag: string | null = null;
   private tagCounter = 0;
+  /** A command queued by send(), written together with the next one (one segment, one syscall). */
+  private queued = '';
+  /** Tags used while setting the link up (STARTTLS, CAPABILITY), to tell a fresh link from a used one. */
+  private setupTags = 0;
   capabilities: string[] = [];
 
   private constructor(private socket: Socket) {
@@ -109,6 +114,7 @@ export class UpstreamLink implements FrameHandler {
       if (link.capabilities.length === 0 || !link.capabilities.some((c) => /^IMAP4rev[12]$/i.test(c))) {
         await link.refreshCapabilities();
       }
+      link.setupTags = link.tagCounter;
       return link;
     } catch (err) {
       link.close();
@@ -141,15 +147,15 @@ export class UpstreamLink implements FrameHandler {
         text += piece;
         continue;
       }
-      this.socket.write(`${text}{${piece.length}${nonSync ? '+' : ''}}\r\n`);
+      this.write(`${text}{${piece.length}${nonSync ? '+' : ''}}\r\n`);
       text = '';
       if (!nonSync) {
         const answer = await this.awaitTagged(tag, onUntagged, true);
         if (answer.tag !== '+') return answer;
       }
-      this.socket.write(piece);
+      this.write(piece);
     }
-    this.socket.write(`${text}\r\n`);
+    this.write(`${text}\r\n`);
     return this.awaitTagged(tag, onUntagged, false);
   }
 
@@ -160,19 +166,33 @@ export class UpstreamLink implements FrameHandler {
   async authenticatePlain(tag: string, base64: string, onUntagged: (response: UpstreamResponse) => void): Promise<UpstreamResponse> {
     this.haltOnOkTag = tag;
     if (this.has('SASL-IR')) {
-      this.socket.write(`${tag} AUTHENTICATE PLAIN ${base64 === '' ? '=' : base64}\r\n`);
+      this.write(`${tag} AUTHENTICATE PLAIN ${base64 === '' ? '=' : base64}\r\n`);
       return this.awaitTagged(tag, onUntagged, false);
     }
-    this.socket.write(`${tag} AUTHENTICATE PLAIN\r\n`);
+    this.write(`${tag} AUTHENTICATE PLAIN\r\n`);
     const challenge = await this.awaitTagged(tag, onUntagged, true);
     if (challenge.tag !== '+') return challenge;
-    this.socket.write(`${base64}\r\n`);
+    this.write(`${base64}\r\n`);
     return this.awaitTagged(tag, onUntagged, false);
   }
 
-  /** Writes a command whose answer nobody waits for (ID before LOGIN, pipelined). */
+  /** Queues a command whose answer nobody waits for (ID before LOGIN); it leaves with the next write. */
   send(tag: string, text: string): void {
-    this.socket.write(`${tag} ${text}\r\n`);
+    this.queued += `${tag} ${text}\r\n`;
+  }
+
+  /** Ready for a login: connected, greeted, nothing unread, nothing sent. */
+  get usable(): boolean {
+    return this.state.kind === 'reading' && this.queue.length === 0 && this.tagCounter === this.setupTags;
+  }
+  private write(data: string | Buffer): void {
+    if (this.queued === '') {
+      this.socket.write(data);
+      return;
+    }
+    const joined = typeof data === 'string' ? this.queued + data : Buffer.concat([Buffer.from(this.queued, 'latin1'), data]);
+    this.queued = '';
+    this.socket.write(joined);
   }
 
   /**
@@ -201,7 +221,7 @@ export class UpstreamLink implements FrameHandler {
     this.socket.removeAllListeners('error');
     this.socket.removeAllListeners('close');
     const { leftover } = this.state;
-    this.state = { kind: 'closed', error: new UpstreamError('handed over') };
+    this.state = { kind: 'handedOver' };
     return { socket: this.socket, leftover };
   }
 
@@ -279,6 +299,7 @@ export class UpstreamLink implements FrameHandler {
     const queued = this.queue.shift();
     if (queued) return Promise.resolve(queued);
     if (this.state.kind === 'closed') return Promise.reject(this.state.error);
+    if (this.state.kind === 'handedOver') return Promise.reject(new UpstreamError('connection handed over'));
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
     });
@@ -295,7 +316,7 @@ export class UpstreamLink implements FrameHandler {
   }
 
   private fail(error: UpstreamError): void {
-    if (this.state.kind === 'closed') return;
+    if (this.state.kind === 'closed' || this.state.kind === 'handedOver') return;
     this.state = { kind: 'closed', error };
     this.socket.destroy();
     const waiter = this.waiter;

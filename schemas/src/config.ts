@@ -45,6 +45,12 @@ export const ProxyLimitsSchema = Type.Object(
     /** How long to wait for the upstream to accept, greet, and finish TLS before telling the
      *  client the server is unavailable. */
     upstreamConnectTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+    /** Upstream connections kept greeted and ready, so a login skips connect, greeting and TLS
+     *  handshake; 0 turns this off. A handful covers hundreds of logins a second. */
+    upstreamPoolSize: Type.Integer({ minimum: 0, maximum: 1000, default: 4 }),
+    /** Dovecot drops a connection that has not logged in after about a minute; spares are
+     *  replaced well before that. */
+    upstreamPoolIdleMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
     /** On SIGTERM, how long connections get to finish the response in flight after BYE
      *  before they are cut. systemd's TimeoutStopSec in the unit is larger than this. */
     shutdownDrainMs: Type.Integer({ minimum: 0, default: 10_000 }),
