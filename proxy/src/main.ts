@@ -5,7 +5,7 @@
  * EX_CONFIG, so systemd does not restart in a loop on a config that can never work).
  */
 import { ConfigError, loadConfig } from '@inlay/schemas';
-import { createLogger } from './log.js';
+import { createLogger, flushLogs } from './log.js';
 import { buildRuntime } from './runtime.js';
 import { ProxyServer } from './server.js';
 import { PROXY_VERSION } from './version.js';
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     addresses = await server.listen(config.proxy.listen, config.proxy.tlsListen);
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot listen');
+    flushLogs();
     process.stderr.write(`inlay-proxy: ${(err as Error).message}\n`);
     process.exit(1);
   }
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutdown requested');
     void server.shutdown().then(() => {
       log.info('shutdown complete');
-      log.flush();
+      flushLogs();
       process.exit(0);
     });
   };
@@ -57,9 +58,11 @@ async function main(): Promise<void> {
     const collect = (globalThis as { gc?: () => void }).gc;
     collect?.();
     log.info({ event: 'stats', connections: server.connectionCount, collected: Boolean(collect), memory: process.memoryUsage() }, 'stats');
+    flushLogs();
   });
   // Last, so whoever waits for this line may signal us at once.
   log.info({ event: 'listening', plain: addresses.plain, tls: addresses.tls, upstream: config.upstream, version: PROXY_VERSION }, 'inlay-proxy listening');
+  flushLogs();
 }
 
 void main();
