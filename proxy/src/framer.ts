@@ -74,6 +74,11 @@ export class ImapFramer {
     return this.mode.kind === 'line' && this.pendingBytes === 0 && !this.inContinuation;
   }
 
+  /** Literal bytes still expected; a chunk no longer than this leaves as one unchanged write. */
+  get literalRemaining(): number {
+    return this.mode.kind === 'literal' ? this.mode.remaining : 0;
+  }
+
   get failed(): boolean {
     return this.mode.kind === 'failed';
   }

@@ -108,9 +108,14 @@ export class Relay implements RelayControl {
 
   private fromUpstream(chunk: Buffer): void {
     const { client } = this;
-    client.cork();
-    this.serverFramer.push(chunk);
-    client.uncork();
+    // Inside a big literal (FETCH BODY[]) a chunk is one write: corking would only cost.
+    if (chunk.length <= this.serverFramer.literalRemaining) {
+      this.serverFramer.push(chunk);
+    } else {
+      client.cork();
+      this.serverFramer.push(chunk);
+      client.uncork();
+    }
     if (client.writableNeedDrain) this.upstream.pause();
   }
 
