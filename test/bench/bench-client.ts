@@ -5,6 +5,8 @@
  */
 import { connect, type Socket } from 'node:net';
 
+const TAIL_CHARS = 4096;
+
 export class BenchClient {
   private pending: { tag: string; resolve: (text: string) => void; reject: (error: Error) => void } | null = null;
   /** Only the tail of the stream is kept: enough to find a tagged line, never a whole body. */
@@ -63,8 +65,8 @@ export class BenchClient {
   private onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
     if (this.collected) this.collected.push(chunk.toString('latin1'));
-    // Keep the last partial line plus this chunk's last 256 bytes: a tagged line is short.
-    this.tail = (this.tail + chunk.toString('latin1', Math.max(0, chunk.length - 256))).slice(-512);
+    // A tagged line (capability list included) fits in the last 4 KiB; bodies are not kept.
+    this.tail = (this.tail + chunk.toString('latin1', Math.max(0, chunk.length - TAIL_CHARS))).slice(-TAIL_CHARS);
     this.scan();
   }
 

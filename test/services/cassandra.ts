@@ -2,13 +2,12 @@
 // the cassandra-all jar and its dependencies on Maven Central (no tarball, no
 // Docker), with all data under a throw-away directory and ports chosen at
 // run time. Must never use the machine's default data or commit-log paths.
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import cassandra from 'cassandra-driver';
 import { ensureMavenClasspath } from './install.ts';
 import { freePort } from './ports.ts';
-import { spawnLogged, stopProcess, tailFile, waitUntilReady } from './process.ts';
+import { spawnLogged, startInTempDir, stopProcess, tailFile, waitUntilReady } from './process.ts';
 
 // Latest 5.0.x on Maven Central when this was written; bump deliberately.
 export const cassandraArtifact = 'org.apache.cassandra:cassandra-all:5.0.9';
@@ -111,13 +110,7 @@ async function cqlAnswers(port: number): Promise<boolean> {
 
 export async function startCassandra(options: { startupTimeoutMs?: number } = {}): Promise<CassandraServer> {
   const classpath = await ensureMavenClasspath('cassandra', [cassandraArtifact]);
-  const dir = await mkdtemp(join(tmpdir(), 'inlay-cassandra-'));
-  try {
-    return await startInDir(dir, classpath, options.startupTimeoutMs ?? 180_000);
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  }
+  return startInTempDir('inlay-cassandra-', (dir) => startInDir(dir, classpath, options.startupTimeoutMs ?? 180_000));
 }
 
 async function startInDir(dir: string, classpath: string, timeoutMs: number): Promise<CassandraServer> {

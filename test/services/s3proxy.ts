@@ -3,14 +3,13 @@
 // exercise the same AWS SDK code path production uses. Must never accept
 // anonymous or wrongly signed requests, or store objects outside its
 // throw-away directory.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ensureMavenClasspath } from './install.ts';
 import { freePort } from './ports.ts';
-import { spawnLogged, stopProcess, tailFile, waitUntilReady } from './process.ts';
+import { spawnLogged, startInTempDir, stopProcess, tailFile, waitUntilReady } from './process.ts';
 
 // The self-contained build that S3Proxy publishes to Maven Central. The plain
 // jar's dependency graph does not resolve to a working classpath under Maven's
@@ -48,13 +47,7 @@ function answersHttp(endpoint: string): Promise<boolean> {
 
 export async function startS3Proxy(options: { startupTimeoutMs?: number } = {}): Promise<S3ProxyServer> {
   const classpath = await ensureMavenClasspath('s3proxy', [s3proxyArtifact], { transitive: false });
-  const dir = await mkdtemp(join(tmpdir(), 'inlay-s3proxy-'));
-  try {
-    return await startInDir(dir, classpath, options.startupTimeoutMs ?? 60_000);
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  }
+  return startInTempDir('inlay-s3proxy-', (dir) => startInDir(dir, classpath, options.startupTimeoutMs ?? 60_000));
 }
 
 async function startInDir(dir: string, classpath: string, timeoutMs: number): Promise<S3ProxyServer> {
