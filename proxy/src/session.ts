@@ -172,7 +172,6 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
   }
 
   beginLogin(tag: string, credentials: Credentials): CommandOutcome {
-    this.state = { kind: 'busy', what: 'login' };
     const user = credentials.kind === 'login' ? credentials.user.toString('utf8') : credentials.user;
     const trusted = this.runtime.isTrusted(this.remoteAddress);
     const facts = {
@@ -186,9 +185,9 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
     if (id.ttl <= 0) {
       this.log.error({ code: PROXY_ERRORS.proxyLoop.code, user }, 'x-proxy-ttl ran out: the upstream leads back to a proxy; check INLAY_UPSTREAM');
       this.replyError(tag, PROXY_ERRORS.proxyLoop);
-      this.resumeReading();
-      return 'pause';
+      return 'continue';
     }
+    this.state = { kind: 'busy', what: 'login' };
     const method = credentials.kind === 'login' ? 'LOGIN' : 'PLAIN';
     void loginUpstream(() => this.pool.take(), this.upstream, tag, credentials, id).then((outcome) => {
       this.upstream = null;

@@ -108,6 +108,15 @@ describe('IMAP ID', () => {
     expect(await client.command('l', `LOGIN "${user.user}" "${user.password}"`)).toMatch(/l NO \[UNAVAILABLE\] Proxy loop detected/);
     await expect.poll(() => looping.logs().filter((entry) => entry['code'] === 'INLAY_PROXY_LOOP')).toHaveLength(1);
     client.close();
+
+    // A trusted proxy in front that has no hops left is refused at once, and its connection
+    // stays usable for the next command.
+    const lastHop = await RawImap.connect(port);
+    await lastHop.greeting();
+    await lastHop.command('i', 'ID ("x-proxy-ttl" "1")');
+    expect(await lastHop.command('l', `LOGIN "${user.user}" "${user.password}"`)).toMatch(/l NO \[UNAVAILABLE\] Proxy loop detected/);
+    expect(await lastHop.command('n', 'NOOP')).toMatch(/n OK/);
+    lastHop.close();
   });
 });
 
