@@ -33,6 +33,7 @@ export interface TlsMaterial {
 }
 
 export function buildRuntime(config: InlayConfig, log: Logger): ProxyRuntime {
+  checkProxyCombinations(config);
   const tlsMaterial = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : null;
   return {
     log,
@@ -47,6 +48,17 @@ export function buildRuntime(config: InlayConfig, log: Logger): ProxyRuntime {
     idName: config.proxy.idName,
     idVersion: config.proxy.idVersion ?? PROXY_VERSION,
   };
+}
+
+/** The proxy's own rules across keys: it must listen somewhere, and TLS needs a certificate. */
+function checkProxyCombinations(config: InlayConfig): void {
+  const wantsTls = Boolean(config.proxy.tlsListen) || config.proxy.loginRequiresTls;
+  if (wantsTls && !(config.tlsCert && config.tlsKey)) {
+    throw new Error('tlsCert and tlsKey must both be set (INLAY_TLS_CERT, INLAY_TLS_KEY) when proxy.tlsListen or proxy.loginRequiresTls is used');
+  }
+  if (!config.proxy.listen && !config.proxy.tlsListen) {
+    throw new Error('proxy.listen and proxy.tlsListen are both empty: the proxy would listen nowhere');
+  }
 }
 
 function loadTlsMaterial(certFile: string, keyFile: string): TlsMaterial {

@@ -168,17 +168,14 @@ function reasonFor(error: ErrorObject): string {
   }
 }
 
-/** Rules a schema cannot say on its own: a TLS listener needs a certificate to present. */
+/**
+ * Rules a schema cannot say on its own that hold for every process. Rules of one process
+ * (the proxy needs a certificate for its TLS listener) are checked by that process, so a
+ * shared configuration file does not stop the others.
+ */
 function checkCombinations(config: InlayConfig): void {
-  const wantsTls = Boolean(config.proxy.tlsListen) || config.proxy.loginRequiresTls;
-  if (wantsTls && !(config.tlsCert && config.tlsKey)) {
-    throw new ConfigError('tlsCert and tlsKey must both be set (INLAY_TLS_CERT, INLAY_TLS_KEY) when proxy.tlsListen or proxy.loginRequiresTls is used');
-  }
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
     throw new ConfigError('tlsCert and tlsKey go together: set both (INLAY_TLS_CERT, INLAY_TLS_KEY) or neither');
-  }
-  if (!config.proxy.listen && !config.proxy.tlsListen) {
-    throw new ConfigError('proxy.listen and proxy.tlsListen are both empty: the proxy would listen nowhere');
   }
 }
 

@@ -122,6 +122,21 @@ describe('hostile input', () => {
     await bystanderStillServed();
   }, 60_000);
 
+  it('refuses connections over the total limit with BYE and a coded log line', async () => {
+    const small = await proxyInFrontOf(dovecot, { INLAY_PROXY_LIMITS_MAX_CONNECTIONS: '3' });
+    const open = await Promise.all([1, 2, 3].map(async () => {
+      const client = await RawImap.connect(small.port);
+      await client.greeting();
+      return client;
+    }));
+    const refused = await RawImap.connect(small.port);
+    expect(await refused.waitFor(/^\* BYE[^\n]*\n/)).toMatch(/\[UNAVAILABLE\] Too many connections, try again later/);
+    await refused.waitClosed();
+    await expect.poll(() => small.logs().map((entry) => entry['code'])).toContain('INLAY_PROXY_TOO_MANY_CONNECTIONS');
+    for (const client of open) client.close();
+    await small.stop();
+  });
+
   it('refuses connections over the per-address limit with BYE, and admits again when one closes', async () => {
     const open: RawImap[] = [];
     // The bystander holds one of the 12 slots.
