@@ -93,6 +93,59 @@ export const UpstreamTlsSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** A CQL identifier Cassandra accepts unquoted (keyspace names are at most 48 characters); names
+ *  starting with `system` belong to Cassandra itself. */
+const KeyspaceName = Type.String({
+  pattern: '^(?!system)[a-z][a-z0-9_]{0,47}$',
+  description: 'a lowercase letter, then up to 47 lowercase letters, digits or underscores, not starting with "system"',
+  default: 'inlay',
+});
+
+export const CassandraReplicationSchema = Type.Object(
+  {
+    /** SimpleStrategy for a single data centre (development); NetworkTopologyStrategy in production. */
+    class: Type.Union([Type.Literal('SimpleStrategy'), Type.Literal('NetworkTopologyStrategy')], { default: 'SimpleStrategy' }),
+    /** Copies of each row under SimpleStrategy. 1 suits a development node only; production uses
+     *  NetworkTopologyStrategy with at least 2 per data centre (the OX Engage guide says the same). */
+    replicationFactor: Type.Integer({ minimum: 1, maximum: 20, default: 1 }),
+    /** Under NetworkTopologyStrategy: `datacenter:factor` per data centre, e.g. ["dc1:3", "dc2:3"]
+     *  (in the environment: INLAY_STORAGE_CASSANDRA_REPLICATION_DATA_CENTERS=dc1:3,dc2:3). */
+    dataCenters: Type.Array(
+      Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}:[0-9]{1,2}$', description: 'datacenter:factor, e.g. dc1:3' }),
+      { default: [], maxItems: 64 },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const CassandraConfigSchema = Type.Object(
+  {
+    /** host or host:port (9042 when left out); the driver discovers the rest of the ring. */
+    contactPoints: Type.Array(Type.String({ minLength: 1, maxLength: 300 }), { minItems: 1, default: ['127.0.0.1:9042'] }),
+    /** The data centre this node's queries go to (SimpleSnitch calls its only one datacenter1). */
+    localDataCenter: Type.String({ minLength: 1, maxLength: 100, default: 'datacenter1' }),
+    /** Shared keyspace holding every tenant's configuration and API tokens; each tenant's own
+     *  data lives in the keyspace its `keyspaceName` names. */
+    registryKeyspace: KeyspaceName,
+    /** Used for the registry keyspace and for tenant keyspaces created with `createDB=true`. */
+    replication: CassandraReplicationSchema,
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /** Keep it in the environment (INLAY_STORAGE_CASSANDRA_PASSWORD), not in the file. */
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const StorageConfigSchema = Type.Object(
+  {
+    /** `embedded`: one LMDB file in dataDir, for a single machine and for `npm start`.
+     *  `cassandra`: the production store, shared by every middleware node. */
+    kind: Type.Union([Type.Literal('embedded'), Type.Literal('cassandra')], { default: 'embedded' }),
+    cassandra: CassandraConfigSchema,
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const InlayConfigSchema = Type.Object(
   {
     /** The real IMAP server: imap://host:port (plain), imap+starttls://host:port, imaps://host:port. */
@@ -118,6 +171,8 @@ export const InlayConfigSchema = Type.Object(
       { listen: Type.Union([ListenAddress, Type.Literal('')], { default: '127.0.0.1:8080' }) },
       { additionalProperties: false, default: {} },
     ),
+    /** Where the middleware keeps tenants, campaigns and per-user state. */
+    storage: StorageConfigSchema,
   },
   { additionalProperties: false },
 );
@@ -126,6 +181,9 @@ export type InlayConfig = Static<typeof InlayConfigSchema>;
 export type ProxyConfig = Static<typeof ProxyConfigSchema>;
 export type ProxyLimits = Static<typeof ProxyLimitsSchema>;
 export type UpstreamTlsConfig = Static<typeof UpstreamTlsSchema>;
+export type StorageConfig = Static<typeof StorageConfigSchema>;
+export type CassandraConfig = Static<typeof CassandraConfigSchema>;
+export type CassandraReplication = Static<typeof CassandraReplicationSchema>;
 
 /** Keys whose values are secrets: never logged, never echoed in an error. */
-export const SECRET_CONFIG_KEYS: readonly string[] = ['adminToken'];
+export const SECRET_CONFIG_KEYS: readonly string[] = ['adminToken', 'storage.cassandra.password'];
