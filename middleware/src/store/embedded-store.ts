@@ -1,0 +1,198 @@
+/**
+ * The embedded store: one LMDB file (`<dataDir>/inlay.mdb`, plus LMDB's `-lock` file) for a
+ * single machine, so the middleware starts with no database server. Keys are arrays in LMDB's
+ * ordered-binary encoding; a tenant "keyspace" is the key prefix ['row', keyspaceName], with the
+ * same table names as the Cassandra plan (tenant-tables.ts).
+ *
+ * Every change that touches more than one key runs in one `transactionSync`: LMDB has a single
+ * writer, so the checks and the writes inside see no interleaving, and a throw rolls all of it
+ * back. (lmdb-js's asynchronous `transaction()` does NOT roll back on a throw; must never be used
+ * where a check can fail after a write.)
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Key, type RootDatabase } from 'lmdb';
+import type { ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
+import { TENANT_TABLE_NAMES } from './tenant-tables.js';
+import {
+  isReservedKeyspace,
+  type CreateTenantOptions,
+  type DataSourceChange,
+  type DeleteTenantOptions,
+  type EnsureTenantSchemaOptions,
+  type Store,
+  type TenantRef,
+  type TenantTokenRecord,
+  type TenantTokenSummary,
+} from './store.js';
+import { keyspaceInUse, keyspaceMissing, keyspaceReserved, tenantExists, tenantNotFound } from './store-errors.js';
+
+export const EMBEDDED_STORE_FILE = 'inlay.mdb';
+
+interface KeyspaceMarker {
+  readonly tables: string[];
+  readonly createdAtMs: number;
+}
+interface TokenEntry {
+  readonly tokenHash: string;
+  readonly createdAtMs: number;
+}
+interface TokenByHashEntry {
+  readonly tenantId: string;
+  readonly tokenId: string;
+  readonly createdAtMs: number;
+}
+
+const keys = {
+  tenant: (id: string): Key => ['tenant', id],
+  tenants: (): string[] => ['tenant'],
+  /** Which tenant a keyspace belongs to; one tenant per keyspace. */
+  keyspaceClaim: (keyspace: string): Key => ['keyspace-claim', keyspace],
+  /** Present once the keyspace's "tables" are created. */
+  keyspace: (keyspace: string): Key => ['keyspace', keyspace],
+  keyspaceRows: (keyspace: string): string[] => ['row', keyspace],
+  token: (tenantId: string, tokenId: string): Key => ['token', tenantId, tokenId],
+  tenantTokens: (tenantId: string): string[] => ['token', tenantId],
+  tokenByHash: (tokenHash: string): Key => ['token-hash', tokenHash],
+};
+
+export class EmbeddedStore implements Store {
+  readonly kind = 'embedded';
+
+  private constructor(private readonly db: RootDatabase<unknown, Key>) {}
+
+  /** Opens (creating if needed) `<dataDir>/inlay.mdb`; the directory is made private to us. */
+  static open(dataDir: string): EmbeddedStore {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const db = open<unknown, Key>({ path: join(dataDir, EMBEDDED_STORE_FILE), noSubdir: true, compression: false });
+    return new EmbeddedStore(db);
+  }
+
+  async createTenant(tenant: Tenant, options: CreateTenantOptions): Promise<void> {
+    const { id, keyspaceName } = tenant;
+    this.db.transactionSync(() => {
+      if (this.db.get(keys.tenant(id)) !== undefined) throw tenantExists(id);
+      if (isReservedKeyspace(keyspaceName)) throw keyspaceReserved(keyspaceName);
+      const owner = this.db.get(keys.keyspaceClaim(keyspaceName)) as string | undefined;
+      if (owner !== undefined && owner !== id) throw keyspaceInUse(keyspaceName);
+      this.ensureSchemaInTransaction(keyspaceName, options.createDB, id);
+      void this.db.put(keys.keyspaceClaim(keyspaceName), id);
+      void this.db.put(keys.tenant(id), tenant);
+    });
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    return this.db.get(keys.tenant(id)) as Tenant | undefined;
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    return [...this.entriesWithPrefix(keys.tenants())].map(({ value }) => value as Tenant);
+  }
+
+  async deleteTenant(id: string, options: DeleteTenantOptions): Promise<Tenant> {
+    return this.db.transactionSync(() => {
+      const tenant = this.db.get(keys.tenant(id)) as Tenant | undefined;
+      if (tenant === undefined) throw tenantNotFound(id);
+      for (const { key, value } of [...this.entriesWithPrefix(keys.tenantTokens(id))]) {
+        void this.db.remove(keys.tokenByHash((value as TokenEntry).tokenHash));
+        void this.db.remove(key);
+      }
+      if (options.dropDB) this.dropKeyspaceInTransaction(tenant.keyspaceName);
+      if (this.db.get(keys.keyspaceClaim(tenant.keyspaceName)) === id) void this.db.remove(keys.keyspaceClaim(tenant.keyspaceName));
+      void this.db.remove(keys.tenant(id));
+      return tenant;
+    });
+  }
+
+  async replaceDataSources(id: string, change: DataSourceChange): Promise<DataSource[]> {
+    return this.db.transactionSync(() => {
+      const tenant = this.db.get(keys.tenant(id)) as Tenant | undefined;
+      if (tenant === undefined) throw tenantNotFound(id);
+      const dataSources = change(tenant.dataSources);
+      void this.db.put(keys.tenant(id), { ...tenant, dataSources });
+      return dataSources;
+    });
+  }
+
+  async replaceConversionPoints(id: string, conversionPoints: readonly ConversionPoint[]): Promise<ConversionPoint[]> {
+    return this.db.transactionSync(() => {
+      const tenant = this.db.get(keys.tenant(id)) as Tenant | undefined;
+      if (tenant === undefined) throw tenantNotFound(id);
+      void this.db.put(keys.tenant(id), { ...tenant, conversionPoints: [...conversionPoints] });
+      return [...conversionPoints];
+    });
+  }
+
+  async ensureTenantSchema(tenant: TenantRef, options: EnsureTenantSchemaOptions = {}): Promise<void> {
+    if (isReservedKeyspace(tenant.keyspaceName)) throw keyspaceReserved(tenant.keyspaceName);
+    this.db.transactionSync(() => this.ensureSchemaInTransaction(tenant.keyspaceName, options.createKeyspace ?? true, tenant.id));
+  }
+
+  async tenantSchemaExists(tenant: TenantRef): Promise<boolean> {
+    const marker = this.db.get(keys.keyspace(tenant.keyspaceName)) as KeyspaceMarker | undefined;
+    return marker !== undefined && TENANT_TABLE_NAMES.every((table) => marker.tables.includes(table));
+  }
+
+  async createTenantToken(record: TenantTokenRecord): Promise<void> {
+    this.db.transactionSync(() => {
+      if (this.db.get(keys.tenant(record.tenantId)) === undefined) throw tenantNotFound(record.tenantId);
+      const createdAtMs = record.createdAt.getTime();
+      const entry: TokenEntry = { tokenHash: record.tokenHash, createdAtMs };
+      const byHash: TokenByHashEntry = { tenantId: record.tenantId, tokenId: record.tokenId, createdAtMs };
+      void this.db.put(keys.token(record.tenantId, record.tokenId), entry);
+      void this.db.put(keys.tokenByHash(record.tokenHash), byHash);
+    });
+  }
+
+  async listTenantTokens(tenantId: string): Promise<TenantTokenSummary[]> {
+    return [...this.entriesWithPrefix(keys.tenantTokens(tenantId))]
+      .map(({ key, value }) => ({ tenantId, tokenId: String(key[2]), createdAt: new Date((value as TokenEntry).createdAtMs) }))
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.tokenId.localeCompare(b.tokenId));
+  }
+
+  async revokeTenantToken(tenantId: string, tokenId: string): Promise<boolean> {
+    return this.db.transactionSync(() => {
+      const entry = this.db.get(keys.token(tenantId, tokenId)) as TokenEntry | undefined;
+      if (entry === undefined) return false;
+      void this.db.remove(keys.tokenByHash(entry.tokenHash));
+      void this.db.remove(keys.token(tenantId, tokenId));
+      return true;
+    });
+  }
+
+  async findTenantTokenByHash(tokenHash: string): Promise<TenantTokenRecord | undefined> {
+    const entry = this.db.get(keys.tokenByHash(tokenHash)) as TokenByHashEntry | undefined;
+    if (entry === undefined) return undefined;
+    return { tenantId: entry.tenantId, tokenId: entry.tokenId, tokenHash, createdAt: new Date(entry.createdAtMs) };
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  /** Must run inside transactionSync. */
+  private ensureSchemaInTransaction(keyspace: string, createKeyspace: boolean, tenantId: string | undefined): void {
+    const marker = this.db.get(keys.keyspace(keyspace)) as KeyspaceMarker | undefined;
+    if (marker === undefined && !createKeyspace) throw keyspaceMissing(keyspace, tenantId, 'embedded');
+    if (marker !== undefined && TENANT_TABLE_NAMES.every((table) => marker.tables.includes(table))) return;
+    const next: KeyspaceMarker = { tables: [...TENANT_TABLE_NAMES], createdAtMs: marker?.createdAtMs ?? Date.now() };
+    void this.db.put(keys.keyspace(keyspace), next);
+  }
+
+  /** Must run inside transactionSync. */
+  private dropKeyspaceInTransaction(keyspace: string): void {
+    for (const { key } of [...this.entriesWithPrefix(keys.keyspaceRows(keyspace))]) void this.db.remove(key);
+    void this.db.remove(keys.keyspace(keyspace));
+  }
+
+  /** Entries whose key starts with `prefix`, in key order. Array keys of one prefix are
+   *  contiguous in ordered-binary order, so the scan stops at the first key outside it. */
+  private *entriesWithPrefix(prefix: readonly string[]): Generator<{ key: Key[]; value: unknown }> {
+    for (const entry of this.db.getRange({ start: prefix as Key })) {
+      const key = entry.key as Key[];
+      if (!Array.isArray(key) || !prefix.every((part, index) => key[index] === part)) return;
+      if (key.length === prefix.length) continue;
+      yield { key, value: entry.value };
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The one storage interface of the middleware. Two implementations — embedded (LMDB, one file in
+ * dataDir) and Cassandra — pass the same contract suite (contract.ts), so routes never know which
+ * one they talk to.
+ *
+ * The store keeps secrets (tenant HMAC keys, S3 secret keys) as given: hiding them is the REST
+ * layer's job (tenants/view.ts). Failures a client can cause surface as MiddlewareError codes
+ * (TENANT_EXISTS, KEYSPACE_MISSING, …); a store that cannot be reached as STORE_UNAVAILABLE.
+ *
+ * Must never expose how a row is laid out: callers see tenants and tokens, not keys or CQL.
+ */
+import type { ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
+
+export type StoreKind = 'embedded' | 'cassandra';
+
+export interface CreateTenantOptions {
+  /** Create the tenant's keyspace and tables. Without it the keyspace must already exist
+   *  (its tables are then created in it), else KEYSPACE_MISSING. */
+  readonly createDB: boolean;
+}
+
+export interface DeleteTenantOptions {
+  /** Also drop the tenant's keyspace with all its data. Without it the keyspace is kept, as in
+   *  OX Engage, so a tenant can be re-created on top of it with `createDB` unset. */
+  readonly dropDB: boolean;
+}
+
+export interface EnsureTenantSchemaOptions {
+  /** false: never create the keyspace itself, only the missing tables in an existing one. */
+  readonly createKeyspace?: boolean;
+}
+
+/** Which keyspace a schema call is about; the id only names the tenant in error messages. */
+export interface TenantRef {
+  readonly keyspaceName: string;
+  readonly id?: string;
+}
+
+/** What is known about an API token of a tenant; the token itself is never stored. */
+export interface TenantTokenRecord {
+  readonly tenantId: string;
+  readonly tokenId: string;
+  /** Lowercase hex SHA-256 of the whole token string. */
+  readonly tokenHash: string;
+  readonly createdAt: Date;
+}
+
+export type TenantTokenSummary = Omit<TenantTokenRecord, 'tokenHash'>;
+
+/** Computes a tenant's new data sources from its current ones; may throw to abort. */
+export type DataSourceChange = (current: readonly DataSource[]) => DataSource[];
+
+export interface Store {
+  readonly kind: StoreKind;
+
+  // --- tenants ---
+
+  /** TENANT_EXISTS, KEYSPACE_IN_USE (another tenant's keyspace, or the store's own) or
+   *  KEYSPACE_MISSING; nothing is written when it fails. */
+  createTenant(tenant: Tenant, options: CreateTenantOptions): Promise<void>;
+  getTenant(id: string): Promise<Tenant | undefined>;
+  /** All tenants, ordered by id. Tenants are few (tens to hundreds), so no paging. */
+  listTenants(): Promise<Tenant[]>;
+  /** Removes the configuration and the tenant's tokens; TENANT_NOT_FOUND if there is none.
+   *  Returns what was removed. */
+  deleteTenant(id: string, options: DeleteTenantOptions): Promise<Tenant>;
+  /** Atomically replaces the data sources with `change(current)` — the change sees the stored
+   *  secrets, so an omitted S3 secret can be kept. TENANT_NOT_FOUND if there is no tenant. */
+  replaceDataSources(id: string, change: DataSourceChange): Promise<DataSource[]>;
+  /** Replaces the conversion points wholesale. TENANT_NOT_FOUND if there is no tenant. */
+  replaceConversionPoints(id: string, conversionPoints: readonly ConversionPoint[]): Promise<ConversionPoint[]>;
+
+  // --- per-tenant keyspace ---
+
+  /** Creates the tenant's keyspace (unless told not to) and every table of the plan in
+   *  middleware/README.md that is missing. Idempotent. */
+  ensureTenantSchema(tenant: TenantRef, options?: EnsureTenantSchemaOptions): Promise<void>;
+  /** True when the keyspace and all its tables exist. */
+  tenantSchemaExists(tenant: TenantRef): Promise<boolean>;
+
+  // --- tenant API tokens ---
+
+  /** TENANT_NOT_FOUND if the tenant does not exist. */
+  createTenantToken(record: TenantTokenRecord): Promise<void>;
+  /** Ordered by creation time, oldest first. */
+  listTenantTokens(tenantId: string): Promise<TenantTokenSummary[]>;
+  /** False if the tenant has no such token. */
+  revokeTenantToken(tenantId: string, tokenId: string): Promise<boolean>;
+  findTenantTokenByHash(tokenHash: string): Promise<TenantTokenRecord | undefined>;
+
+  close(): Promise<void>;
+}
+
+/** Names Cassandra keeps for itself; a tenant keyspace may never be one (dropDB would drop it). */
+export function isReservedKeyspace(name: string): boolean {
+  return name.startsWith('system');
+}

@@ -1,0 +1,72 @@
+// The Cassandra store against the Store contract, on the Cassandra 5 the integration setup
+// starts, plus what only Cassandra has: replication settings reaching CREATE KEYSPACE, and the
+// registry keyspace created on first open. Every keyspace carries a random tag and is dropped.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import cassandra from 'cassandra-driver';
+import type { CassandraConfig } from '@inlay/schemas';
+import { describeStoreContract } from '../../middleware/src/store/contract.ts';
+import { CassandraStore } from '../../middleware/src/store/cassandra/cassandra-store.ts';
+import { TENANT_TABLE_NAMES } from '../../middleware/src/store/tenant-tables.ts';
+
+const info = inject('cassandra');
+const tag = randomBytes(3).toString('hex');
+const registries: string[] = [];
+let admin: cassandra.Client;
+
+function storeConfig(registryKeyspace: string, replication: CassandraConfig['replication'] = { class: 'SimpleStrategy', replicationFactor: 1, dataCenters: [] }): CassandraConfig {
+  registries.push(registryKeyspace);
+  return { contactPoints: [`${info.host}:${info.port}`], localDataCenter: info.localDataCenter, registryKeyspace, replication };
+}
+
+async function replicationOf(keyspace: string): Promise<Record<string, string> | undefined> {
+  const row = (await admin.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [keyspace], { prepare: true })).first();
+  return row?.get('replication') as Record<string, string> | undefined;
+}
+
+beforeAll(async () => {
+  admin = new cassandra.Client({ contactPoints: [`${info.host}:${info.port}`], localDataCenter: info.localDataCenter });
+  await admin.connect();
+});
+
+afterAll(async () => {
+  for (const keyspace of registries) await admin.execute(`DROP KEYSPACE IF EXISTS "${keyspace}"`, [], { readTimeout: 60_000 });
+  await admin.shutdown();
+});
+
+describeStoreContract('cassandra', {
+  open: () => CassandraStore.open(storeConfig(`reg_${tag}_contract`)),
+  dispose: (store) => store.close(),
+});
+
+test('creates its registry keyspace with the configured replication, and tenant keyspaces with NetworkTopologyStrategy', async () => {
+  const registry = `reg_${tag}_nts`;
+  const store = await CassandraStore.open(
+    storeConfig(registry, { class: 'NetworkTopologyStrategy', replicationFactor: 1, dataCenters: [`${info.localDataCenter}:1`] }),
+  );
+  try {
+    expect(await replicationOf(registry)).toEqual({ class: 'org.apache.cassandra.locator.NetworkTopologyStrategy', [info.localDataCenter]: '1' });
+    const keyspaceName = `nts_${tag}`;
+    await store.ensureTenantSchema({ keyspaceName });
+    expect(await replicationOf(keyspaceName)).toEqual({ class: 'org.apache.cassandra.locator.NetworkTopologyStrategy', [info.localDataCenter]: '1' });
+    const tables = await admin.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [keyspaceName], { prepare: true });
+    expect(tables.rows.map((row) => String(row.get('table_name'))).sort()).toEqual([...TENANT_TABLE_NAMES].sort());
+    await admin.execute(`DROP KEYSPACE "${keyspaceName}"`, [], { readTimeout: 60_000 });
+    // Opening again finds the registry in place and leaves its replication alone.
+    await (await CassandraStore.open(storeConfig(registry))).close();
+    expect(await replicationOf(registry)).toMatchObject({ class: 'org.apache.cassandra.locator.NetworkTopologyStrategy' });
+  } finally {
+    await store.close();
+  }
+});
+
+test('never touches the registry keyspace or Cassandra\'s own as a tenant keyspace', async () => {
+  const registry = `reg_${tag}_guard`;
+  const store = await CassandraStore.open(storeConfig(registry));
+  try {
+    await expect(store.ensureTenantSchema({ keyspaceName: registry })).rejects.toMatchObject({ code: 'INLAY_MW_KEYSPACE_IN_USE' });
+    await expect(store.ensureTenantSchema({ keyspaceName: 'system_schema' })).rejects.toMatchObject({ code: 'INLAY_MW_KEYSPACE_IN_USE' });
+  } finally {
+    await store.close();
+  }
+});
