@@ -1,0 +1,69 @@
+/**
+ * Builds the middleware's HTTP application: Fastify with strict validation, the error registry's
+ * handlers, bearer-token auth, and one plugin per resource. Listens nowhere: main.ts does that,
+ * and tests drive the same application with app.inject().
+ *
+ * Must never start without an error handler and auth in place: both are registered before any
+ * route, so no route can answer with Fastify's defaults.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
+import { authPlugin } from './auth/auth-plugin.js';
+import { openApiPlugin } from './routes/openapi.js';
+import { tenantRoutes } from './routes/tenants.js';
+import { dataSourceRoutes } from './routes/data-sources.js';
+import { conversionPointRoutes } from './routes/conversion-points.js';
+import { tokenRoutes } from './routes/tokens.js';
+import type { Store } from './store/store.js';
+import { validatorCompiler } from './validation.js';
+import { MIDDLEWARE_VERSION } from './version.js';
+
+/** A tenant with 32 data sources and 64 conversion points is under 100 KiB of JSON; 1 MiB leaves
+ *  room for campaigns with inline templates, and caps what one request can make us parse. User
+ *  lists never come as request bodies (imports stream from S3). */
+export const BODY_LIMIT_BYTES = 1_048_576;
+/** Time a client has to send its whole request (Node's requestTimeout; handling time is not
+ *  counted). A 1 MiB body takes well under a second on any real link; 30 s stops clients that
+ *  trickle a request byte by byte from holding sockets forever. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface AppOptions {
+  readonly store: Store;
+  readonly adminToken: string;
+  /** pino logger for request logs; none in tests. */
+  readonly logger?: Logger;
+  readonly bodyLimitBytes?: number;
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.bodyLimitBytes ?? BODY_LIMIT_BYTES,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Fastify's defaults, stated because they matter: a body with __proto__ or
+    // constructor.prototype is refused (400), never merged into an object.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Router-level refusals (a URL that is not UTF-8, an over-long segment) and HTTP parse errors
+    // bypass setErrorHandler; these send them through the registry too.
+    frameworkErrors: errorHandler,
+    clientErrorHandler,
+  }) as unknown as FastifyInstance;
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  // Only JSON bodies: a text/plain body is a 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(openApiPlugin, { version: MIDDLEWARE_VERSION });
+  await app.register(authPlugin, { store: options.store, adminToken: options.adminToken });
+  await app.register(tenantRoutes, { store: options.store });
+  await app.register(dataSourceRoutes, { store: options.store });
+  await app.register(conversionPointRoutes, { store: options.store });
+  await app.register(tokenRoutes, { store: options.store });
+  await app.ready();
+  return app;
+}

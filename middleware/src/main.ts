@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * inlay-middleware: reads the configuration once, opens the store, listens on http.listen, and
+ * shuts down gracefully on SIGTERM or SIGINT (in-flight requests finish, the store is closed).
+ * A configuration error ends start-up with one line naming the key (exit code 78, EX_CONFIG, so
+ * systemd does not restart in a loop on a config that can never work).
+ *
+ * The start-up line says where it listens and where the admin token comes from — never the token.
+ */
+import { ConfigError, loadConfig, type InlayConfig } from '@inlay/schemas';
+import type { Logger } from 'pino';
+import { AdminTokenError, describeAdminTokenSource, resolveAdminToken } from './admin-token.js';
+import { buildApp } from './app.js';
+import { createLogger } from './log.js';
+import { checkStorageConfig, describeStore, openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+import { MIDDLEWARE_VERSION } from './version.js';
+
+const EX_CONFIG = 78;
+/** In-flight requests get this long after SIGTERM; systemd's TimeoutStopSec is larger. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`inlay-middleware: ${message}\n`);
+  process.exit(code);
+}
+
+/** `host:port` or `[v6]:port` (the config schema has checked the form). */
+function parseListenAddress(listen: string): { host: string; port: number } {
+  const colon = listen.lastIndexOf(':');
+  return { host: listen.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(listen.slice(colon + 1)) };
+}
+
+function loadMiddlewareConfig(): { config: Readonly<InlayConfig>; warnings: readonly string[] } {
+  const configFile = process.argv.includes('--config') ? process.argv[process.argv.indexOf('--config') + 1] : undefined;
+  try {
+    const loaded = loadConfig({ file: configFile });
+    if (loaded.config.http.listen === '') throw new ConfigError('http.listen (INLAY_HTTP_LISTEN) is empty: the middleware would listen nowhere');
+    checkStorageConfig(loaded.config);
+    return loaded;
+  } catch (err) {
+    return fail(`configuration error: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
+  }
+}
+
+async function main(): Promise<void> {
+  const { config, warnings } = loadMiddlewareConfig();
+  const log: Logger = createLogger(config.logLevel, 'inlay-middleware');
+  for (const warning of warnings) log.warn(warning);
+
+  let adminToken;
+  try {
+    adminToken = await resolveAdminToken(config.adminToken, config.dataDir);
+  } catch (err) {
+    return fail(`${(err as Error).message}`, err instanceof AdminTokenError ? EX_CONFIG : 1);
+  }
+  if (adminToken.source.kind === 'token-file' && adminToken.source.warning) log.warn(adminToken.source.warning);
+
+  let store: Store;
+  try {
+    store = await openStore(config);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message, ...describeStore(config) }, 'cannot open the store');
+    return fail(`cannot open the store: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
+  }
+
+  const app = await buildApp({ store, adminToken: adminToken.token, logger: log });
+  const { host, port } = parseListenAddress(config.http.listen);
+  try {
+    await app.listen({ host, port, listenTextResolver: (address) => `HTTP server bound to ${address}` });
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'cannot listen');
+    await store.close().catch(() => undefined);
+    return fail(`cannot listen on ${config.http.listen}: ${(err as Error).message}`, 1);
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutdown requested');
+    const forced = setTimeout(() => {
+      log.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    forced.unref();
+    void app
+      .close()
+      .then(() => store.close())
+      .then(() => {
+        log.info('shutdown complete');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        log.error({ err: (err as Error).message }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  const bound = app.server.address();
+  const address = typeof bound === 'object' && bound !== null ? (bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`) : String(bound);
+  const adminTokenText = describeAdminTokenSource(adminToken.source);
+  // Last, so whoever waits for this line may send requests at once.
+  log.info(
+    {
+      event: 'listening',
+      address,
+      url: `http://${address}/api/`,
+      ...describeStore(config),
+      adminTokenSource: adminToken.source.kind,
+      ...(adminToken.source.kind === 'token-file' ? { adminTokenFile: adminToken.source.path } : {}),
+      version: MIDDLEWARE_VERSION,
+    },
+    `inlay-middleware listening on http://${address}/api/ (OpenAPI at /api/openapi.json); ${adminTokenText}`,
+  );
+}
+
+void main();

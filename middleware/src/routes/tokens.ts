@@ -1,0 +1,83 @@
+/**
+ * API tokens of a tenant, managed by the admin: POST creates one and returns it once, GET lists
+ * ids and creation times, DELETE revokes. Only the SHA-256 of a token is stored.
+ *
+ * Must never return or log a token except in the one response that creates it.
+ */
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import {
+  TenantParamsSchema,
+  TenantTokenCreatedSchema,
+  TenantTokenInfoListSchema,
+  TenantTokenParamsSchema,
+  type TenantParams,
+  type TenantTokenCreated,
+  type TenantTokenParams,
+} from '@inlay/schemas';
+import { MiddlewareError } from '../errors.js';
+import { generateTenantToken } from '../auth/tokens.js';
+import { tenantNotFound } from '../store/store-errors.js';
+import { BODY_ERRORS, errorResponses } from './responses.js';
+import type { StoreOptions } from './tenants.js';
+
+const tags = ['tokens'];
+
+export const tokenRoutes = fp(
+  async (app: FastifyInstance, { store }: StoreOptions) => {
+    app.post(
+      '/api/tenants/:id/tokens',
+      {
+        config: { access: 'admin' },
+        schema: {
+          tags,
+          summary: 'Create an API token for a tenant',
+          description: 'The token is in this response only; store it now. It may use the routes of this tenant and no others.',
+          params: TenantParamsSchema,
+          response: { 201: TenantTokenCreatedSchema, ...errorResponses(...BODY_ERRORS, 404) },
+        },
+      },
+      async (request, reply) => {
+        const { id } = request.params as TenantParams;
+        const { tokenId, token, tokenHash } = generateTenantToken();
+        const createdAt = new Date();
+        await store.createTenantToken({ tenantId: id, tokenId, tokenHash, createdAt });
+        request.log.info({ tenant: id, tokenId }, 'tenant token created');
+        const body: TenantTokenCreated = { id: tokenId, token, createdAt: createdAt.toISOString() };
+        return reply.code(201).header('cache-control', 'no-store').send(body);
+      },
+    );
+
+    app.get(
+      '/api/tenants/:id/tokens',
+      {
+        config: { access: 'admin' },
+        schema: { tags, summary: "List a tenant's API tokens (ids only)", params: TenantParamsSchema, response: { 200: TenantTokenInfoListSchema, ...errorResponses(400, 404) } },
+      },
+      async (request) => {
+        const { id } = request.params as TenantParams;
+        // An unknown tenant is a 404, not an empty list: a typo in the id should not look fine.
+        if (!(await store.getTenant(id))) throw tenantNotFound(id);
+        const tokens = await store.listTenantTokens(id);
+        return tokens.map((token) => ({ id: token.tokenId, createdAt: token.createdAt.toISOString() }));
+      },
+    );
+
+    app.delete(
+      '/api/tenants/:id/tokens/:tokenId',
+      {
+        config: { access: 'admin' },
+        schema: { tags, summary: 'Revoke an API token', params: TenantTokenParamsSchema, response: { 204: { type: 'null', description: 'revoked' }, ...errorResponses(400, 404) } },
+      },
+      async (request, reply) => {
+        const { id, tokenId } = request.params as TenantTokenParams;
+        if (!(await store.revokeTenantToken(id, tokenId))) {
+          throw new MiddlewareError('INLAY_MW_TOKEN_NOT_FOUND', `tenant "${id}" has no token ${tokenId}`);
+        }
+        request.log.info({ tenant: id, tokenId }, 'tenant token revoked');
+        return reply.code(204).send();
+      },
+    );
+  },
+  { name: 'inlay-token-routes' },
+);

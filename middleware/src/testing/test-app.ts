@@ -1,0 +1,74 @@
+/**
+ * Test support: the real application on an embedded store in a throw-away directory, with a known
+ * admin token and helpers to call it through app.inject(). Nothing in the running middleware
+ * imports this module, and it must never listen on a port unless a test asks for one.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { Tenant } from '@inlay/schemas';
+import { buildApp } from '../app.js';
+import { EmbeddedStore } from '../store/embedded-store.js';
+import type { Store } from '../store/store.js';
+import { SEED_TENANT_JSON } from './seed-tenant.js';
+
+export const TEST_ADMIN_TOKEN = 'inlay_a_test-admin-token-0123456789abcdef';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+export interface TestApp {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  /** Sends a request; `body` objects go as JSON, strings as they are. */
+  request(method: Method, url: string, options?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  /** Creates a tenant (the seed's, with the given id and keyspace) through the API. */
+  createTenant(id: string, overrides?: Record<string, unknown>): Promise<LightMyRequestResponse>;
+  /** A new API token of the tenant, through the API. */
+  tenantToken(tenantId: string): Promise<string>;
+  /** Every tenant with its secrets and tokens: what "the store is unchanged" compares. */
+  snapshot(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** The seed tenant, parsed, with another id and keyspace. */
+export function seedTenant(id: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...(JSON.parse(SEED_TENANT_JSON) as Record<string, unknown>), id, name: `Tenant ${id}`, keyspaceName: `ks_${id.replaceAll('-', '_')}`, ...overrides };
+}
+
+export async function startTestApp(options: { bodyLimitBytes?: number; store?: Store } = {}): Promise<TestApp> {
+  const dir = await mkdtemp(join(tmpdir(), 'inlay-app-'));
+  const store = options.store ?? EmbeddedStore.open(dir);
+  const app = await buildApp({ store, adminToken: TEST_ADMIN_TOKEN, ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}) });
+
+  const request: TestApp['request'] = (method, url, { token = TEST_ADMIN_TOKEN, body, headers = {} } = {}) => {
+    const allHeaders: Record<string, string> = { ...headers };
+    if (token !== null) allHeaders['authorization'] = `Bearer ${token}`;
+    if (body !== undefined && allHeaders['content-type'] === undefined) allHeaders['content-type'] = 'application/json';
+    const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    return app.inject({ method, url, headers: allHeaders, ...(payload === undefined ? {} : { payload }) });
+  };
+
+  return {
+    app,
+    store,
+    request,
+    createTenant: (id, overrides = {}) => request('POST', '/api/tenants/?createDB=true', { body: seedTenant(id, overrides) }),
+    async tenantToken(tenantId) {
+      const response = await request('POST', `/api/tenants/${tenantId}/tokens`);
+      if (response.statusCode !== 201) throw new Error(`token for ${tenantId}: ${response.statusCode} ${response.body}`);
+      return (response.json() as { token: string }).token;
+    },
+    async snapshot() {
+      const tenants: Tenant[] = await store.listTenants();
+      return Promise.all(
+        tenants.map(async (tenant) => ({ tenant, tokens: await store.listTenantTokens(tenant.id), schema: await store.tenantSchemaExists(tenant) })),
+      );
+    },
+    async close() {
+      await app.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
