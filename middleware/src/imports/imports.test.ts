@@ -1,0 +1,155 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hashAddress } from '../users/user-key.js';
+import { startTestApp, type TestApp } from '../testing/test-app.js';
+import { formatFromKey } from './import-runner.js';
+import { mapRow } from './row-mapping.js';
+import { ImportFileError, MAX_ROW_BYTES, readRows, type ReadRow } from './row-reader.js';
+
+async function read(text: string | Buffer[], format: 'csv' | 'jsonl'): Promise<ReadRow[]> {
+  const chunks = typeof text === 'string' ? [Buffer.from(text)] : text;
+  const rows: ReadRow[] = [];
+  for await (const row of readRows(Readable.from(chunks), format)) rows.push(row);
+  return rows;
+}
+
+const plain = { configuration: { secretKey: 'k', hashedEmailAddresses: false } };
+const hashing = { configuration: { secretKey: 'k', hashedEmailAddresses: true } };
+
+describe('readRows: CSV', () => {
+  test('rows with their line numbers; wrong field counts are row problems; quoted newlines kept', async () => {
+    const rows = await read('\ufeffaddress,displayName,plan\r\na@x.org,A,gold\r\nb@x.org\n\n"c@x.org","C ""the"" one\nsecond line",silver\nd@x.org,D,x,extra\n', 'csv');
+    expect(rows).toEqual([
+      { kind: 'row', rowNumber: 2, fields: { address: 'a@x.org', displayName: 'A', plan: 'gold' } },
+      { kind: 'problem', rowNumber: 3, reason: 'the row does not have as many fields as the header' },
+      { kind: 'row', rowNumber: 6, fields: { address: 'c@x.org', displayName: 'C "the" one\nsecond line', plan: 'silver' } },
+      { kind: 'problem', rowNumber: 7, reason: 'the row does not have as many fields as the header' },
+    ]);
+  });
+
+  test('a header without an address column fails the file', async () => {
+    await expect(read('email,name\na@x,A\n', 'csv')).rejects.toThrow(ImportFileError);
+    await expect(read('address,address\na@x,A\n', 'csv')).rejects.toThrow(/twice/);
+  });
+
+  test('broken quoting and an over-long row fail the file with the line, not the text', async () => {
+    await expect(read('address\n"a@x"oops\n', 'csv')).rejects.toThrow(/after line 2: CSV_/);
+    await expect(read(`address\n${'x'.repeat(MAX_ROW_BYTES + 10)}\n`, 'csv')).rejects.toThrow(/CSV_MAX_RECORD_SIZE/);
+  });
+});
+
+describe('readRows: JSON lines', () => {
+  test('objects per line, split across chunks, with problems per line', async () => {
+    const chunks = ['{"address":"a@x.org"}\r\n{"addr', 'ess":"b@x.org","displayName":"B"}\n\n[1]\nnot json\n', '{"address":"c@x.org"}'].map((text) => Buffer.from(text));
+    chunks.splice(2, 0, Buffer.from([0xff, 0xfe, 0x0a]));
+    expect(await read(chunks, 'jsonl')).toEqual([
+      { kind: 'row', rowNumber: 1, fields: { address: 'a@x.org' } },
+      { kind: 'row', rowNumber: 2, fields: { address: 'b@x.org', displayName: 'B' } },
+      { kind: 'problem', rowNumber: 4, reason: 'the line is not a JSON object' },
+      { kind: 'problem', rowNumber: 5, reason: 'the line is not valid JSON' },
+      { kind: 'problem', rowNumber: 6, reason: 'the line is not valid UTF-8' },
+      { kind: 'row', rowNumber: 7, fields: { address: 'c@x.org' } },
+    ]);
+  });
+
+  test('an over-long line is skipped without being kept, and reading goes on', async () => {
+    const huge = Array.from({ length: 20 }, () => Buffer.alloc(MAX_ROW_BYTES / 4, 'x'));
+    const rows = await read([...huge, Buffer.from('\n{"address":"after@x.org"}\n')], 'jsonl');
+    expect(rows).toEqual([
+      { kind: 'problem', rowNumber: 1, reason: `the line is longer than ${MAX_ROW_BYTES} bytes` },
+      { kind: 'row', rowNumber: 2, fields: { address: 'after@x.org' } },
+    ]);
+  });
+});
+
+describe('mapRow', () => {
+  const row = (fields: Record<string, unknown>) => ({ kind: 'row' as const, rowNumber: 2, fields });
+
+  test('CSV: address normalized, other non-empty columns become attributes', () => {
+    expect(mapRow(plain, 'csv', row({ address: ' A@X.org ', displayName: 'A', plan: 'gold', city: '' }))).toEqual({
+      kind: 'user',
+      user: { userKey: 'a@x.org', displayName: 'A', attributes: { plan: 'gold' } },
+    });
+  });
+
+  test('a hashing tenant stores the HMAC, never the address', () => {
+    const mapped = mapRow(hashing, 'csv', row({ address: 'A@x.org' }));
+    expect(mapped).toEqual({ kind: 'user', user: { userKey: hashAddress('k', 'a@x.org'), attributes: {} } });
+  });
+
+  test('hashedAddress: accepted (lower-cased) for a hashing tenant, refused otherwise', () => {
+    const hash = hashAddress('k', 'a@x.org');
+    expect(mapRow(hashing, 'csv', row({ hashedAddress: hash.toUpperCase() }))).toMatchObject({ kind: 'user', user: { userKey: hash } });
+    expect(mapRow(plain, 'csv', row({ hashedAddress: hash }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('does not hash') });
+  });
+
+  test('JSON lines: attributes of scalars; unknown fields and nested values refused', () => {
+    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', attributes: { n: 3, vip: true, s: 'x' } }))).toEqual({
+      kind: 'user',
+      user: { userKey: 'a@x.org', attributes: { n: '3', vip: 'true', s: 'x' } },
+    });
+    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', extra: 1 }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('unknown field') });
+    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', attributes: { deep: {} } }))).toMatchObject({ kind: 'problem' });
+    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', attributes: [] }))).toMatchObject({ kind: 'problem' });
+    expect(mapRow(plain, 'jsonl', row({ address: 42 }))).toMatchObject({ kind: 'problem', reason: 'address must be a string' });
+  });
+
+  test.each([
+    [{}, 'neither'],
+    [{ address: 'a@x.org', hashedAddress: 'ab' }, 'both'],
+    [{ address: 'nope' }, 'local part'],
+    [{ address: 'a@x.org', displayName: 'two\nlines' }, 'line breaks'],
+    [{ address: 'a@x.org', 'bad name': 'v' }, 'attribute names'],
+    [{ address: 'a@x.org', a: 'x'.repeat(5000) }, 'longer than'],
+  ])('CSV row %j is refused (%s)', (fields, reason) => {
+    expect(mapRow(plain, 'csv', row(fields as Record<string, unknown>))).toMatchObject({ kind: 'problem', reason: expect.stringContaining(reason) });
+  });
+
+  test('format from the key', () => {
+    expect([formatFromKey('a/B.CSV'), formatFromKey('x.jsonl'), formatFromKey('x.ndjson'), formatFromKey('x.csv.gz'), formatFromKey('x')]).toEqual(['csv', 'jsonl', 'jsonl', undefined, undefined]);
+  });
+});
+
+describe('import routes (embedded store, no S3)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    expect((await t.createTenant('importer')).statusCode).toBe(201);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  test('POST answers 202 with the queued import; a data source that is no URL fails it, visibly', async () => {
+    const response = await t.request('POST', '/api/tenants/importer/imports', { body: { objectKey: 'lists/users.csv' } });
+    expect(response.statusCode).toBe(202);
+    const created = response.json();
+    expect(created).toMatchObject({ dataSourceId: 'default', objectKey: 'lists/users.csv', format: 'csv', status: 'queued', rowsRead: 0 });
+    expect(response.headers['location']).toBe(`/api/tenants/importer/imports/${created.id}`);
+
+    let shown;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      shown = (await t.request('GET', `/api/tenants/importer/imports/${created.id}`)).json();
+      if (shown.status === 'failed') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // The seed tenant's data source has the guide's placeholder "<endpoint>".
+    expect(shown).toMatchObject({ status: 'failed', error: expect.stringContaining('endpoint is not a URL'), errors: [], errorsOmitted: 0 });
+    expect(JSON.stringify(shown)).not.toContain('<secretKey>');
+    const list = (await t.request('GET', '/api/tenants/importer/imports')).json();
+    expect(list.map((entry: { id: string }) => entry.id)).toContain(created.id);
+    expect(list[0].errors).toBeUndefined();
+  });
+
+  test('refusals: unknown data source 404, no format 400, unknown import 404, bad id 400, unknown field 400', async () => {
+    const post = (body: unknown) => t.request('POST', '/api/tenants/importer/imports', { body });
+    expect((await post({ objectKey: 'a.csv', dataSourceId: 'nope' })).json()).toMatchObject({ code: 'INLAY_MW_DATA_SOURCE_NOT_FOUND' });
+    expect((await post({ objectKey: 'a.txt' })).json()).toMatchObject({ code: 'INLAY_MW_IMPORT_FORMAT' });
+    expect((await post({ objectKey: 'a.txt', format: 'xml' })).statusCode).toBe(400);
+    expect((await post({ objectKey: 'a.csv', bucket: 'x' })).statusCode).toBe(400);
+    expect((await post({ objectKey: '' })).statusCode).toBe(400);
+    expect((await t.request('GET', '/api/tenants/importer/imports/00000000-0000-1000-8000-000000000001')).json()).toMatchObject({ code: 'INLAY_MW_IMPORT_NOT_FOUND' });
+    expect((await t.request('GET', '/api/tenants/importer/imports/not-a-uuid')).statusCode).toBe(400);
+    expect((await t.request('GET', '/api/tenants/nobody/imports')).statusCode).toBe(404);
+  });
+});
