@@ -15,6 +15,9 @@ import { tenantRoutes } from './routes/tenants.js';
 import { dataSourceRoutes } from './routes/data-sources.js';
 import { conversionPointRoutes } from './routes/conversion-points.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { campaignRoutes } from './routes/campaigns.js';
+import { importRoutes } from './routes/imports.js';
+import { ImportRunner } from './imports/import-runner.js';
 import type { Store } from './store/store.js';
 import { validatorCompiler } from './validation.js';
 import { MIDDLEWARE_VERSION } from './version.js';
@@ -34,6 +37,8 @@ export interface AppOptions {
   /** pino logger for request logs; none in tests. */
   readonly logger?: Logger;
   readonly bodyLimitBytes?: number;
+  /** Runs user-data imports in the background; one is made (and closed with the app) if absent. */
+  readonly importRunner?: ImportRunner;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -64,6 +69,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(dataSourceRoutes, { store: options.store });
   await app.register(conversionPointRoutes, { store: options.store });
   await app.register(tokenRoutes, { store: options.store });
+  await app.register(campaignRoutes, { store: options.store });
+  const importRunner = options.importRunner ?? new ImportRunner(options.store, options.logger);
+  // Running imports are aborted and end `failed` before the store closes (main.ts and tests
+  // close the app first).
+  if (!options.importRunner) app.addHook('onClose', () => importRunner.close());
+  await app.register(importRoutes, { store: options.store, importRunner });
   await app.ready();
   return app;
 }

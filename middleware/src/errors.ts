@@ -36,6 +36,20 @@ export const ERROR_REGISTRY = {
   INLAY_MW_HEADERS_TOO_LARGE: { status: 431, message: 'the request headers are too large' },
   INLAY_MW_INTERNAL: { status: 500, message: 'internal error; the log has the details' },
   INLAY_MW_STORE_UNAVAILABLE: { status: 503, message: 'the store is unavailable; retry later' },
+  // Campaigns.
+  INLAY_MW_CAMPAIGN_NOT_FOUND: { status: 404, message: 'no such campaign' },
+  INLAY_MW_CAMPAIGN_STATE: { status: 409, message: "the campaign's status does not allow this" },
+  INLAY_MW_CAMPAIGN_MODIFIED: { status: 412, message: 'the campaign changed since the revision in If-Match' },
+  INLAY_MW_TEMPLATE_INVALID: { status: 400, message: 'a template does not compile' },
+  // Templates, data sources and imports (S3 or a local directory).
+  INLAY_MW_DATA_SOURCE_NOT_FOUND: { status: 404, message: 'the tenant has no such data source' },
+  INLAY_MW_IMPORT_NOT_FOUND: { status: 404, message: 'no such import' },
+  INLAY_MW_IMPORT_FORMAT: { status: 400, message: 'the import format cannot be told from the object key; give format "csv" or "jsonl"' },
+  INLAY_MW_TEMPLATE_KEY_INVALID: { status: 400, message: 'the template key is not a plain relative path' },
+  INLAY_MW_TEMPLATE_NOT_FOUND: { status: 424, message: 'the template object does not exist' },
+  INLAY_MW_TEMPLATE_TOO_LARGE: { status: 424, message: 'the template object is too large' },
+  INLAY_MW_TEMPLATE_RENDER: { status: 422, message: 'the template could not be rendered' },
+  INLAY_MW_DATA_SOURCE_UNAVAILABLE: { status: 502, message: 'the data source (S3) refused or could not be reached' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

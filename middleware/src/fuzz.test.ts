@@ -11,6 +11,9 @@ import { TEST_ADMIN_TOKEN, seedTenant, startTestApp, type TestApp } from './test
 const TARGET = 'fuzz-target';
 /** Random requests per route; about 1 ms each with the store snapshots around them. */
 const RUNS_PER_ROUTE = 120;
+/** Hundreds of requests per test: seconds on an idle machine, several times that on a loaded
+ *  one. A timed-out test keeps running and would race the next one's snapshots. */
+const TEST_TIMEOUT_MS = 60_000;
 
 let t: TestApp;
 let tenantToken: string;
@@ -52,6 +55,7 @@ async function expectSafeAnswer(route: RouteCase, request: HostileRequest): Prom
     expect(await t.snapshot(), `store changed by a rejected request: ${label}`).toEqual(before);
   } else {
     await restoreTarget();
+    await route.prepare?.(t, TARGET);
   }
 }
 
@@ -185,6 +189,11 @@ function requestArb(route: RouteCase): fc.Arbitrary<HostileRequest> {
 // --- the tests ---
 
 describe.each(ROUTES.map((route) => [routeName(route), route] as const))('%s', (_name, route) => {
+  // What the route's URL names (a campaign) exists, so hostile input meets the real handler.
+  beforeAll(async () => {
+    await route.prepare?.(t, TARGET);
+  });
+
   test('fixed hostile bodies: malformed JSON, wrong types, deep nesting, many keys, huge', async () => {
     const url = route.url(TARGET);
     const fixed: HostileRequest[] = [
@@ -203,7 +212,7 @@ describe.each(ROUTES.map((route) => [routeName(route), route] as const))('%s', (
     const response = await t.request(route.method, url, { body: huge });
     expect(response.statusCode).toBeLessThan(500);
     if (route.method === 'POST' || route.method === 'PUT') expect(response.json().code).toBe('INLAY_MW_BODY_TOO_LARGE');
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('unicode edge cases in every string of a valid body', async () => {
     const valid = route.body?.(TARGET);
@@ -214,7 +223,7 @@ describe.each(ROUTES.map((route) => [routeName(route), route] as const))('%s', (
         await expectSafeAnswer(route, { url: route.url(TARGET), body: JSON.stringify(mutate(valid, path, { kind: 'replace', value: edge })) });
       }
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('random requests', async () => {
     await fc.assert(
@@ -223,5 +232,5 @@ describe.each(ROUTES.map((route) => [routeName(route), route] as const))('%s', (
       }),
       { numRuns: RUNS_PER_ROUTE },
     );
-  });
+  }, TEST_TIMEOUT_MS);
 });

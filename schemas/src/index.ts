@@ -4,3 +4,5 @@ export * from './text.js';
 export * from './tenant.js';
 export * from './tenant-token.js';
 export * from './api-error.js';
+export * from './campaign.js';
+export * from './import.js';

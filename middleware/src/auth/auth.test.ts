@@ -67,6 +67,7 @@ describe.each(ROUTES.filter((route) => route.access !== 'public').map((route) =>
 
   if (route.access === 'tenant') {
     test('a token of tenant A may use the route for tenant A', async () => {
+      await route.prepare?.(t, 'tenant-a');
       expect((await send(route, 'tenant-a', tokenA)).statusCode).toBeLessThan(300);
     });
   } else {
@@ -85,9 +86,10 @@ test('the admin token may use every route', async () => {
   expect((await t.createTenant('admin-target')).statusCode).toBe(201);
   // Deletion last, so every other route still finds the tenant.
   for (const route of [...ROUTES].sort((a, b) => Number(a.template === '/api/tenants/{id}' && a.method === 'DELETE') - Number(b.template === '/api/tenants/{id}' && b.method === 'DELETE'))) {
+    await route.prepare?.(t, 'admin-target');
     const response = await send(route, 'admin-target', TEST_ADMIN_TOKEN);
     // The table's DELETE of a token names one that does not exist: 404 is the route working.
-    expect([200, 201, 204, 404], routeName(route)).toContain(response.statusCode);
+    expect([200, 201, 202, 204, 404], routeName(route)).toContain(response.statusCode);
   }
 });
 

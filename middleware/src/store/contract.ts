@@ -12,6 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
 import type { Store, TenantTokenRecord } from './store.js';
+import { describeUserImportContract } from './contract-users-imports.js';
+import { describeCampaignContract } from './contract-campaigns.js';
 
 export interface StoreHarness {
   /** A store to run the suite on; called once. */
@@ -246,5 +248,8 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
         store.createTenantToken({ tenantId: `c-${run}-nobody`, tokenId: '00000000-0000-4000-8000-ffffffffffff', tokenHash: randomBytes(32).toString('hex'), createdAt: new Date() }),
       ).rejects.toMatchObject({ code: 'INLAY_MW_TENANT_NOT_FOUND' });
     });
+
+    describeUserImportContract(() => store, () => shared);
+    describeCampaignContract(() => store, () => shared, () => other);
   });
 }

@@ -26,6 +26,10 @@ import {
   type TenantTokenSummary,
 } from './store.js';
 import { keyspaceInUse, keyspaceMissing, keyspaceReserved, tenantExists, tenantNotFound } from './store-errors.js';
+import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './user-import-types.js';
+import type { Campaign } from '@inlay/schemas';
+import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './campaign-types.js';
+import { EmbeddedCampaignTable } from './embedded-campaigns.js';
 
 export const EMBEDDED_STORE_FILE = 'inlay.mdb';
 
@@ -166,6 +170,94 @@ export class EmbeddedStore implements Store {
     return { tenantId: entry.tenantId, tokenId: entry.tokenId, tokenHash, createdAt: new Date(entry.createdAtMs) };
   }
 
+  // --- users and imports: rows under ['row', keyspace, table, …primary key] ---
+
+  async upsertUsers(tenant: TenantRef, users: readonly UserUpsert[], listId: string): Promise<void> {
+    const updatedAtMs = Date.now();
+    // One synchronous transaction per batch: LMDB commits (and syncs) once for all of them.
+    this.db.transactionSync(() => {
+      for (const user of users) {
+        const key: Key = ['row', tenant.keyspaceName, 'users', user.userKey];
+        const stored = this.db.get(key) as StoredUser | undefined;
+        const lists = stored?.lists.includes(listId) ? stored.lists : [...(stored?.lists ?? []), listId];
+        const displayName = user.displayName ?? stored?.displayName;
+        const next: StoredUser = { attributes: { ...stored?.attributes, ...user.attributes }, lists, updatedAtMs, ...(displayName === undefined ? {} : { displayName }) };
+        void this.db.put(key, next);
+      }
+    });
+  }
+
+  async getUser(tenant: TenantRef, userKey: string): Promise<UserRecord | undefined> {
+    const stored = this.db.get(['row', tenant.keyspaceName, 'users', userKey]) as StoredUser | undefined;
+    if (stored === undefined) return undefined;
+    return {
+      userKey,
+      ...(stored.displayName === undefined ? {} : { displayName: stored.displayName }),
+      attributes: stored.attributes,
+      lists: [...stored.lists].sort(),
+      updatedAt: new Date(stored.updatedAtMs),
+    };
+  }
+
+  async saveImport(tenant: TenantRef, record: ImportRecord): Promise<void> {
+    await this.db.put(['row', tenant.keyspaceName, 'imports', record.importId], importToStored(record));
+  }
+
+  async getImport(tenant: TenantRef, importId: string): Promise<ImportRecord | undefined> {
+    const stored = this.db.get(['row', tenant.keyspaceName, 'imports', importId]) as StoredImport | undefined;
+    return stored === undefined ? undefined : storedToImport(stored);
+  }
+
+  async listImports(tenant: TenantRef, limit: number): Promise<ImportRecord[]> {
+    // Imports are few (one per list upload); sorting them all is cheaper than a second index.
+    return [...this.entriesWithPrefix(['row', tenant.keyspaceName, 'imports'])]
+      .map(({ value }) => storedToImport(value as StoredImport))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.importId < b.importId ? 1 : -1))
+      .slice(0, limit);
+  }
+
+  async recordImportErrors(tenant: TenantRef, importId: string, errors: readonly ImportRowError[]): Promise<void> {
+    if (errors.length === 0) return;
+    this.db.transactionSync(() => {
+      for (const error of errors) void this.db.put(['row', tenant.keyspaceName, 'import_errors', importId, error.rowNumber], error.reason);
+    });
+  }
+
+  async listImportErrors(tenant: TenantRef, importId: string, limit: number): Promise<ImportRowError[]> {
+    const errors: ImportRowError[] = [];
+    for (const { key, value } of this.entriesWithPrefix(['row', tenant.keyspaceName, 'import_errors', importId])) {
+      if (errors.length >= limit) break;
+      errors.push({ rowNumber: Number(key[4]), reason: String(value) });
+    }
+    return errors;
+  }
+
+  // --- campaigns (embedded-campaigns.ts) ---
+
+  private get campaigns(): EmbeddedCampaignTable {
+    return new EmbeddedCampaignTable(this.db);
+  }
+
+  async createCampaign(tenant: TenantRef, campaign: Campaign): Promise<void> {
+    this.campaigns.create(tenant, campaign);
+  }
+
+  async getCampaign(tenant: TenantRef, campaignId: string): Promise<Campaign | undefined> {
+    return this.campaigns.get(tenant, campaignId);
+  }
+
+  async listCampaigns(tenant: TenantRef, filter?: CampaignFilter): Promise<Campaign[]> {
+    return this.campaigns.list(tenant, filter);
+  }
+
+  async updateCampaign(tenant: TenantRef, campaignId: string, change: CampaignChange): Promise<Campaign> {
+    return this.campaigns.update(tenant, campaignId, change);
+  }
+
+  async deleteCampaign(tenant: TenantRef, campaignId: string, check?: CampaignDeleteCheck): Promise<Campaign> {
+    return this.campaigns.delete(tenant, campaignId, check);
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }
@@ -195,4 +287,33 @@ export class EmbeddedStore implements Store {
       yield { key, value: entry.value };
     }
   }
+}
+
+interface StoredUser {
+  readonly displayName?: string;
+  readonly attributes: Record<string, string>;
+  readonly lists: string[];
+  readonly updatedAtMs: number;
+}
+
+/** An ImportRecord with its dates as milliseconds (LMDB's msgpack keeps Dates, but numbers are
+ *  what the other rows use). */
+type StoredImport = Omit<ImportRecord, 'createdAt' | 'startedAt' | 'finishedAt'> & { createdAtMs: number; startedAtMs?: number; finishedAtMs?: number };
+
+function importToStored({ createdAt, startedAt, finishedAt, ...rest }: ImportRecord): StoredImport {
+  return {
+    ...rest,
+    createdAtMs: createdAt.getTime(),
+    ...(startedAt === undefined ? {} : { startedAtMs: startedAt.getTime() }),
+    ...(finishedAt === undefined ? {} : { finishedAtMs: finishedAt.getTime() }),
+  };
+}
+
+function storedToImport({ createdAtMs, startedAtMs, finishedAtMs, ...rest }: StoredImport): ImportRecord {
+  return {
+    ...rest,
+    createdAt: new Date(createdAtMs),
+    ...(startedAtMs === undefined ? {} : { startedAt: new Date(startedAtMs) }),
+    ...(finishedAtMs === undefined ? {} : { finishedAt: new Date(finishedAtMs) }),
+  };
 }

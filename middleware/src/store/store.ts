@@ -9,7 +9,12 @@
  *
  * Must never expose how a row is laid out: callers see tenants and tokens, not keys or CQL.
  */
-import type { ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
+import type { Campaign, ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
+import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './campaign-types.js';
+import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './user-import-types.js';
+
+export type * from './user-import-types.js';
+export type * from './campaign-types.js';
 
 export type StoreKind = 'embedded' | 'cassandra';
 
@@ -87,6 +92,36 @@ export interface Store {
   /** False if the tenant has no such token. */
   revokeTenantToken(tenantId: string, tokenId: string): Promise<boolean>;
   findTenantTokenByHash(tokenHash: string): Promise<TenantTokenRecord | undefined>;
+
+  // --- users and user-data imports (tenant keyspace: users, imports, import_errors) ---
+
+  /** Upserts users: display name replaced when given, attributes merged, `listId` (the import
+   *  id) added to each user's lists. Not atomic across users: a retry of a batch is harmless. */
+  upsertUsers(tenant: TenantRef, users: readonly UserUpsert[], listId: string): Promise<void>;
+  getUser(tenant: TenantRef, userKey: string): Promise<UserRecord | undefined>;
+  /** Writes the whole import record (create and every progress update). */
+  saveImport(tenant: TenantRef, record: ImportRecord): Promise<void>;
+  getImport(tenant: TenantRef, importId: string): Promise<ImportRecord | undefined>;
+  /** Newest first, at most `limit`. */
+  listImports(tenant: TenantRef, limit: number): Promise<ImportRecord[]>;
+  recordImportErrors(tenant: TenantRef, importId: string, errors: readonly ImportRowError[]): Promise<void>;
+  /** In row order, at most `limit`. */
+  listImportErrors(tenant: TenantRef, importId: string, limit: number): Promise<ImportRowError[]>;
+
+  // --- campaigns (tenant keyspace: campaigns, campaign_index) ---
+
+  /** Stores a new campaign (its id is new: a server-made timeuuid). */
+  createCampaign(tenant: TenantRef, campaign: Campaign): Promise<void>;
+  getCampaign(tenant: TenantRef, campaignId: string): Promise<Campaign | undefined>;
+  /** Oldest first (createdAt, then id); a tenant has hundreds of campaigns, so no paging. */
+  listCampaigns(tenant: TenantRef, filter?: CampaignFilter): Promise<Campaign[]>;
+  /** Atomically replaces the campaign with `change(current)`: a compare-and-set on its revision,
+   *  retried with a fresh read, so a change (a status transition) never applies to a stale
+   *  campaign. CAMPAIGN_NOT_FOUND; CONCURRENT_UPDATE after 8 lost rounds. */
+  updateCampaign(tenant: TenantRef, campaignId: string, change: CampaignChange): Promise<Campaign>;
+  /** Deletes it if `check(current)` does not throw, atomically with the check. Returns what was
+   *  deleted; CAMPAIGN_NOT_FOUND if there is none. */
+  deleteCampaign(tenant: TenantRef, campaignId: string, check?: CampaignDeleteCheck): Promise<Campaign>;
 
   close(): Promise<void>;
 }

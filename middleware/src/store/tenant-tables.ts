@@ -114,14 +114,17 @@ export const TENANT_TABLES: Readonly<Record<string, string>> = {
     import_id timeuuid,
     data_source_id text,
     object_key text,
+    format text,
     list_id text,
     status text,
     rows_read bigint,
     rows_imported bigint,
     rows_failed bigint,
+    created_at timestamp,
     started_at timestamp,
     finished_at timestamp,
     error text,
+    object_deleted boolean,
     PRIMARY KEY ((bucket), import_id)) WITH CLUSTERING ORDER BY (import_id DESC)`,
   // Per-row errors of one import, in row order.
   import_errors: `(

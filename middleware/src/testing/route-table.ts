@@ -3,7 +3,8 @@
  * for an existing tenant. Auth and fuzz tests iterate over it; a test checks it against the
  * OpenAPI document, so a new route cannot be forgotten here. Must never list a route twice.
  */
-import type { Method } from './test-app.js';
+import type { Campaign, StoredCampaignStatus } from '@inlay/schemas';
+import type { Method, TestApp } from './test-app.js';
 import { seedTenant } from './test-app.js';
 
 export interface RouteCase {
@@ -15,9 +16,72 @@ export interface RouteCase {
   readonly url: (id: string) => string;
   /** A body that is valid for the route, if it takes one. */
   readonly body?: (id: string) => unknown;
+  /** Makes the request succeed for tenant `id` when the URL names something that must exist
+   *  first (a campaign in a status that allows the action). Tests that expect success call it. */
+  readonly prepare?: (t: TestApp, id: string) => Promise<void>;
 }
 
 export const UNKNOWN_TOKEN_ID = '00000000-0000-4000-8000-000000000000';
+/** The import the table's GET of one import names; `prepare` puts it into the store. */
+export const TABLE_IMPORT_ID = '00000000-0000-1000-8000-00000000001a';
+
+async function prepareTableImport(t: TestApp, id: string): Promise<void> {
+  const tenant = await t.store.getTenant(id);
+  if (!tenant) return;
+  await t.store.saveImport(tenant, {
+    importId: TABLE_IMPORT_ID,
+    dataSourceId: 'default',
+    objectKey: 'lists/users.csv',
+    format: 'csv',
+    status: 'completed',
+    rowsRead: 2,
+    rowsImported: 1,
+    rowsFailed: 1,
+    createdAt: new Date(Date.UTC(2030, 0, 1)),
+  });
+}
+
+/** The campaign the table's campaign routes name; `prepare` puts it into the store. */
+export const TABLE_CAMPAIGN_ID = '00000000-0000-1000-8000-00000000ca11';
+
+function validCampaign(): Record<string, unknown> {
+  const day = 86_400_000;
+  return {
+    name: 'Table campaign',
+    template: { subject: 'Hi {{displayName}}', from: 'News <news@example.com>', html: '<p>Hi</p>', text: 'Hi' },
+    audience: { type: 'all' },
+    schedule: { startAt: new Date(Date.now() + day).toISOString(), endAt: new Date(Date.now() + 2 * day).toISOString() },
+  };
+}
+
+/** Stores TABLE_CAMPAIGN_ID for tenant `id` with `status` (replacing any earlier one). */
+const campaignIn =
+  (status: StoredCampaignStatus) =>
+  async (t: TestApp, id: string): Promise<void> => {
+    const tenant = await t.store.getTenant(id);
+    if (!tenant) return;
+    const ref = { id, keyspaceName: tenant.keyspaceName };
+    await t.store.deleteCampaign(ref, TABLE_CAMPAIGN_ID).catch(() => undefined);
+    const now = new Date().toISOString();
+    const { name, template, audience, schedule } = validCampaign() as Pick<Campaign, 'name' | 'template' | 'audience'> & { schedule: Omit<Campaign['schedule'], 'timeZone'> };
+    const campaign: Campaign = {
+      id: TABLE_CAMPAIGN_ID,
+      status,
+      revision: 1,
+      createdAt: now,
+      updatedAt: now,
+      name,
+      template,
+      audience,
+      schedule: { ...schedule, timeZone: 'UTC' },
+      position: { type: 'newest' },
+      frequency: { maxVisibleUnseen: 1, minDelayMinutes: 0 },
+      reinjection: { policy: 'never' },
+      priority: 0,
+    };
+    await t.store.createCampaign(ref, campaign);
+  };
+const campaignUrl = (id: string, suffix = ''): string => `/api/tenants/${id}/campaigns/${TABLE_CAMPAIGN_ID}${suffix}`;
 
 const validDataSources = [
   {
@@ -42,6 +106,18 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'POST', template: '/api/tenants/{id}/tokens', access: 'admin', url: (id) => `/api/tenants/${id}/tokens` },
   { method: 'GET', template: '/api/tenants/{id}/tokens', access: 'admin', url: (id) => `/api/tenants/${id}/tokens` },
   { method: 'DELETE', template: '/api/tenants/{id}/tokens/{tokenId}', access: 'admin', url: (id) => `/api/tenants/${id}/tokens/${UNKNOWN_TOKEN_ID}` },
+  { method: 'POST', template: '/api/tenants/{id}/imports', access: 'tenant', url: (id) => `/api/tenants/${id}/imports`, body: () => ({ objectKey: 'lists/users.csv' }) },
+  { method: 'GET', template: '/api/tenants/{id}/imports', access: 'tenant', url: (id) => `/api/tenants/${id}/imports` },
+  { method: 'GET', template: '/api/tenants/{id}/imports/{importId}', access: 'tenant', url: (id) => `/api/tenants/${id}/imports/${TABLE_IMPORT_ID}`, prepare: prepareTableImport },
+  { method: 'POST', template: '/api/tenants/{id}/campaigns', access: 'tenant', url: (id) => `/api/tenants/${id}/campaigns`, body: validCampaign },
+  { method: 'GET', template: '/api/tenants/{id}/campaigns', access: 'tenant', url: (id) => `/api/tenants/${id}/campaigns?status=draft` },
+  { method: 'GET', template: '/api/tenants/{id}/campaigns/{cid}', access: 'tenant', url: (id) => campaignUrl(id), prepare: campaignIn('draft') },
+  { method: 'PUT', template: '/api/tenants/{id}/campaigns/{cid}', access: 'tenant', url: (id) => campaignUrl(id), body: validCampaign, prepare: campaignIn('draft') },
+  { method: 'DELETE', template: '/api/tenants/{id}/campaigns/{cid}', access: 'tenant', url: (id) => campaignUrl(id), prepare: campaignIn('draft') },
+  { method: 'POST', template: '/api/tenants/{id}/campaigns/{cid}/schedule', access: 'tenant', url: (id) => campaignUrl(id, '/schedule'), prepare: campaignIn('draft') },
+  { method: 'POST', template: '/api/tenants/{id}/campaigns/{cid}/pause', access: 'tenant', url: (id) => campaignUrl(id, '/pause'), prepare: campaignIn('scheduled') },
+  { method: 'POST', template: '/api/tenants/{id}/campaigns/{cid}/resume', access: 'tenant', url: (id) => campaignUrl(id, '/resume'), prepare: campaignIn('paused') },
+  { method: 'POST', template: '/api/tenants/{id}/campaigns/{cid}/end', access: 'tenant', url: (id) => campaignUrl(id, '/end'), prepare: campaignIn('draft') },
   { method: 'GET', template: '/api/openapi.json', access: 'public', url: () => '/api/openapi.json' },
 ];
 

@@ -62,7 +62,12 @@ export async function startTestApp(options: { bodyLimitBytes?: number; store?: S
     async snapshot() {
       const tenants: Tenant[] = await store.listTenants();
       return Promise.all(
-        tenants.map(async (tenant) => ({ tenant, tokens: await store.listTenantTokens(tenant.id), schema: await store.tenantSchemaExists(tenant) })),
+        tenants.map(async (tenant) => ({
+          tenant,
+          tokens: await store.listTenantTokens(tenant.id),
+          schema: await store.tenantSchemaExists(tenant),
+          campaigns: await store.listCampaigns(tenant),
+        })),
       );
     },
     async close() {

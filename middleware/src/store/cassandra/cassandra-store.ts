@@ -28,6 +28,11 @@ import {
 } from '../store.js';
 import { concurrentUpdate, keyspaceInUse, keyspaceMissing, keyspaceReserved, storeUnavailable, tenantExists, tenantNotFound } from '../store-errors.js';
 import { REGISTRY_TABLES, createKeyspaceStatement, createTableStatement, quoteIdentifier } from './cql-schema.js';
+import { CassandraUserImportTables } from './cassandra-users-imports.js';
+import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from '../user-import-types.js';
+import type { Campaign } from '@inlay/schemas';
+import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from '../campaign-types.js';
+import { CassandraCampaignTables } from './cassandra-campaigns.js';
 
 const { consistencies, responseErrorCodes } = cassandra.types;
 
@@ -229,6 +234,67 @@ export class CassandraStore implements Store {
     return { tenantId: String(row.get('tenant_id')), tokenId: String(row.get('token_id')), tokenHash, createdAt: row.get('created_at') as Date };
   }
 
+  // --- users and imports (cassandra-users-imports.ts) ---
+
+  private userImportTables: CassandraUserImportTables | undefined;
+  private get userImports(): CassandraUserImportTables {
+    return (this.userImportTables ??= new CassandraUserImportTables(this.client));
+  }
+
+  upsertUsers(tenant: TenantRef, users: readonly UserUpsert[], listId: string): Promise<void> {
+    return this.userImports.upsertUsers(tenant.keyspaceName, users, listId);
+  }
+
+  getUser(tenant: TenantRef, userKey: string): Promise<UserRecord | undefined> {
+    return this.userImports.getUser(tenant.keyspaceName, userKey);
+  }
+
+  saveImport(tenant: TenantRef, record: ImportRecord): Promise<void> {
+    return this.userImports.saveImport(tenant.keyspaceName, record);
+  }
+
+  getImport(tenant: TenantRef, importId: string): Promise<ImportRecord | undefined> {
+    return this.userImports.getImport(tenant.keyspaceName, importId);
+  }
+
+  listImports(tenant: TenantRef, limit: number): Promise<ImportRecord[]> {
+    return this.userImports.listImports(tenant.keyspaceName, limit);
+  }
+
+  recordImportErrors(tenant: TenantRef, importId: string, errors: readonly ImportRowError[]): Promise<void> {
+    return this.userImports.recordImportErrors(tenant.keyspaceName, importId, errors);
+  }
+
+  listImportErrors(tenant: TenantRef, importId: string, limit: number): Promise<ImportRowError[]> {
+    return this.userImports.listImportErrors(tenant.keyspaceName, importId, limit);
+  }
+
+  // --- campaigns (cassandra-campaigns.ts) ---
+
+  private get campaigns(): CassandraCampaignTables {
+    return new CassandraCampaignTables(this.client);
+  }
+
+  createCampaign(tenant: TenantRef, campaign: Campaign): Promise<void> {
+    return this.campaigns.create(tenant, campaign);
+  }
+
+  getCampaign(tenant: TenantRef, campaignId: string): Promise<Campaign | undefined> {
+    return this.campaigns.get(tenant, campaignId);
+  }
+
+  listCampaigns(tenant: TenantRef, filter?: CampaignFilter): Promise<Campaign[]> {
+    return this.campaigns.list(tenant, filter);
+  }
+
+  updateCampaign(tenant: TenantRef, campaignId: string, change: CampaignChange): Promise<Campaign> {
+    return this.campaigns.update(tenant, campaignId, change);
+  }
+
+  deleteCampaign(tenant: TenantRef, campaignId: string, check?: CampaignDeleteCheck): Promise<Campaign> {
+    return this.campaigns.delete(tenant, campaignId, check);
+  }
+
   async close(): Promise<void> {
     await this.client.shutdown();
   }
@@ -327,7 +393,7 @@ export class CassandraStore implements Store {
   }
 }
 
-function translateDriverError(error: unknown): unknown {
+export function translateDriverError(error: unknown): unknown {
   if (error instanceof MiddlewareError) return error;
   const { NoHostAvailableError, OperationTimedOutError, BusyConnectionError, ResponseError } = cassandra.errors;
   if (error instanceof NoHostAvailableError || error instanceof OperationTimedOutError || error instanceof BusyConnectionError) return storeUnavailable(error);
