@@ -18,6 +18,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { importRoutes } from './routes/imports.js';
 import { ImportRunner } from './imports/import-runner.js';
+import { previewRoutes } from './routes/preview.js';
 import type { Store } from './store/store.js';
 import { validatorCompiler } from './validation.js';
 import { MIDDLEWARE_VERSION } from './version.js';
@@ -39,6 +40,8 @@ export interface AppOptions {
   readonly bodyLimitBytes?: number;
   /** Runs user-data imports in the background; one is made (and closed with the app) if absent. */
   readonly importRunner?: ImportRunner;
+  /** Where local templates live (config dataDir); ./data when absent. */
+  readonly dataDir?: string;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -70,6 +73,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(conversionPointRoutes, { store: options.store });
   await app.register(tokenRoutes, { store: options.store });
   await app.register(campaignRoutes, { store: options.store });
+  await app.register(previewRoutes, { store: options.store, dataDir: options.dataDir ?? './data' });
   const importRunner = options.importRunner ?? new ImportRunner(options.store, options.logger);
   // Running imports are aborted and end `failed` before the store closes (main.ts and tests
   // close the app first).

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     return fail(`cannot open the store: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
   }
 
-  const app = await buildApp({ store, adminToken: adminToken.token, logger: log });
+  const app = await buildApp({ store, adminToken: adminToken.token, logger: log, dataDir: config.dataDir });
   const { host, port } = parseListenAddress(config.http.listen);
   try {
     await app.listen({ host, port, listenTextResolver: (address) => `HTTP server bound to ${address}` });

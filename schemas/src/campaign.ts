@@ -302,3 +302,10 @@ export const CampaignListQuerySchema = Type.Object(
 );
 export type CampaignListQuery = Static<typeof CampaignListQuerySchema>;
 
+
+/** `?user=` of a preview: the address the message is rendered for. */
+export const CampaignPreviewQuerySchema = Type.Object(
+  { user: Type.String({ minLength: 3, maxLength: 320, description: "the user's email address (hashed by the tenant's rule when configured)" }) },
+  { additionalProperties: false },
+);
+export type CampaignPreviewQuery = Static<typeof CampaignPreviewQuerySchema>;

@@ -91,6 +91,15 @@ test('a campaign from the minimal body goes through its lifecycle on Cassandra',
   expect(running.status).toBe(409);
   expect(running.json.code).toBe('INLAY_MW_CAMPAIGN_STATE');
 
+  // The preview over real HTTP: the message as that user would get it, composed as RFC 822.
+  const preview = await fetch(`${baseUrl}${base}/${id}/preview?user=reader%40example.org`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  expect(preview.status).toBe(200);
+  expect(preview.headers.get('content-type')).toMatch(/^message\/rfc822/);
+  const message = await preview.text();
+  expect(message).toMatch(/^From: News <news@example\.com>\r$/m);
+  expect(message).toMatch(/^To: reader@example\.org\r$/m);
+  expect(message).toContain('<p>Hi </p>');
+
   expect((await call('POST', `${base}/${id}/end`)).json).toMatchObject({ status: 'ended', actions: [] });
   expect((await call('DELETE', `${base}/${id}`)).status).toBe(204);
   expect((await call('GET', `${base}/${id}`)).status).toBe(404);
