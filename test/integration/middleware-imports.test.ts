@@ -46,8 +46,17 @@ function tenantBody(id: string, hashed: boolean, deleteTemporaryImportFiles: boo
   };
 }
 
-async function call(method: 'GET' | 'POST', url: string, body?: unknown) {
-  return app.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+let baseUrl = '';
+
+/** Over real HTTP: the app listens on a free loopback port and is called with fetch. */
+async function call(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown): Promise<{ statusCode: number; json: () => any }> {
+  const response = await fetch(`${baseUrl}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  return { statusCode: response.status, json: () => JSON.parse(text) };
 }
 
 async function waitForImport(tenantId: string, importId: string): Promise<Record<string, any>> {
@@ -68,6 +77,7 @@ beforeAll(async () => {
     replication: { class: 'SimpleStrategy', replicationFactor: 1, dataCenters: [] },
   });
   app = await buildApp({ store, adminToken: ADMIN });
+  baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 
 afterAll(async () => {
@@ -161,7 +171,7 @@ test('a missing file and a wrong S3 secret fail the import with a reason and no 
   const key = `lists/${tag}/denied.csv`;
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'address\na@example.org\n' }));
   const dataSources = tenantBody(tenantId, false, true, wrongSecret).dataSources;
-  expect((await app.inject({ method: 'PUT', url: `/api/tenants/${tenantId}/dataSources`, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, payload: JSON.stringify(dataSources) })).statusCode).toBe(200);
+  expect((await call('PUT', `/api/tenants/${tenantId}/dataSources`, dataSources)).statusCode).toBe(200);
   const denied = (await call('POST', `/api/tenants/${tenantId}/imports`, { objectKey: key })).json().id as string;
   const shown = await waitForImport(tenantId, denied);
   expect(shown).toMatchObject({ status: 'failed', error: expect.stringContaining('SignatureDoesNotMatch') });

@@ -36,17 +36,27 @@ export function seedTenant(id: string, overrides: Record<string, unknown> = {}):
   return { ...(JSON.parse(SEED_TENANT_JSON) as Record<string, unknown>), id, name: `Tenant ${id}`, keyspaceName: `ks_${id.replaceAll('-', '_')}`, ...overrides };
 }
 
-export async function startTestApp(options: { bodyLimitBytes?: number; store?: Store } = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  readonly bodyLimitBytes?: number;
+  readonly store?: Store;
+  /** Listen on a free loopback port and send requests with fetch, through Node's HTTP stack,
+   *  instead of app.inject(). */
+  readonly overHttp?: boolean;
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = await mkdtemp(join(tmpdir(), 'inlay-app-'));
   const store = options.store ?? EmbeddedStore.open(dir);
-  const app = await buildApp({ store, adminToken: TEST_ADMIN_TOKEN, ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}) });
+  const app = await buildApp({ store, adminToken: TEST_ADMIN_TOKEN, dataDir: dir, ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}) });
+  const baseUrl = options.overHttp ? await app.listen({ host: '127.0.0.1', port: 0 }) : null;
 
   const request: TestApp['request'] = (method, url, { token = TEST_ADMIN_TOKEN, body, headers = {} } = {}) => {
     const allHeaders: Record<string, string> = { ...headers };
     if (token !== null) allHeaders['authorization'] = `Bearer ${token}`;
     if (body !== undefined && allHeaders['content-type'] === undefined) allHeaders['content-type'] = 'application/json';
     const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-    return app.inject({ method, url, headers: allHeaders, ...(payload === undefined ? {} : { payload }) });
+    if (baseUrl === null) return app.inject({ method, url, headers: allHeaders, ...(payload === undefined ? {} : { payload }) });
+    return fetchAsInjectResponse(`${baseUrl}${url}`, method, allHeaders, payload);
   };
 
   return {
@@ -76,4 +86,15 @@ export async function startTestApp(options: { bodyLimitBytes?: number; store?: S
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A fetch answer in the shape of app.inject()'s, so tests read both alike. */
+async function fetchAsInjectResponse(url: string, method: Method, headers: Record<string, string>, payload: string | Buffer | undefined): Promise<LightMyRequestResponse> {
+  const response = await fetch(url, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
+  const body = await response.text();
+  const headerRecord: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headerRecord[name] = value;
+  });
+  return { statusCode: response.status, headers: headerRecord, body, payload: body, json: () => JSON.parse(body) } as unknown as LightMyRequestResponse;
 }
