@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { parseLogLines, runUntilExit } from './node-process.ts';
 
 const MAIN = fileURLToPath(new URL('../../proxy/dist/main.js', import.meta.url));
 
@@ -48,7 +49,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`proxy did not start within ${options.startupTimeoutMs ?? 10_000} ms:\n${output}`)), options.startupTimeoutMs ?? 10_000);
     const check = (): void => {
-      const line = parseLines(output).find((entry) => entry['event'] === 'listening');
+      const line = parseLogLines(output).find((entry) => entry['event'] === 'listening');
       if (line) {
         clearTimeout(timer);
         resolve(line);
@@ -69,7 +70,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     pid: child.pid!,
     child,
     output: () => output,
-    logs: () => parseLines(output),
+    logs: () => parseLogLines(output),
     async memory() {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
@@ -83,26 +84,8 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
 }
 
 /** Starts a proxy expected to refuse its configuration; returns exit code and output. */
-export async function runProxyExpectingFailure(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, output };
-}
-
-function parseLines(text: string): Record<string, unknown>[] {
-  const entries: Record<string, unknown>[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      entries.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // a line cut by the read boundary; the next call sees it whole
-    }
-  }
-  return entries;
+export function runProxyExpectingFailure(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return runUntilExit(MAIN, env);
 }
 
 function splitAddress(address: string): [string, number] {

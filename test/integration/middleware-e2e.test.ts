@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import cassandra from 'cassandra-driver';
 import { SEED_TENANT_JSON } from '../../middleware/src/testing/seed-tenant.ts';
+import { parseLogLines, runUntilExit } from '../helpers/node-process.ts';
 
 const MAIN = fileURLToPath(new URL('../../middleware/dist/main.js', import.meta.url));
 
@@ -34,7 +35,7 @@ async function startMiddleware(env: Record<string, string>, startupTimeoutMs = 3
   const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`middleware did not start within ${startupTimeoutMs} ms:\n${output}`)), startupTimeoutMs);
     child.stdout!.on('data', () => {
-      const line = logLines(output).find((entry) => entry['event'] === 'listening');
+      const line = parseLogLines(output).find((entry) => entry['event'] === 'listening');
       if (line) {
         clearTimeout(timer);
         resolve(line);
@@ -56,27 +57,6 @@ async function startMiddleware(env: Record<string, string>, startupTimeoutMs = 3
   };
 }
 
-async function runExpectingFailure(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, output };
-}
-
-function logLines(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-}
 
 const info = inject('cassandra');
 const registry = `reg_e2e_${randomBytes(3).toString('hex')}`;
@@ -187,7 +167,7 @@ describe('the middleware process on Cassandra', () => {
 
   test('stops cleanly on SIGTERM', async () => {
     expect(await middleware.stop()).toBe(0);
-    expect(logLines(middleware.output()).map((line) => line['msg'])).toContain('shutdown complete');
+    expect(parseLogLines(middleware.output()).map((line) => line['msg'])).toContain('shutdown complete');
   });
 });
 
@@ -221,7 +201,7 @@ describe('start-up without a server or a token (npm start)', () => {
     [{ INLAY_STORAGE_KIND: 'cassandra', INLAY_STORAGE_CASSANDRA_REPLICATION_CLASS: 'NetworkTopologyStrategy' }, /dataCenters needs at least one/],
     [{ INLAY_HTTP_LISTEN: '' }, /http\.listen .* is empty/],
   ])('a configuration that cannot work exits 78 with one line: %o', async (env, message) => {
-    const { code, output } = await runExpectingFailure({ INLAY_DATA_DIR: join(tmpdir(), 'inlay-never-created'), ...env });
+    const { code, output } = await runUntilExit(MAIN, { INLAY_DATA_DIR: join(tmpdir(), 'inlay-never-created'), ...env });
     expect(code).toBe(78);
     expect(output.trim().split('\n')).toHaveLength(1);
     expect(output).toMatch(message);
