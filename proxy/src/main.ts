@@ -11,6 +11,8 @@ import { ProxyServer } from './server.js';
 import { PROXY_VERSION } from './version.js';
 
 const EX_CONFIG = 78;
+/** Time given to V8's background sweeper between the two collections of a stats request. */
+const STATS_SETTLE_MS = 200;
 
 async function main(): Promise<void> {
   const configFile = process.argv.includes('--config') ? process.argv[process.argv.indexOf('--config') + 1] : undefined;
@@ -53,12 +55,24 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // `kill -USR2` logs connection and memory figures; under --expose-gc it collects first, so
-  // the figures show what is live rather than what the collector has not reached yet.
+  // the figures show what is live rather than what the collector has not reached yet. V8 frees
+  // the memory of collected buffers on a background thread, so it collects, lets that run, and
+  // collects again before reporting.
   process.on('SIGUSR2', () => {
     const collect = (globalThis as { gc?: () => void }).gc;
-    collect?.();
-    log.info({ event: 'stats', connections: server.connectionCount, collected: Boolean(collect), memory: process.memoryUsage() }, 'stats');
-    flushLogs();
+    const report = (): void => {
+      log.info({ event: 'stats', connections: server.connectionCount, collected: Boolean(collect), memory: process.memoryUsage() }, 'stats');
+      flushLogs();
+    };
+    if (!collect) {
+      report();
+      return;
+    }
+    collect();
+    setTimeout(() => {
+      collect();
+      report();
+    }, STATS_SETTLE_MS).unref();
   });
   // Last, so whoever waits for this line may signal us at once.
   log.info({ event: 'listening', plain: addresses.plain, tls: addresses.tls, upstream: config.upstream, version: PROXY_VERSION }, 'inlay-proxy listening');
