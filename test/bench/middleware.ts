@@ -13,9 +13,9 @@ import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Tenant } from '@inlay/schemas';
-import { startS3Proxy, type S3ProxyServer } from '../services/s3proxy.ts';
+import { s3ClientFor, startS3Proxy, type S3ProxyServer } from '../services/s3proxy.ts';
 import { startCassandra, type CassandraServer } from '../services/cassandra.ts';
 import { buildApp } from '../../middleware/src/app.ts';
 import { EmbeddedStore } from '../../middleware/src/store/embedded-store.ts';
@@ -160,14 +160,7 @@ async function main(): Promise<void> {
     const csv = join(dir, 'users.csv');
     [s3, cassandra] = await Promise.all([startS3Proxy(), startCassandra()]);
     const bytes = await writeCsv(csv);
-    const client = new S3Client({
-      endpoint: s3.endpoint,
-      region: s3.region,
-      credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    const client = s3ClientFor(s3);
     await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: KEY, Body: createReadStream(csv), ContentLength: bytes }));
     client.destroy();

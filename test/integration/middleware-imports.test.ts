@@ -2,9 +2,10 @@
 // imported through the REST API into tenants on Cassandra; counts, per-row errors, users, and
 // deleteTemporaryImportFiles. Every keyspace and bucket carries a random tag.
 import { randomBytes } from 'node:crypto';
+import { s3ClientFor } from '../services/s3proxy.ts';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import cassandra from 'cassandra-driver';
-import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../middleware/src/app.ts';
 import { CassandraStore } from '../../middleware/src/store/cassandra/cassandra-store.ts';
@@ -16,14 +17,7 @@ const tag = randomBytes(3).toString('hex');
 const bucket = `imports-${tag}`;
 const registry = `reg_${tag}_imports`;
 const ADMIN = 'inlay_a_imports-test-token-0123456789';
-const s3 = new S3Client({
-  endpoint: s3Info.endpoint,
-  region: s3Info.region,
-  credentials: { accessKeyId: s3Info.accessKey, secretAccessKey: s3Info.secretKey },
-  forcePathStyle: true,
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const s3 = s3ClientFor(s3Info);
 let store: CassandraStore;
 let app: FastifyInstance;
 

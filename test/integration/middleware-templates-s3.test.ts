@@ -2,22 +2,16 @@
 // templates read and rendered, and every failure mapped to its registry code without the secret.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { s3ClientFor } from '../services/s3proxy.ts';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { DataSource } from '@inlay/schemas';
 import { S3TemplateSource } from '../../middleware/src/templates/template-source.ts';
 import { renderTemplate } from '../../middleware/src/templates/render.ts';
 
 const info = inject('s3');
 const bucket = `templates-${randomBytes(4).toString('hex')}`;
-const admin = new S3Client({
-  endpoint: info.endpoint,
-  region: info.region,
-  credentials: { accessKeyId: info.accessKey, secretAccessKey: info.secretKey },
-  forcePathStyle: true,
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const admin = s3ClientFor(info);
 
 function dataSource(overrides: Partial<DataSource['awsConnectionInformation']> = {}): DataSource {
   return {

@@ -7,28 +7,12 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { s3ClientFor } from '../services/s3proxy.ts';
 
 const info = inject('s3');
 
-function clientWithSecret(secretAccessKey: string): S3Client {
-  const config: S3ClientConfig = {
-    endpoint: info.endpoint,
-    region: info.region,
-    credentials: { accessKeyId: info.accessKey, secretAccessKey },
-    // S3Proxy serves buckets as paths, not as host names.
-    forcePathStyle: true,
-    // Newer SDKs add CRC checksums S3Proxy does not know; send them only
-    // where S3 itself requires them.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  };
-  return new S3Client(config);
-}
-
-const s3 = clientWithSecret(info.secretKey);
+const s3 = s3ClientFor(info);
 afterAll(() => s3.destroy());
 
 test('creates a bucket, stores an object, reads and lists it', async () => {
@@ -47,7 +31,7 @@ test('creates a bucket, stores an object, reads and lists it', async () => {
 });
 
 test('rejects a request signed with the wrong secret key', async () => {
-  const impostor = clientWithSecret(`${info.secretKey}-wrong`);
+  const impostor = s3ClientFor(info, `${info.secretKey}-wrong`);
   try {
     const attempt = impostor.send(new CreateBucketCommand({ Bucket: `denied-${randomBytes(4).toString('hex')}` }));
     await expect(attempt).rejects.toMatchObject({

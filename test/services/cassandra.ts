@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import cassandra from 'cassandra-driver';
 import { ensureMavenClasspath } from './install.ts';
 import { freePort } from './ports.ts';
-import { spawnLogged, startInTempDir, stopProcess, tailFile, waitUntilReady } from './process.ts';
+import { spawnLogged, startInTempDir, stopProcess, waitUntilReady } from './process.ts';
 
 // Latest 5.0.x on Maven Central when this was written; bump deliberately.
 export const cassandraArtifact = 'org.apache.cassandra:cassandra-all:5.0.9';
@@ -146,13 +146,7 @@ async function startInDir(dir: string, classpath: string, timeoutMs: number): Pr
     scratchDir: dir,
     cwd: dir,
   });
-  try {
-    await waitUntilReady('Cassandra', running, () => cqlAnswers(port), timeoutMs, 1000);
-  } catch (error) {
-    await stopProcess(running, 5000);
-    const tail = await tailFile(running.outputFile, 40);
-    throw new Error(`${(error as Error).message}\n--- cassandra output ---\n${tail}`);
-  }
+  await waitUntilReady('Cassandra', running, () => cqlAnswers(port), { timeoutMs, intervalMs: 1000 });
   const startupMs = Date.now() - started;
   const info: CassandraInfo = { host, port, localDataCenter, dir };
   return {

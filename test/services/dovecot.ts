@@ -14,7 +14,7 @@ import { freePort } from './ports.ts';
 import { makeTestCertificates } from './tls.ts';
 import { renderDovecotConfig } from './dovecot-config.ts';
 import { appendToMaildir, deliverToMaildir, ensureMailbox, type MailOwner } from './maildir.ts';
-import { runCommand, spawnLogged, stopProcess, tailFile, waitUntilReady } from './process.ts';
+import { runCommand, spawnLogged, stopProcess, waitUntilReady } from './process.ts';
 
 const dovecotBinary = '/usr/sbin/dovecot';
 const host = '127.0.0.1';
@@ -199,23 +199,16 @@ async function startInDir(dir: string, options: StartDovecotOptions): Promise<Do
     caFile: certificates.caFile, certFile: certificates.certFile, keyFile: certificates.keyFile,
     mailOwner: asRoot ? users.mail : null,
   };
-  try {
-    await waitUntilReady(
-      'Dovecot',
-      running,
-      async () =>
-        (await answersGreeting(() => netConnect({ host, port }))) &&
-        (await answersGreeting(() =>
-          tlsConnect({ host, port: tlsPort, ca: certificates.ca, servername: 'localhost' }),
-        )),
-      options.startupTimeoutMs ?? 30_000,
-    );
-  } catch (error) {
-    await stopProcess(running, 5000);
-    const output = await tailFile(running.outputFile, 20);
-    const log = await tailFile(logFile, 30);
-    throw new Error(`${(error as Error).message}\n--- dovecot output ---\n${output}\n--- ${logFile} ---\n${log}`);
-  }
+  await waitUntilReady(
+    'Dovecot',
+    running,
+    async () =>
+      (await answersGreeting(() => netConnect({ host, port }))) &&
+      (await answersGreeting(() =>
+        tlsConnect({ host, port: tlsPort, ca: certificates.ca, servername: 'localhost' }),
+      )),
+    { timeoutMs: options.startupTimeoutMs ?? 30_000, logFiles: [logFile] },
+  );
 
   return {
     ...dovecotFromInfo(info),

@@ -98,16 +98,27 @@ export async function tailFile(file: string, lines = 40): Promise<string> {
 }
 
 /**
- * Polls `probe` until it returns true. Stops early with an error when the
- * process exits, since waiting out the full timeout then only hides the cause.
+ * Polls `probe` until it returns true. Stops early when the process exits, since waiting out
+ * the full timeout then only hides the cause. On failure the process is stopped and the error
+ * carries the end of its output (and of any `logFiles`), so the run says why, not just that.
  */
 export async function waitUntilReady(
   what: string,
   running: RunningProcess,
   probe: () => Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 250,
+  options: { timeoutMs: number; intervalMs?: number; logFiles?: readonly string[] },
 ): Promise<void> {
+  try {
+    await poll(what, running, probe, options.timeoutMs, options.intervalMs ?? 250);
+  } catch (error) {
+    await stopProcess(running, 5000);
+    const tails = [`--- ${what} output ---\n${await tailFile(running.outputFile, 40)}`];
+    for (const file of options.logFiles ?? []) tails.push(`--- ${file} ---\n${await tailFile(file, 30)}`);
+    throw new Error(`${(error as Error).message}\n${tails.join('\n')}`);
+  }
+}
+
+async function poll(what: string, running: RunningProcess, probe: () => Promise<boolean>, timeoutMs: number, intervalMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (running.hasExited()) {

@@ -7,9 +7,10 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { S3Client } from '@aws-sdk/client-s3';
 import { ensureMavenClasspath } from './install.ts';
 import { freePort } from './ports.ts';
-import { spawnLogged, startInTempDir, stopProcess, tailFile, waitUntilReady } from './process.ts';
+import { spawnLogged, startInTempDir, stopProcess, waitUntilReady } from './process.ts';
 
 // The self-contained build that S3Proxy publishes to Maven Central. The plain
 // jar's dependency graph does not resolve to a working classpath under Maven's
@@ -24,6 +25,22 @@ export interface S3Info {
   accessKey: string;
   secretKey: string;
   dir: string;
+}
+
+/**
+ * An S3 client for the test S3Proxy: path-style buckets (S3Proxy does not serve them as host
+ * names), and CRC checksums only where S3 requires them (newer SDKs add ones S3Proxy does not
+ * know). `secretKey` overrides the right one, to test a refusal.
+ */
+export function s3ClientFor(info: Pick<S3Info, 'endpoint' | 'region' | 'accessKey' | 'secretKey'>, secretKey = info.secretKey): S3Client {
+  return new S3Client({
+    endpoint: info.endpoint,
+    region: info.region,
+    credentials: { accessKeyId: info.accessKey, secretAccessKey: secretKey },
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 }
 
 export interface S3ProxyServer extends S3Info {
@@ -85,13 +102,7 @@ async function startInDir(dir: string, classpath: string, timeoutMs: number): Pr
     ['-Xmx512m', '-XX:+PerfDisableSharedMem', '-cp', classpath, 'org.gaul.s3proxy.Main', '--properties', propertiesFile],
     { outputFile: join(dir, 's3proxy.out'), cwd: dir, scratchDir: dir },
   );
-  try {
-    await waitUntilReady('S3Proxy', running, () => answersHttp(endpoint), timeoutMs, 200);
-  } catch (error) {
-    await stopProcess(running, 5000);
-    const tail = await tailFile(running.outputFile, 40);
-    throw new Error(`${(error as Error).message}\n--- s3proxy output ---\n${tail}`);
-  }
+  await waitUntilReady('S3Proxy', running, () => answersHttp(endpoint), { timeoutMs, intervalMs: 200 });
   const startupMs = Date.now() - started;
   return {
     ...info,
