@@ -5,42 +5,30 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import cassandra from 'cassandra-driver';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../middleware/src/app.ts';
-import { CassandraStore } from '../../middleware/src/store/cassandra/cassandra-store.ts';
+import { openTestCassandraStore, type TestCassandraStore } from '../helpers/cassandra-store.ts';
 import { seedTenant } from '../../middleware/src/testing/test-app.ts';
 
 const info = inject('cassandra');
 const tag = randomBytes(3).toString('hex');
-const registry = `reg_${tag}_campaigns`;
 const tenantId = `camp-${tag}`;
 const ADMIN = `inlay_a_campaigns-${tag}`;
 
 let app: FastifyInstance;
-let store: CassandraStore | undefined;
+let db: TestCassandraStore | undefined;
 let baseUrl: string;
 
 beforeAll(async () => {
-  store = await CassandraStore.open({
-    contactPoints: [`${info.host}:${info.port}`],
-    localDataCenter: info.localDataCenter,
-    registryKeyspace: registry,
-    replication: { class: 'SimpleStrategy', replicationFactor: 1, dataCenters: [] },
-  });
-  app = await buildApp({ store, adminToken: ADMIN });
+  db = await openTestCassandraStore(info, 'campaigns');
+  app = await buildApp({ store: db.store, adminToken: ADMIN });
   await app.listen({ host: '127.0.0.1', port: 0 });
   baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
-  await call('DELETE', `/api/tenants/${tenantId}/?dropDB=true`).catch(() => undefined);
   await app?.close();
-  await store?.close();
-  const admin = new cassandra.Client({ contactPoints: [`${info.host}:${info.port}`], localDataCenter: info.localDataCenter });
-  await admin.connect();
-  await admin.execute(`DROP KEYSPACE IF EXISTS "${registry}"`, [], { readTimeout: 60_000 });
-  await admin.shutdown();
+  await db?.cleanUp();
 });
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {

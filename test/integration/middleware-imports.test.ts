@@ -4,20 +4,20 @@
 import { randomBytes } from 'node:crypto';
 import { s3ClientFor } from '../services/s3proxy.ts';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import cassandra from 'cassandra-driver';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../middleware/src/app.ts';
-import { CassandraStore } from '../../middleware/src/store/cassandra/cassandra-store.ts';
+import type { CassandraStore } from '../../middleware/src/store/cassandra/cassandra-store.ts';
+import { openTestCassandraStore, type TestCassandraStore } from '../helpers/cassandra-store.ts';
 import { hashAddress } from '../../middleware/src/users/user-key.ts';
 
 const s3Info = inject('s3');
 const cassandraInfo = inject('cassandra');
 const tag = randomBytes(3).toString('hex');
 const bucket = `imports-${tag}`;
-const registry = `reg_${tag}_imports`;
 const ADMIN = 'inlay_a_imports-test-token-0123456789';
 const s3 = s3ClientFor(s3Info);
+let db: TestCassandraStore;
 let store: CassandraStore;
 let app: FastifyInstance;
 
@@ -64,25 +64,15 @@ async function waitForImport(tenantId: string, importId: string): Promise<Record
 
 beforeAll(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  store = await CassandraStore.open({
-    contactPoints: [`${cassandraInfo.host}:${cassandraInfo.port}`],
-    localDataCenter: cassandraInfo.localDataCenter,
-    registryKeyspace: registry,
-    replication: { class: 'SimpleStrategy', replicationFactor: 1, dataCenters: [] },
-  });
+  db = await openTestCassandraStore(cassandraInfo, 'imports');
+  store = db.store;
   app = await buildApp({ store, adminToken: ADMIN });
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 
 afterAll(async () => {
   await app?.close();
-  if (store) {
-    for (const tenant of await store.listTenants()) await store.deleteTenant(tenant.id, { dropDB: true });
-    await store.close();
-  }
-  const admin = new cassandra.Client({ contactPoints: [`${cassandraInfo.host}:${cassandraInfo.port}`], localDataCenter: cassandraInfo.localDataCenter });
-  await admin.execute(`DROP KEYSPACE IF EXISTS "${registry}"`, [], { readTimeout: 60_000 });
-  await admin.shutdown();
+  await db?.cleanUp();
   s3.destroy();
 });
 

@@ -2,35 +2,24 @@
 // Cassandra, driven by the same route table as the isolation and fuzz tests, so a new route is
 // covered here without anyone remembering to add it. The S3 side of imports is exercised over
 // HTTP against S3Proxy in middleware-imports.test.ts.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import cassandra from 'cassandra-driver';
-import { CassandraStore } from '../../middleware/src/store/cassandra/cassandra-store.ts';
+import { openTestCassandraStore, type TestCassandraStore } from '../helpers/cassandra-store.ts';
 import { ROUTES, routeName } from '../../middleware/src/testing/route-table.ts';
 import { TEST_ADMIN_TOKEN, startTestApp, type TestApp } from '../../middleware/src/testing/test-app.ts';
 
 const info = inject('cassandra');
-const registry = `reg_${randomBytes(3).toString('hex')}_routes`;
+let db: TestCassandraStore;
 let t: TestApp;
 
 beforeAll(async () => {
-  const store = await CassandraStore.open({
-    contactPoints: [`${info.host}:${info.port}`],
-    localDataCenter: info.localDataCenter,
-    registryKeyspace: registry,
-    replication: { class: 'SimpleStrategy', replicationFactor: 1, dataCenters: [] },
-  });
-  t = await startTestApp({ store, overHttp: true });
+  db = await openTestCassandraStore(info, 'routes');
+  t = await startTestApp({ store: db.store, overHttp: true });
 });
 
 afterAll(async () => {
-  if (t) {
-    for (const tenant of await t.store.listTenants()) await t.store.deleteTenant(tenant.id, { dropDB: true });
-    await t.close();
-  }
-  const admin = new cassandra.Client({ contactPoints: [`${info.host}:${info.port}`], localDataCenter: info.localDataCenter });
-  await admin.execute(`DROP KEYSPACE IF EXISTS "${registry}"`, [], { readTimeout: 60_000 });
-  await admin.shutdown();
+  // Drops the keyspaces while the store is open; closing the app closes the store after it.
+  await db?.cleanUp();
+  await t?.close();
 });
 
 test('every route answers over HTTP on Cassandra', async () => {
