@@ -33,7 +33,7 @@ import { campaignDefinitionFromInput } from '../campaigns/rules.js';
 import { storedStatusesFor, toCampaignView } from '../campaigns/view.js';
 import { campaignNotFound } from '../store/campaign-types.js';
 import type { TenantRef } from '../store/store.js';
-import { tenantNotFound } from '../store/store-errors.js';
+import { requireTenant } from '../store/store-errors.js';
 import { BODY_ERRORS, errorResponses } from './responses.js';
 import type { StoreOptions } from './tenants.js';
 
@@ -68,8 +68,7 @@ const etag = (campaign: Campaign): string => `"${campaign.revision}"`;
 export const campaignRoutes = fp(
   async (app: FastifyInstance, { store }: StoreOptions) => {
     async function tenantOf(id: string): Promise<{ tenant: Tenant; ref: TenantRef }> {
-      const tenant = await store.getTenant(id);
-      if (!tenant) throw tenantNotFound(id);
+      const tenant = await requireTenant(store, id);
       return { tenant, ref: { id: tenant.id, keyspaceName: tenant.keyspaceName } };
     }
 

@@ -7,7 +7,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { ConversionPointListSchema, TenantParamsSchema, type ConversionPoint, type TenantParams } from '@inlay/schemas';
-import { tenantNotFound } from '../store/store-errors.js';
+import { requireTenant } from '../store/store-errors.js';
 import { checkConversionPoints } from '../tenants/rules.js';
 import { BODY_ERRORS, errorResponses } from './responses.js';
 import type { StoreOptions } from './tenants.js';
@@ -24,8 +24,7 @@ export const conversionPointRoutes = fp(
       },
       async (request) => {
         const { id } = request.params as TenantParams;
-        const tenant = await store.getTenant(id);
-        if (!tenant) throw tenantNotFound(id);
+        const tenant = await requireTenant(store, id);
         return tenant.conversionPoints;
       },
     );

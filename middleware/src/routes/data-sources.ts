@@ -10,7 +10,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { DataSourceInputListSchema, DataSourceViewListSchema, TenantParamsSchema, type DataSourceInput, type TenantParams } from '@inlay/schemas';
-import { tenantNotFound } from '../store/store-errors.js';
+import { requireTenant } from '../store/store-errors.js';
 import { checkDataSources, mergeDataSourceSecrets } from '../tenants/rules.js';
 import { toDataSourceView } from '../tenants/view.js';
 import { BODY_ERRORS, errorResponses } from './responses.js';
@@ -28,8 +28,7 @@ export const dataSourceRoutes = fp(
       },
       async (request) => {
         const { id } = request.params as TenantParams;
-        const tenant = await store.getTenant(id);
-        if (!tenant) throw tenantNotFound(id);
+        const tenant = await requireTenant(store, id);
         return tenant.dataSources.map(toDataSourceView);
       },
     );

@@ -22,7 +22,7 @@ import {
 import { MiddlewareError } from '../errors.js';
 import { ImportRunner, MAX_STORED_ROW_ERRORS, formatFromKey, newImportId } from '../imports/import-runner.js';
 import type { ImportRecord, ImportRowError, Store } from '../store/store.js';
-import { tenantNotFound } from '../store/store-errors.js';
+import { requireTenant } from '../store/store-errors.js';
 import { BODY_ERRORS, errorResponses } from './responses.js';
 
 const tags = ['imports'];
@@ -72,8 +72,7 @@ export const importRoutes = fp(
       async (request, reply) => {
         const { id } = request.params as TenantParams;
         const body = request.body as ImportRequest;
-        const tenant = await store.getTenant(id);
-        if (!tenant) throw tenantNotFound(id);
+        const tenant = await requireTenant(store, id);
         const dataSource =
           body.dataSourceId === undefined ? tenant.dataSources.find((entry) => entry.defaultDataSource) : tenant.dataSources.find((entry) => entry.id === body.dataSourceId);
         if (!dataSource) {
@@ -110,8 +109,7 @@ export const importRoutes = fp(
       },
       async (request) => {
         const { id } = request.params as TenantParams;
-        const tenant = await store.getTenant(id);
-        if (!tenant) throw tenantNotFound(id);
+        const tenant = await requireTenant(store, id);
         return (await store.listImports(tenant, LIST_LIMIT)).map((record) => toImportView(record));
       },
     );
@@ -130,8 +128,7 @@ export const importRoutes = fp(
       },
       async (request) => {
         const { id, importId } = request.params as ImportParams;
-        const tenant = await store.getTenant(id);
-        if (!tenant) throw tenantNotFound(id);
+        const tenant = await requireTenant(store, id);
         const record = await store.getImport(tenant, importId);
         if (!record) throw new MiddlewareError('INLAY_MW_IMPORT_NOT_FOUND', `tenant "${id}" has no import ${importId}`);
         return toImportView(record, await store.listImportErrors(tenant, importId, MAX_STORED_ROW_ERRORS));

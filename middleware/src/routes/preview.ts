@@ -9,7 +9,7 @@ import { CampaignParamsSchema, CampaignPreviewQuerySchema, type CampaignParams, 
 import { MiddlewareError } from '../errors.js';
 import { composePreview } from '../campaigns/preview.js';
 import { campaignNotFound } from '../store/campaign-types.js';
-import { tenantNotFound } from '../store/store-errors.js';
+import { requireTenant } from '../store/store-errors.js';
 import type { Store } from '../store/store.js';
 import { addressProblem, normalizeAddress, userKeyFor } from '../users/user-key.js';
 import { errorResponses } from './responses.js';
@@ -40,8 +40,7 @@ export const previewRoutes = fp(
         const { user: address } = request.query as CampaignPreviewQuery;
         const problem = addressProblem(normalizeAddress(address));
         if (problem) throw new MiddlewareError('INLAY_MW_VALIDATION', `querystring.user ${problem}`);
-        const tenant = await store.getTenant(id);
-        if (!tenant) throw tenantNotFound(id);
+        const tenant = await requireTenant(store, id);
         const ref = { id: tenant.id, keyspaceName: tenant.keyspaceName };
         const campaign = await store.getCampaign(ref, cid);
         if (!campaign) throw campaignNotFound(id, cid);

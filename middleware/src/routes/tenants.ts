@@ -21,7 +21,7 @@ import {
   type TenantParams,
 } from '@inlay/schemas';
 import type { Store } from '../store/store.js';
-import { tenantNotFound } from '../store/store-errors.js';
+import { requireTenant } from '../store/store-errors.js';
 import { tenantFromInput } from '../tenants/rules.js';
 import { toTenantView } from '../tenants/view.js';
 import { BODY_ERRORS, errorResponses } from './responses.js';
@@ -76,8 +76,7 @@ export const tenantRoutes = fp(
       },
       async (request) => {
         const { id } = request.params as TenantParams;
-        const tenant = await store.getTenant(id);
-        if (!tenant) throw tenantNotFound(id);
+        const tenant = await requireTenant(store, id);
         return toTenantView(tenant);
       },
     );

@@ -17,7 +17,7 @@ import {
 } from '@inlay/schemas';
 import { MiddlewareError } from '../errors.js';
 import { generateTenantToken } from '../auth/tokens.js';
-import { tenantNotFound } from '../store/store-errors.js';
+import { requireTenant } from '../store/store-errors.js';
 import { BODY_ERRORS, errorResponses } from './responses.js';
 import type { StoreOptions } from './tenants.js';
 
@@ -57,7 +57,7 @@ export const tokenRoutes = fp(
       async (request) => {
         const { id } = request.params as TenantParams;
         // An unknown tenant is a 404, not an empty list: a typo in the id should not look fine.
-        if (!(await store.getTenant(id))) throw tenantNotFound(id);
+        await requireTenant(store, id);
         const tokens = await store.listTenantTokens(id);
         return tokens.map((token) => ({ id: token.tokenId, createdAt: token.createdAt.toISOString() }));
       },

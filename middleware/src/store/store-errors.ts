@@ -3,7 +3,8 @@
  * runs. Each says what to do about it. Must never include anything but ids and keyspace names.
  */
 import { MiddlewareError } from '../errors.js';
-import type { StoreKind } from './store.js';
+import type { Tenant } from '@inlay/schemas';
+import type { Store, StoreKind } from './store.js';
 
 export function tenantExists(id: string): MiddlewareError {
   return new MiddlewareError('INLAY_MW_TENANT_EXISTS', `tenant "${id}" already exists; DELETE /api/tenants/${id}/ first to replace it`);
@@ -11,6 +12,13 @@ export function tenantExists(id: string): MiddlewareError {
 
 export function tenantNotFound(id: string): MiddlewareError {
   return new MiddlewareError('INLAY_MW_TENANT_NOT_FOUND', `tenant "${id}" does not exist`);
+}
+
+/** The tenant, or TENANT_NOT_FOUND: what every route under /api/tenants/{id} starts with. */
+export async function requireTenant(store: Pick<Store, 'getTenant'>, id: string): Promise<Tenant> {
+  const tenant = await store.getTenant(id);
+  if (!tenant) throw tenantNotFound(id);
+  return tenant;
 }
 
 export function keyspaceInUse(keyspace: string): MiddlewareError {
