@@ -58,6 +58,22 @@ export const ProxyLimitsSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** How the proxy reaches the middleware's internal engine API (INBOX views of virtual messages). */
+export const ProxyEngineSchema = Type.Object(
+  {
+    /** Base URL of the middleware (http://127.0.0.1:8080). Empty: no injection, INBOX UIDs are
+     *  still translated so that turning injection on later needs no client resync. */
+    url: Type.String({ maxLength: 2000, default: '' }),
+    /** A view request slower than this is abandoned and the session goes on without injection:
+     *  mail access never waits long for the campaign side. */
+    timeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
+    /** How long a user's view is reused by that user's sessions on this node before it is asked
+     *  for again; campaign changes show within about this long. */
+    viewCacheMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 5000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const ProxyConfigSchema = Type.Object(
   {
     /** Plain IMAP with STARTTLS. An empty string turns the listener off. */
@@ -77,6 +93,7 @@ export const ProxyConfigSchema = Type.Object(
     idName: Type.String({ minLength: 1, maxLength: 100, default: 'Inlay' }),
     idVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     limits: ProxyLimitsSchema,
+    engine: ProxyEngineSchema,
   },
   { additionalProperties: false, default: {} },
 );
@@ -162,6 +179,9 @@ export const InlayConfigSchema = Type.Object(
     dataDir: Type.String({ minLength: 1, default: './data' }),
     /** Bearer token with every right on the REST API. Keep it in the environment, not the file. */
     adminToken: Type.Optional(Type.String({ minLength: 16 })),
+    /** Bearer token the proxy presents to the middleware's internal engine API. Both read it;
+     *  without it the internal API is closed and the proxy injects nothing. */
+    internalToken: Type.Optional(Type.String({ minLength: 16 })),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
       { default: 'info' },
@@ -180,10 +200,11 @@ export const InlayConfigSchema = Type.Object(
 export type InlayConfig = Static<typeof InlayConfigSchema>;
 export type ProxyConfig = Static<typeof ProxyConfigSchema>;
 export type ProxyLimits = Static<typeof ProxyLimitsSchema>;
+export type ProxyEngineConfig = Static<typeof ProxyEngineSchema>;
 export type UpstreamTlsConfig = Static<typeof UpstreamTlsSchema>;
 export type StorageConfig = Static<typeof StorageConfigSchema>;
 export type CassandraConfig = Static<typeof CassandraConfigSchema>;
 export type CassandraReplication = Static<typeof CassandraReplicationSchema>;
 
 /** Keys whose values are secrets: never logged, never echoed in an error. */
-export const SECRET_CONFIG_KEYS: readonly string[] = ['adminToken', 'storage.cassandra.password'];
+export const SECRET_CONFIG_KEYS: readonly string[] = ['adminToken', 'internalToken', 'storage.cassandra.password'];

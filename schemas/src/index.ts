@@ -6,3 +6,4 @@ export * from './tenant-token.js';
 export * from './api-error.js';
 export * from './campaign.js';
 export * from './import.js';
+export * from './engine.js';
