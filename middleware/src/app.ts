@@ -19,6 +19,8 @@ import { campaignRoutes } from './routes/campaigns.js';
 import { importRoutes } from './routes/imports.js';
 import { ImportRunner } from './imports/import-runner.js';
 import { previewRoutes } from './routes/preview.js';
+import { internalRoutes } from './routes/internal.js';
+import { Engine, type EngineOptions } from './engine/engine.js';
 import type { Store } from './store/store.js';
 import { validatorCompiler } from './validation.js';
 import { MIDDLEWARE_VERSION } from './version.js';
@@ -42,6 +44,11 @@ export interface AppOptions {
   readonly importRunner?: ImportRunner;
   /** Where local templates live (config dataDir); ./data when absent. */
   readonly dataDir?: string;
+  /** The proxy's token for the internal engine API (config internalToken); absent: that API
+   *  answers 503 INLAY_MW_INTERNAL_API_DISABLED. */
+  readonly internalToken?: string | undefined;
+  /** Engine settings tests fix: the clock, the cache lifetime. */
+  readonly engine?: Pick<EngineOptions, 'clock' | 'cacheMs'>;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -67,7 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
 
   await app.register(openApiPlugin, { version: MIDDLEWARE_VERSION });
-  await app.register(authPlugin, { store: options.store, adminToken: options.adminToken });
+  await app.register(authPlugin, { store: options.store, adminToken: options.adminToken, internalToken: options.internalToken });
   await app.register(tenantRoutes, { store: options.store });
   await app.register(dataSourceRoutes, { store: options.store });
   await app.register(conversionPointRoutes, { store: options.store });
@@ -79,6 +86,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // close the app first).
   if (!options.importRunner) app.addHook('onClose', () => importRunner.close());
   await app.register(importRoutes, { store: options.store, importRunner });
+  const engine = new Engine({ store: options.store, dataDir: options.dataDir ?? './data', ...(options.logger ? { logger: options.logger } : {}), ...options.engine });
+  await app.register(internalRoutes, { engine });
   await app.ready();
   return app;
 }

@@ -50,6 +50,12 @@ export const ERROR_REGISTRY = {
   INLAY_MW_TEMPLATE_TOO_LARGE: { status: 424, message: 'the template object is too large' },
   INLAY_MW_TEMPLATE_RENDER: { status: 422, message: 'the template could not be rendered' },
   INLAY_MW_DATA_SOURCE_UNAVAILABLE: { status: 502, message: 'the data source (S3) refused or could not be reached' },
+  // Tenant resolution and the internal engine API.
+  INLAY_MW_DOMAIN_IN_USE: { status: 409, message: 'another tenant already serves this domain' },
+  INLAY_MW_INTERNAL_API_DISABLED: {
+    status: 503,
+    message: 'the internal engine API is off: no internalToken is configured (set INLAY_INTERNAL_TOKEN on the middleware and the proxy)',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ROUTES, routeName, type RouteCase } from './testing/route-table.js';
-import { TEST_ADMIN_TOKEN, seedTenant, startTestApp, type TestApp } from './testing/test-app.js';
+import { TEST_ADMIN_TOKEN, TEST_INTERNAL_TOKEN, seedTenant, startTestApp, type TestApp } from './testing/test-app.js';
 
 const TARGET = 'fuzz-target';
 /** Random requests per route; about 1 ms each with the store snapshots around them. */
@@ -41,10 +41,13 @@ interface HostileRequest {
   readonly asTenant?: boolean;
 }
 
+/** The token that may use the route: the internal one for the engine API, else the admin's. */
+const tokenFor = (route: RouteCase): string => (route.access === 'internal' ? TEST_INTERNAL_TOKEN : TEST_ADMIN_TOKEN);
+
 async function expectSafeAnswer(route: RouteCase, request: HostileRequest): Promise<void> {
   const before = await t.snapshot();
   const response = await t.request(route.method, request.url, {
-    token: request.asTenant ? tenantToken : TEST_ADMIN_TOKEN,
+    token: request.asTenant ? tenantToken : tokenFor(route),
     ...(request.body === undefined ? {} : { body: request.body }),
     headers: request.contentType === undefined ? {} : { 'content-type': request.contentType },
   });
@@ -209,7 +212,7 @@ describe.each(ROUTES.map((route) => [routeName(route), route] as const))('%s', (
 
     // Over the body limit: refused before parsing.
     const huge = JSON.stringify({ name: 'x'.repeat(1_100_000) });
-    const response = await t.request(route.method, url, { body: huge });
+    const response = await t.request(route.method, url, { body: huge, token: tokenFor(route) });
     expect(response.statusCode).toBeLessThan(500);
     if (route.method === 'POST' || route.method === 'PUT') expect(response.json().code).toBe('INLAY_MW_BODY_TOO_LARGE');
   }, TEST_TIMEOUT_MS);

@@ -36,11 +36,23 @@ function loadMiddlewareConfig(): { config: Readonly<InlayConfig>; warnings: read
   try {
     const loaded = loadConfig({ file: configFile });
     if (loaded.config.http.listen === '') throw new ConfigError('http.listen (INLAY_HTTP_LISTEN) is empty: the middleware would listen nowhere');
+    checkInternalToken(loaded.config);
     checkStorageConfig(loaded.config);
     return loaded;
   } catch (err) {
     return fail(`configuration error: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
   }
+}
+
+/** The internal token travels as a bearer token: only token68 characters (RFC 6750 §2.1) fit, and
+ *  it must differ from the admin token, or one secret would open both doors. */
+function checkInternalToken(config: Readonly<InlayConfig>): void {
+  const token = config.internalToken;
+  if (token === undefined) return;
+  if (!/^[A-Za-z0-9._~+/-]+=*$/.test(token) || token.length > 512) {
+    throw new ConfigError('internalToken (INLAY_INTERNAL_TOKEN) must be 16 to 512 characters of A–Z, a–z, 0–9 and -._~+/ (it is sent as a bearer token)');
+  }
+  if (token === config.adminToken) throw new ConfigError('internalToken (INLAY_INTERNAL_TOKEN) must differ from adminToken (INLAY_ADMIN_TOKEN)');
 }
 
 async function main(): Promise<void> {
@@ -64,7 +76,10 @@ async function main(): Promise<void> {
     return fail(`cannot open the store: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
   }
 
-  const app = await buildApp({ store, adminToken: adminToken.token, logger: log, dataDir: config.dataDir });
+  if (config.internalToken !== undefined && config.internalToken === adminToken.token) {
+    return fail('configuration error: internalToken (INLAY_INTERNAL_TOKEN) must differ from the admin token', EX_CONFIG);
+  }
+  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: config.internalToken, logger: log, dataDir: config.dataDir, engine: { cacheMs: config.engine.campaignCacheMs } });
   const { host, port } = parseListenAddress(config.http.listen);
   try {
     await app.listen({ host, port, listenTextResolver: (address) => `HTTP server bound to ${address}` });
@@ -111,9 +126,11 @@ async function main(): Promise<void> {
       ...describeStore(config),
       adminTokenSource: adminToken.source.kind,
       ...(adminToken.source.kind === 'token-file' ? { adminTokenFile: adminToken.source.path } : {}),
+      internalApi: config.internalToken === undefined ? 'off' : 'on',
       version: MIDDLEWARE_VERSION,
     },
-    `inlay-middleware listening on http://${address}/api/ (OpenAPI at /api/openapi.json); ${adminTokenText}`,
+    `inlay-middleware listening on http://${address}/api/ (OpenAPI at /api/openapi.json); ${adminTokenText}; ` +
+      (config.internalToken === undefined ? 'internal engine API off (INLAY_INTERNAL_TOKEN is unset)' : 'internal engine API on at /internal/v1/'),
   );
 }
 

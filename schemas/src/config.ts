@@ -193,6 +193,15 @@ export const InlayConfigSchema = Type.Object(
     ),
     /** Where the middleware keeps tenants, campaigns and per-user state. */
     storage: StorageConfigSchema,
+    /** The middleware's injection engine. */
+    engine: Type.Object(
+      {
+        /** How long a node reuses the tenant list and a tenant's campaigns when answering views:
+         *  a started or ended campaign shows within about this long. 0 reads them every time. */
+        campaignCacheMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 3000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );

@@ -14,6 +14,17 @@ test("OX Engage's tenant JSON is a valid tenant input, placeholders and all", ()
   expect(validate(JSON.parse(SEED)), JSON.stringify(validate.errors)).toBe(true);
 });
 
+test('configuration.domains: optional lowercase domain names, each once', () => {
+  const validate = ajv.compile(TenantInputSchema);
+  const withDomains = (domains: unknown) => ({ ...JSON.parse(SEED), configuration: { secretKey: 'k', domains } });
+  expect(validate(JSON.parse(SEED))).toBe(true);
+  expect(validate(withDomains(['example.org', 'mail.example.co.uk', 'xn--bcher-kva.example', 'a', '1-2.io']))).toBe(true);
+  expect(validate(withDomains([]))).toBe(true);
+  for (const bad of [['Example.org'], ['example..org'], ['-a.org'], ['a-.org'], ['.org'], ['exa mple.org'], ['bücher.example'], [`${'a'.repeat(64)}.org`], ['a.org', 'a.org'], 'a.org']) {
+    expect(validate(withDomains(bad)), JSON.stringify(bad)).toBe(false);
+  }
+});
+
 test('a view has no field that could carry a secret', () => {
   const text = JSON.stringify(TenantViewSchema);
   expect(text).not.toContain('"secretKey"');

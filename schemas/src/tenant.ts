@@ -12,7 +12,7 @@
  * Must never import anything of Inlay's (this package is the leaf every other one imports).
  */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
-import { MultiLineText, OpaqueToken, ShortName, SingleLineText, StringEnum } from './text.js';
+import { MultiLineText, OpaqueToken, RULE, ShortName, SingleLineText, StringEnum } from './text.js';
 
 export const TENANT_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,47}$';
 
@@ -132,6 +132,28 @@ export const DataSourceViewListSchema = Type.Array(DataSourceViewSchema, { maxIt
 
 // --- tenants ---
 
+/**
+ * A mail domain a tenant serves (an Inlay extension: OX Engage has no tenant resolution by
+ * domain). Lowercase, as DNS names compare; internationalized domains in their ASCII
+ * ("xn--") form, which is what IMAP logins carry.
+ */
+export const DomainName = Type.String({
+  maxLength: 253,
+  pattern: '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$',
+  [RULE]: 'a lowercase domain name such as "example.org" (internationalized names in their xn-- form)',
+});
+/** Hosting tenants serve thousands of domains at most; the bound keeps a tenant row small. */
+const DOMAINS_MAX = 10_000;
+const domains = () =>
+  Type.Optional(
+    Type.Array(DomainName, {
+      maxItems: DOMAINS_MAX,
+      uniqueItems: true,
+      description:
+        'Inlay extension: users logging in as user@<domain> belong to this tenant; a login whose domain no tenant lists belongs to the tenant "default"',
+    }),
+  );
+
 const hashedEmailAddresses = () => Type.Boolean({ default: false, description: 'users are known by HMAC-SHA256(secretKey, address), not by address' });
 const tenantSecretKey = () => secretKey('HMAC-SHA256 key for hashed addresses; write-only');
 
@@ -141,7 +163,7 @@ function tenant<Configuration extends TProperties, DataSource extends typeof Dat
       id: TenantId,
       name: SingleLineText({ maxLength: 200 }),
       keyspaceName: KeyspaceName,
-      configuration: Type.Object({ ...configuration, hashedEmailAddresses: hashedEmailAddresses() }, { additionalProperties: false }),
+      configuration: Type.Object({ ...configuration, hashedEmailAddresses: hashedEmailAddresses(), domains: domains() }, { additionalProperties: false }),
       conversionPoints: Type.Array(ConversionPointSchema, { maxItems: CONVERSION_POINTS_MAX }),
       dataSources: Type.Array(dataSource, { maxItems: DATA_SOURCES_MAX }),
     },
@@ -158,7 +180,7 @@ export const TenantInputSchema = Type.Object(
     name: SingleLineText({ maxLength: 200 }),
     keyspaceName: KeyspaceName,
     configuration: Type.Object(
-      { secretKey: tenantSecretKey(), secretKeySet: Type.Optional(SecretKeySet), hashedEmailAddresses: Type.Optional(hashedEmailAddresses()) },
+      { secretKey: tenantSecretKey(), secretKeySet: Type.Optional(SecretKeySet), hashedEmailAddresses: Type.Optional(hashedEmailAddresses()), domains: domains() },
       { additionalProperties: false },
     ),
     conversionPoints: Type.Optional(Type.Array(ConversionPointSchema, { maxItems: CONVERSION_POINTS_MAX, default: [] })),

@@ -2,61 +2,15 @@
 // over real HTTP with fetch, on the Cassandra the integration setup starts. The seed's tenant
 // JSON, posted verbatim with ?createDB=true, must leave its keyspace in Cassandra; data sources
 // go round the "list, modify, PUT back" loop without losing the stored S3 secret.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import cassandra from 'cassandra-driver';
 import { SEED_TENANT_JSON } from '../../middleware/src/testing/seed-tenant.ts';
 import { parseLogLines, runUntilExit } from '../helpers/node-process.ts';
-
-const MAIN = fileURLToPath(new URL('../../middleware/dist/main.js', import.meta.url));
-
-interface RunningMiddleware {
-  readonly baseUrl: string;
-  readonly listening: Record<string, unknown>;
-  output(): string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts the middleware with these INLAY_* variables and waits for its "listening" line. */
-async function startMiddleware(env: Record<string, string>, startupTimeoutMs = 30_000): Promise<RunningMiddleware> {
-  const child: ChildProcess = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', INLAY_HTTP_LISTEN: '127.0.0.1:0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`middleware did not start within ${startupTimeoutMs} ms:\n${output}`)), startupTimeoutMs);
-    child.stdout!.on('data', () => {
-      const line = parseLogLines(output).find((entry) => entry['event'] === 'listening');
-      if (line) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`middleware exited with ${code} before listening:\n${output}`));
-    });
-  });
-  return {
-    baseUrl: `http://${String(listening['address'])}`,
-    listening,
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
-
+import { MIDDLEWARE_MAIN, startMiddleware, type RunningMiddleware } from '../helpers/middleware.ts';
 
 const info = inject('cassandra');
 const registry = `reg_e2e_${randomBytes(3).toString('hex')}`;
@@ -115,7 +69,7 @@ describe('the middleware process on Cassandra', () => {
 
     expect(await keyspaceExists('mim_default')).toBe(true);
     const tables = await client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', ['mim_default'], { prepare: true });
-    expect(tables.rows.map((row) => String(row.get('table_name')))).toEqual(expect.arrayContaining(['users', 'campaigns', 'virtual_messages', 'user_campaigns', 'events', 'imports']));
+    expect(tables.rows.map((row) => String(row.get('table_name')))).toEqual(expect.arrayContaining(['users', 'campaigns', 'virtual_messages', 'events', 'imports']));
     const stored = await client.execute(`SELECT name, keyspace_name FROM "${registry}".tenants WHERE id = ?`, ['default'], { prepare: true });
     expect(stored.first()?.get('keyspace_name')).toBe('mim_default');
 
@@ -201,7 +155,7 @@ describe('start-up without a server or a token (npm start)', () => {
     [{ INLAY_STORAGE_KIND: 'cassandra', INLAY_STORAGE_CASSANDRA_REPLICATION_CLASS: 'NetworkTopologyStrategy' }, /dataCenters needs at least one/],
     [{ INLAY_HTTP_LISTEN: '' }, /http\.listen .* is empty/],
   ])('a configuration that cannot work exits 78 with one line: %o', async (env, message) => {
-    const { code, output } = await runUntilExit(MAIN, { INLAY_DATA_DIR: join(tmpdir(), 'inlay-never-created'), ...env });
+    const { code, output } = await runUntilExit(MIDDLEWARE_MAIN, { INLAY_DATA_DIR: join(tmpdir(), 'inlay-never-created'), ...env });
     expect(code).toBe(78);
     expect(output.trim().split('\n')).toHaveLength(1);
     expect(output).toMatch(message);

@@ -60,6 +60,29 @@ test('creates its registry keyspace with the configured replication, and tenant 
   }
 });
 
+test('a registry made before tenants had domains gets the column on open, and its tenants read as before', async () => {
+  const registry = `reg_${tag}_old`;
+  const config = storeConfig(registry);
+  const ddl = (statement: string) => admin.execute(statement, [], { readTimeout: 60_000 });
+  await ddl(`CREATE KEYSPACE "${registry}" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+  await ddl(
+    `CREATE TABLE "${registry}".tenants (id text PRIMARY KEY, name text, keyspace_name text, secret_key text, hashed_email_addresses boolean, conversion_points text, data_sources text, created_at timestamp, updated_at timestamp)`,
+  );
+  await admin.execute(`INSERT INTO "${registry}".tenants (id, name, keyspace_name, secret_key, hashed_email_addresses, conversion_points, data_sources) VALUES (?, ?, ?, ?, ?, ?, ?)`, ['old', 'Old', 'old_ks', 's', false, '[]', '[]'], {
+    prepare: true,
+  });
+  const store = await CassandraStore.open(config);
+  try {
+    expect(await store.getTenant('old')).toEqual({ id: 'old', name: 'Old', keyspaceName: 'old_ks', configuration: { secretKey: 's', hashedEmailAddresses: false }, conversionPoints: [], dataSources: [] });
+    const columns = await admin.execute('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [registry, 'tenants'], { prepare: true });
+    expect(columns.rows.map((row) => String(row.get('column_name')))).toContain('domains');
+    // Opening again finds the column and changes nothing.
+    await (await CassandraStore.open(config)).close();
+  } finally {
+    await store.close();
+  }
+});
+
 test('never touches the registry keyspace or Cassandra\'s own as a tenant keyspace', async () => {
   const registry = `reg_${tag}_guard`;
   const store = await CassandraStore.open(storeConfig(registry));

@@ -2,7 +2,11 @@
  * Who may call which route. Each route declares `config.access`:
  * - `public`: anyone (the OpenAPI document);
  * - `admin`: only the admin token (creating, listing and deleting tenants; managing tokens);
- * - `tenant`: the admin token, or a token of the tenant named by the route's `:id`.
+ * - `tenant`: the admin token, or a token of the tenant named by the route's `:id`;
+ * - `internal`: only the internal token the proxy presents (the engine API, routes/internal.ts).
+ *   The internal token may use nothing else, and no other token may use these: a leaked proxy
+ *   configuration cannot manage tenants, an admin script cannot forge a user's view. Without a
+ *   configured internal token these routes answer 503 INLAY_MW_INTERNAL_API_DISABLED to everyone.
  * A route that declares nothing is admin-only: forgetting to declare must never open a route.
  *
  * 401 means "we do not know who you are" (no token, malformed, unknown) and carries
@@ -15,11 +19,11 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { MiddlewareError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import { TENANT_TOKEN_PREFIX, adminTokenMatcher, hashToken, hashesEqual } from './tokens.js';
+import { TENANT_TOKEN_PREFIX, configuredTokenMatcher, hashToken, hashesEqual } from './tokens.js';
 
-export type RouteAccess = 'public' | 'admin' | 'tenant';
+export type RouteAccess = 'public' | 'admin' | 'tenant' | 'internal';
 
-export type Principal = { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly tokenId: string };
+export type Principal = { readonly kind: 'admin' } | { readonly kind: 'internal' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly tokenId: string };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -33,6 +37,8 @@ declare module 'fastify' {
 export interface AuthOptions {
   readonly store: Store;
   readonly adminToken: string;
+  /** The proxy's token for the internal engine API; absent: that API is off. */
+  readonly internalToken?: string | undefined;
 }
 
 /** Tokens we issue are 51 characters; anything much longer is not one of ours. */
@@ -47,7 +53,9 @@ function unauthenticated(message: string, error?: 'invalid_request' | 'invalid_t
 
 export const authPlugin = fp(
   async (app: FastifyInstance, options: AuthOptions) => {
-    const isAdminToken = adminTokenMatcher(options.adminToken);
+    const isAdminToken = configuredTokenMatcher(options.adminToken);
+    const internalToken = options.internalToken;
+    const isInternalToken = internalToken === undefined ? () => false : configuredTokenMatcher(internalToken);
 
     async function authenticate(header: string | undefined): Promise<Principal> {
       if (header === undefined || header === '') throw unauthenticated('send the header Authorization: Bearer <token>');
@@ -56,6 +64,7 @@ export const authPlugin = fp(
         throw unauthenticated('the Authorization header must be "Bearer <token>"', 'invalid_request');
       }
       if (isAdminToken(token)) return { kind: 'admin' };
+      if (isInternalToken(token)) return { kind: 'internal' };
       if (token.startsWith(TENANT_TOKEN_PREFIX)) {
         const tokenHash = hashToken(token);
         const record = await options.store.findTenantTokenByHash(tokenHash);
@@ -65,10 +74,14 @@ export const authPlugin = fp(
     }
 
     function authorize(principal: Principal, access: RouteAccess, request: FastifyRequest): void {
+      if (access === 'public') return;
+      if (access === 'internal') {
+        if (principal.kind === 'internal') return;
+        throw new MiddlewareError('INLAY_MW_FORBIDDEN', 'only the internal token (internalToken) may use the internal engine API');
+      }
+      if (principal.kind === 'internal') throw new MiddlewareError('INLAY_MW_FORBIDDEN', 'the internal token may only use the internal engine API (/internal/…)');
       if (principal.kind === 'admin') return;
       switch (access) {
-        case 'public':
-          return;
         case 'admin':
           throw new MiddlewareError('INLAY_MW_FORBIDDEN', 'only the admin token may use this route');
         case 'tenant': {
@@ -85,6 +98,7 @@ export const authPlugin = fp(
       if (request.is404) return;
       const access = request.routeOptions.config.access ?? 'admin';
       if (access === 'public') return;
+      if (access === 'internal' && internalToken === undefined) throw new MiddlewareError('INLAY_MW_INTERNAL_API_DISABLED');
       const principal = await authenticate(request.headers.authorization);
       authorize(principal, access, request);
       request.principal = principal;

@@ -2,7 +2,7 @@
 // their tenant on every route (table-driven over the whole API), token lifecycle.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ROUTES, routeName } from '../testing/route-table.js';
-import { TEST_ADMIN_TOKEN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { TEST_ADMIN_TOKEN, TEST_INTERNAL_TOKEN, startTestApp, type TestApp } from '../testing/test-app.js';
 import { hashToken } from './tokens.js';
 
 let t: TestApp;
@@ -71,8 +71,24 @@ describe.each(ROUTES.filter((route) => route.access !== 'public').map((route) =>
       expect((await send(route, 'tenant-a', tokenA)).statusCode).toBeLessThan(300);
     });
   } else {
-    test('a token of tenant A: 403 even for tenant A (admin only)', async () => {
+    test(`a token of tenant A: 403 even for tenant A (${route.access} only)`, async () => {
       expect((await send(route, 'tenant-a', tokenA)).statusCode).toBe(403);
+    });
+  }
+
+  if (route.access === 'internal') {
+    test('the admin token: 403 (the engine API is the proxy\'s alone)', async () => {
+      const response = await send(route, 'tenant-a', TEST_ADMIN_TOKEN);
+      expect(response.statusCode).toBe(403);
+      expect(response.json().code).toBe('INLAY_MW_FORBIDDEN');
+    });
+  } else {
+    test('the internal token: 403, and the store stays unchanged', async () => {
+      const before = await t.snapshot();
+      const response = await send(route, 'tenant-a', TEST_INTERNAL_TOKEN);
+      expect(response.statusCode).toBe(403);
+      expect(response.json().code).toBe('INLAY_MW_FORBIDDEN');
+      expect(await t.snapshot()).toEqual(before);
     });
   }
 
@@ -82,14 +98,38 @@ describe.each(ROUTES.filter((route) => route.access !== 'public').map((route) =>
   });
 });
 
-test('the admin token may use every route', async () => {
+test('the admin token may use every route but the internal ones; the internal token those', async () => {
   expect((await t.createTenant('admin-target')).statusCode).toBe(201);
   // Deletion last, so every other route still finds the tenant.
-  for (const route of [...ROUTES].sort((a, b) => Number(a.template === '/api/tenants/{id}' && a.method === 'DELETE') - Number(b.template === '/api/tenants/{id}' && b.method === 'DELETE'))) {
+  for (const route of [...ROUTES].filter((entry) => entry.access !== 'internal').sort((a, b) => Number(a.template === '/api/tenants/{id}' && a.method === 'DELETE') - Number(b.template === '/api/tenants/{id}' && b.method === 'DELETE'))) {
     await route.prepare?.(t, 'admin-target');
     const response = await send(route, 'admin-target', TEST_ADMIN_TOKEN);
     // The table's DELETE of a token names one that does not exist: 404 is the route working.
     expect([200, 201, 202, 204, 404], routeName(route)).toContain(response.statusCode);
+  }
+  expect((await t.createTenant('internal-target')).statusCode).toBe(201);
+  for (const route of ROUTES.filter((entry) => entry.access === 'internal')) {
+    await route.prepare?.(t, 'internal-target');
+    const response = await send(route, 'internal-target', TEST_INTERNAL_TOKEN);
+    expect(response.statusCode, `${routeName(route)}: ${response.body.slice(0, 300)}`).toBe(200);
+    expect(response.json(), routeName(route)).toMatchObject({ known: true });
+  }
+});
+
+test('without an internal token configured the internal routes answer 503 to everyone, the others work', async () => {
+  const off = await startTestApp({ internalToken: null });
+  try {
+    for (const route of ROUTES.filter((entry) => entry.access === 'internal')) {
+      for (const token of [TEST_INTERNAL_TOKEN, TEST_ADMIN_TOKEN, null]) {
+        const response = await off.request(route.method, route.url('x'), { token, body: route.body?.('x') });
+        expect(response.statusCode, routeName(route)).toBe(503);
+        expect(response.json()).toEqual({ code: 'INLAY_MW_INTERNAL_API_DISABLED', message: expect.stringContaining('INLAY_INTERNAL_TOKEN') });
+      }
+    }
+    expect((await off.request('GET', '/api/tenants')).statusCode).toBe(200);
+    expect((await off.request('GET', '/api/tenants', { token: TEST_INTERNAL_TOKEN })).statusCode).toBe(401);
+  } finally {
+    await off.close();
   }
 });
 

@@ -41,8 +41,9 @@ export function hashesEqual(a: string, b: string): boolean {
   return left.length === 32 && right.length === 32 && timingSafeEqual(left, right);
 }
 
-/** Returns a test for "is this the admin token?" that holds only the token's hash. */
-export function adminTokenMatcher(adminToken: string): (presented: string) => boolean {
-  const expected = hashToken(adminToken);
+/** Returns a test for "is this the configured token?" (the admin token, the internal token) that
+ *  holds only the token's hash. */
+export function configuredTokenMatcher(configuredToken: string): (presented: string) => boolean {
+  const expected = hashToken(configuredToken);
   return (presented) => hashesEqual(hashToken(presented), expected);
 }

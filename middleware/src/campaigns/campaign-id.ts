@@ -32,9 +32,19 @@ export function newCampaignId(now: number = Date.now()): string {
     lastMs += 1;
     ticksThisMs = 0;
   }
-  const ticks = (BigInt(lastMs) + GREGORIAN_OFFSET_MS) * TICKS_PER_MS + BigInt(ticksThisMs);
+  return formatTimeUuid(lastMs, ticksThisMs, clockSequence, nodeHex);
+}
+
+/**
+ * A version-1 UUID from its parts: the time (ms since the Unix epoch plus 0–9999 ticks of 100 ns),
+ * a 14-bit clock sequence and a 48-bit node in hex. Also used for event ids that must come out the
+ * same whoever computes them (engine/events.ts).
+ */
+export function formatTimeUuid(ms: number, subMsTicks: number, clockSequence14: number, node48Hex: string): string {
+  const ticks = (BigInt(ms) + GREGORIAN_OFFSET_MS) * TICKS_PER_MS + BigInt(subMsTicks);
   const timeLow = (ticks & 0xffff_ffffn).toString(16).padStart(8, '0');
   const timeMid = ((ticks >> 32n) & 0xffffn).toString(16).padStart(4, '0');
   const timeHigh = (((ticks >> 48n) & 0x0fffn) | 0x1000n).toString(16).padStart(4, '0');
-  return `${timeLow}-${timeMid}-${timeHigh}-${clockSequence.toString(16)}-${nodeHex}`;
+  const clock = ((clockSequence14 & 0x3fff) | 0x8000).toString(16);
+  return `${timeLow}-${timeMid}-${timeHigh}-${clock}-${node48Hex}`;
 }

@@ -21,12 +21,16 @@ export const openApiPlugin = fp(
           title: 'Inlay middleware',
           version: options.version,
           description:
-            "Tenants, data sources, conversion points and API tokens of Inlay, on OX Engage's REST paths. " +
-            'Errors are {code, message} with stable INLAY_MW_… codes. Secrets are write-only.',
+            "Tenants, data sources, conversion points and API tokens of Inlay, on OX Engage's REST paths, and (tag \"internal\") " +
+            "the engine API the proxy calls for users' INBOX views. Errors are {code, message} with stable INLAY_MW_… codes. Secrets are write-only.",
         },
         components: {
           securitySchemes: {
-            bearer: { type: 'http', scheme: 'bearer', description: 'the admin token (INLAY_ADMIN_TOKEN) or a tenant token (inlay_t_…)' },
+            bearer: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'the admin token (INLAY_ADMIN_TOKEN) or a tenant token (inlay_t_…); on /internal/… only the internal token (INLAY_INTERNAL_TOKEN)',
+            },
           },
         },
         security: [{ bearer: [] }],

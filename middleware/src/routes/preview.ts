@@ -1,13 +1,13 @@
 /**
  * GET /api/tenants/{id}/campaigns/{cid}/preview?user=… — the campaign message exactly as that
- * user would receive it, as `message/rfc822` (campaigns/preview.ts builds it). The variant is
+ * user would receive it, as `message/rfc822` (campaigns/compose.ts builds it, as the engine does for a real injection). The variant is
  * named in `X-Inlay-Variant`. Open to the admin and the tenant's own tokens; reads only.
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { CampaignParamsSchema, CampaignPreviewQuerySchema, type CampaignParams, type CampaignPreviewQuery } from '@inlay/schemas';
 import { MiddlewareError } from '../errors.js';
-import { composePreview } from '../campaigns/preview.js';
+import { composeCampaignMessage } from '../campaigns/compose.js';
 import { campaignNotFound } from '../store/campaign-types.js';
 import { requireTenant } from '../store/store-errors.js';
 import type { Store } from '../store/store.js';
@@ -46,7 +46,7 @@ export const previewRoutes = fp(
         if (!campaign) throw campaignNotFound(id, cid);
         const userKey = userKeyFor(tenant, address);
         const user = await store.getUser(ref, userKey);
-        const preview = await composePreview({ tenant, campaign, address: normalizeAddress(address), userKey, user, dataDir, now: new Date() });
+        const preview = await composeCampaignMessage({ tenant, campaign, address: normalizeAddress(address), userKey, user, dataDir, now: new Date() });
         return reply.type('message/rfc822').header('x-inlay-variant', preview.variantId ?? 'main').send(preview.message);
       },
     );

@@ -151,6 +151,24 @@ describe('POST /api/tenants/?createDB=true', () => {
     expect(response.statusCode).toBe(201);
     expect(response.json()).toEqual({ ...body, configuration: { secretKeySet: true, hashedEmailAddresses: false }, conversionPoints: [], dataSources: [] });
   });
+
+  test('configuration.domains (an Inlay extension) is kept and shown; a domain belongs to one tenant', async () => {
+    const body = { id: 'hosted', name: 'Hosted', keyspaceName: 'ks_hosted', configuration: { secretKey: 'k', domains: ['hosted.example', 'xn--bcher-kva.example'] } };
+    const response = await t.request('POST', '/api/tenants/?createDB=true', { body });
+    expect(response.statusCode).toBe(201);
+    expect(response.json().configuration).toEqual({ secretKeySet: true, hashedEmailAddresses: false, domains: ['hosted.example', 'xn--bcher-kva.example'] });
+    expect((await t.request('GET', '/api/tenants/hosted')).json().configuration.domains).toEqual(['hosted.example', 'xn--bcher-kva.example']);
+
+    const taken = await t.request('POST', '/api/tenants/?createDB=true', { body: { ...body, id: 'squatter', keyspaceName: 'ks_squatter', configuration: { secretKey: 'k', domains: ['free.example', 'xn--bcher-kva.example'] } } });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json()).toEqual({ code: 'INLAY_MW_DOMAIN_IN_USE', message: 'body.configuration.domains[1] is already served by tenant "hosted"; a domain belongs to one tenant' });
+    expect(await t.store.getTenant('squatter')).toBeUndefined();
+    expect(await t.store.tenantSchemaExists({ keyspaceName: 'ks_squatter' })).toBe(false);
+
+    const upper = await t.request('POST', '/api/tenants/?createDB=true', { body: { ...body, id: 'upper', keyspaceName: 'ks_upper', configuration: { secretKey: 'k', domains: ['Upper.Example'] } } });
+    expect(upper.statusCode).toBe(400);
+    expect(upper.json().message).toBe('body.configuration.domains[0] must be a lowercase domain name such as "example.org" (internationalized names in their xn-- form)');
+  });
 });
 
 describe('GET /api/tenants and /api/tenants/{id}', () => {

@@ -22,7 +22,7 @@ import {
 } from '@inlay/schemas';
 import type { Store } from '../store/store.js';
 import { requireTenant } from '../store/store-errors.js';
-import { tenantFromInput } from '../tenants/rules.js';
+import { checkDomainsFree, tenantFromInput } from '../tenants/rules.js';
 import { toTenantView } from '../tenants/view.js';
 import { BODY_ERRORS, errorResponses } from './responses.js';
 
@@ -44,7 +44,8 @@ export const tenantRoutes = fp(
           description:
             "The body is OX Engage's tenant JSON. With createDB=true the tenant's keyspace and tables are created; " +
             'without it the keyspace must exist (its tables are created in it), else 409 INLAY_MW_KEYSPACE_MISSING. ' +
-            'The tenant "default" serves users whose tenant cannot be resolved.',
+            'The tenant "default" serves users whose tenant cannot be resolved. configuration.domains (an Inlay extension) lists the mail domains ' +
+            'whose users belong to the tenant; a domain another tenant lists is 409 INLAY_MW_DOMAIN_IN_USE.',
           querystring: CreateTenantQuerySchema,
           body: TenantInputSchema,
           response: { 201: TenantViewSchema, ...errorResponses(...BODY_ERRORS, 409) },
@@ -53,6 +54,7 @@ export const tenantRoutes = fp(
       async (request, reply) => {
         const createDB = (request.query as CreateTenantQuery).createDB ?? false;
         const tenant = tenantFromInput(request.body as TenantInput);
+        if (tenant.configuration.domains?.length) checkDomainsFree(tenant, await store.listTenants());
         await store.createTenant(tenant, { createDB });
         request.log.info({ tenant: tenant.id, keyspace: tenant.keyspaceName, createDB }, 'tenant created');
         return reply.code(201).header('location', `/api/tenants/${tenant.id}`).send(toTenantView(tenant));

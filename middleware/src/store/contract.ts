@@ -14,6 +14,7 @@ import type { ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
 import type { Store, TenantTokenRecord } from './store.js';
 import { describeUserImportContract } from './contract-users-imports.js';
 import { describeCampaignContract } from './contract-campaigns.js';
+import { describeViewContract } from './contract-views.js';
 
 export interface StoreHarness {
   /** A store to run the suite on; called once. */
@@ -51,7 +52,12 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
         // Unicode the store must keep exactly: accents, an RTL mark, an emoji (a surrogate pair).
         name: `Tenänt \u200f${sequence} 😀`,
         keyspaceName: `contract_${run}_${sequence}`,
-        configuration: { secretKey: `hmac-secret-${sequence}`, hashedEmailAddresses: sequence % 2 === 0 },
+        configuration: {
+          secretKey: `hmac-secret-${sequence}`,
+          hashedEmailAddresses: sequence % 2 === 0,
+          // Every third tenant without domains: both shapes must read back exactly.
+          ...(sequence % 3 === 0 ? {} : { domains: [`c-${run}-${sequence}.example`, `xn--bcher-kva.c-${run}-${sequence}.example`] }),
+        },
         conversionPoints: [conversionPoint('injection', 'injected', 'Injection tracking'), conversionPoint('read', 'read', 'Read tracking')],
         dataSources: [dataSource('default', `s3-secret-${sequence}`)],
         ...overrides,
@@ -251,5 +257,6 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
 
     describeUserImportContract(() => store, () => shared);
     describeCampaignContract(() => store, () => shared, () => other);
+    describeViewContract(() => store, () => shared, () => other);
   });
 }

@@ -30,6 +30,8 @@ import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './use
 import type { Campaign } from '@inlay/schemas';
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './campaign-types.js';
 import { EmbeddedCampaignTable } from './embedded-campaigns.js';
+import { EmbeddedViewTables } from './embedded-views.js';
+import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
 
 export const EMBEDDED_STORE_FILE = 'inlay.mdb';
 
@@ -256,6 +258,28 @@ export class EmbeddedStore implements Store {
 
   async deleteCampaign(tenant: TenantRef, campaignId: string, check?: CampaignDeleteCheck): Promise<Campaign> {
     return this.campaigns.delete(tenant, campaignId, check);
+  }
+
+  // --- views and events (embedded-views.ts) ---
+
+  private get views(): EmbeddedViewTables {
+    return new EmbeddedViewTables(this.db);
+  }
+
+  async getView(ref: ViewRef): Promise<StoredView> {
+    return this.views.getView(ref);
+  }
+
+  async changeView<Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }> {
+    return this.views.changeView(ref, decide);
+  }
+
+  async recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> {
+    this.views.recordEvents(tenant, events);
+  }
+
+  async listEvents(tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]> {
+    return this.views.listEvents(tenant, range);
   }
 
   async close(): Promise<void> {

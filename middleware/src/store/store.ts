@@ -12,9 +12,11 @@
 import type { Campaign, ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './campaign-types.js';
 import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './user-import-types.js';
+import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
 
 export type * from './user-import-types.js';
 export type * from './campaign-types.js';
+export type * from './view-types.js';
 
 export type StoreKind = 'embedded' | 'cassandra';
 
@@ -122,6 +124,24 @@ export interface Store {
   /** Deletes it if `check(current)` does not throw, atomically with the check. Returns what was
    *  deleted; CAMPAIGN_NOT_FOUND if there is none. */
   deleteCampaign(tenant: TenantRef, campaignId: string, check?: CampaignDeleteCheck): Promise<Campaign>;
+
+  // --- INBOX views and engine events (tenant keyspace: virtual_messages, events) ---
+
+  /** The view as stored; EMPTY_VIEW when the user has none. A plain read (one partition). */
+  getView(ref: ViewRef): Promise<StoredView>;
+  /**
+   * Reads the view, asks `decide` what to change, and applies that change atomically: no other
+   * change of the same view lands between the read and the write (LMDB: one transactionSync;
+   * Cassandra: a conditional batch on the partition's `version`, re-read at LOCAL_SERIAL and
+   * retried). `decide` must be pure and synchronous: it may run more than once. Returns the view
+   * after the change and the result of the `decide` call whose change was applied.
+   * CONCURRENT_UPDATE when other writers kept winning.
+   */
+  changeView<Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }>;
+  /** Stores events; an event whose id is already stored is written again unchanged (idempotent). */
+  recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void>;
+  /** Events with `since <= occurredAt < until`, oldest first (then by id). At most 31 days. */
+  listEvents(tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]>;
 
   close(): Promise<void>;
 }

@@ -3,8 +3,10 @@
  * table plan in middleware/README.md). The Cassandra store runs these; the embedded store keeps
  * the same table names as key prefixes, so both stores have one plan.
  *
- * Phase 1 creates them all; later phases fill them. Changing a table here means a migration:
- * never edit a column's type in place.
+ * Phase 1 created them all; the engine API reshaped `virtual_messages` (epoch, version, history,
+ * bodies inline) and `events` before anything had written them, and dropped `user_campaigns` and
+ * `rendered_messages` (README "The per-tenant table plan" says why). From here on, changing a
+ * table means a migration: never edit a column's type in place.
  */
 
 /** Shards of one hour's events, so a busy hour is not one hot partition. */
@@ -39,53 +41,52 @@ export const TENANT_TABLES: Readonly<Record<string, string>> = {
     ends_at timestamp,
     revision int,
     PRIMARY KEY ((bucket), campaign_id))`,
-  // One user's view of one mailbox: its virtual-UID counters as static columns (one value per
-  // partition) and one row per virtual message, in UID order. A single read gives a session the
-  // whole view; a conditional batch on this one partition assigns a UID and writes the message
-  // atomically (IF next_uid = ? AND revealed_uid = ?, see README "Virtual UIDs").
+  // One user's view of one mailbox: its counters and per-campaign history as static columns (one
+  // value per partition) and one row per virtual message, in UID order. A single read gives a
+  // session the whole view. Every change is one conditional batch on this partition, IF version = ?
+  // (see README "Virtual UIDs"), so assigning UIDs, frequency caps and reinjection decisions (read
+  // from the rows and `history`) and flag changes never interleave. `body` is the rendered RFC 822
+  // message, kept while the message is visible.
   virtual_messages: `(
     user_key text,
     mailbox text,
     uid_validity bigint static,
     next_uid bigint static,
-    revealed_uid bigint static,
+    epoch bigint static,
+    version bigint static,
+    history text static,
     uid bigint,
     campaign_id timeuuid,
     campaign_revision int,
     variant text,
-    object_id text,
+    origin text,
     message_id text,
     content_hash text,
-    internal_date timestamp,
     size int,
+    body blob,
+    internal_date timestamp,
+    injected_at timestamp,
     flags set<text>,
     state text,
-    injected_at timestamp,
+    read_at timestamp,
+    expunged_at timestamp,
+    withdrawn_at timestamp,
+    assignment_id text,
     PRIMARY KEY ((user_key, mailbox), uid))`,
-  // Per user and campaign: frequency caps and reinjection decisions read one partition.
-  user_campaigns: `(
-    user_key text,
-    campaign_id timeuuid,
-    injections int,
-    last_injected_at timestamp,
-    current_uid bigint,
-    state text,
-    PRIMARY KEY ((user_key), campaign_id))`,
-  // Rendered messages by SHA-256 of their bytes: a campaign that renders alike for many users
-  // is stored once; a virtual message never changes, so neither does its content.
-  rendered_messages: `(
-    content_hash text PRIMARY KEY,
-    body blob,
-    created_at timestamp)`,
   // Raw events, time-bucketed: bucket = UTC hour 'YYYY-MM-DDTHH', shard = hash(event_id) % 16.
+  // event_id is derived from what the event is about (engine/events.ts): a repeated report
+  // writes the same row again, so each event is stored once.
   events: `(
     bucket text,
     shard int,
     event_id timeuuid,
     event_type text,
+    tenant_id text,
     campaign_id timeuuid,
+    variant text,
     user_key text,
     mailbox text,
+    uid_validity bigint,
     uid bigint,
     object_id text,
     message_id text,

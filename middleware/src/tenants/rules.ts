@@ -64,6 +64,23 @@ export function checkConversionPoints(conversionPoints: readonly ConversionPoint
   checkUniqueIds(conversionPoints, field);
 }
 
+/**
+ * DOMAIN_IN_USE when another tenant already lists one of `tenant`'s domains: a login must resolve
+ * to one tenant. Checked against the stored tenants before the create, so two creates racing for
+ * one domain can both pass; the resolver then picks the tenant with the lowest id
+ * (engine/tenant-directory.ts), deterministically on every node.
+ */
+export function checkDomainsFree(tenant: Tenant, existing: readonly Tenant[]): void {
+  const taken = new Map<string, string>();
+  for (const other of existing) if (other.id !== tenant.id) for (const domain of other.configuration.domains ?? []) taken.set(domain, other.id);
+  (tenant.configuration.domains ?? []).forEach((domain, index) => {
+    const owner = taken.get(domain);
+    if (owner !== undefined) {
+      throw new MiddlewareError('INLAY_MW_DOMAIN_IN_USE', `body.configuration.domains[${index}] is already served by tenant "${owner}"; a domain belongs to one tenant`);
+    }
+  });
+}
+
 /** A posted tenant, checked, as it is stored (a new tenant has no secrets to keep). */
 export function tenantFromInput(input: TenantInput): Tenant {
   const conversionPoints = input.conversionPoints ?? [];
@@ -74,7 +91,11 @@ export function tenantFromInput(input: TenantInput): Tenant {
     id: input.id,
     name: input.name,
     keyspaceName: input.keyspaceName,
-    configuration: { secretKey: input.configuration.secretKey, hashedEmailAddresses: input.configuration.hashedEmailAddresses ?? false },
+    configuration: {
+      secretKey: input.configuration.secretKey,
+      hashedEmailAddresses: input.configuration.hashedEmailAddresses ?? false,
+      ...(input.configuration.domains === undefined ? {} : { domains: [...input.configuration.domains] }),
+    },
     conversionPoints,
     dataSources: mergeDataSourceSecrets([], dataSources, 'body.dataSources'),
   };

@@ -34,6 +34,7 @@ export function toTenantView(tenant: Tenant): TenantView {
     configuration: {
       secretKeySet: tenant.configuration.secretKey.length > 0,
       hashedEmailAddresses: tenant.configuration.hashedEmailAddresses,
+      ...(tenant.configuration.domains === undefined ? {} : { domains: [...tenant.configuration.domains] }),
     },
     conversionPoints: tenant.conversionPoints.map((point) => ({ ...point, connectionInformation: { url: point.connectionInformation.url } })),
     dataSources: tenant.dataSources.map(toDataSourceView),

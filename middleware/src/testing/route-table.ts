@@ -5,13 +5,13 @@
  */
 import type { Campaign, StoredCampaignStatus } from '@inlay/schemas';
 import type { Method, TestApp } from './test-app.js';
-import { seedTenant } from './test-app.js';
+import { TEST_INTERNAL_TOKEN, TEST_MAILBOX, seedTenant, tableLogin } from './test-app.js';
 
 export interface RouteCase {
   readonly method: Method;
   /** As OpenAPI writes it: `/api/tenants/{id}/dataSources`. */
   readonly template: string;
-  readonly access: 'public' | 'admin' | 'tenant';
+  readonly access: 'public' | 'admin' | 'tenant' | 'internal';
   /** The URL for tenant `id`. */
   readonly url: (id: string) => string;
   /** A body that is valid for the route, if it takes one. */
@@ -54,19 +54,21 @@ function validCampaign(): Record<string, unknown> {
   };
 }
 
-/** Stores TABLE_CAMPAIGN_ID for tenant `id` with `status` (replacing any earlier one). */
+/** Stores TABLE_CAMPAIGN_ID for tenant `id` with `status` (replacing any earlier one); `running`
+ *  is a scheduled campaign that started an hour ago, for the engine routes to inject. */
 const campaignIn =
-  (status: StoredCampaignStatus) =>
+  (status: StoredCampaignStatus | 'running') =>
   async (t: TestApp, id: string): Promise<void> => {
     const tenant = await t.store.getTenant(id);
     if (!tenant) return;
     const ref = { id, keyspaceName: tenant.keyspaceName };
     await t.store.deleteCampaign(ref, TABLE_CAMPAIGN_ID).catch(() => undefined);
     const now = new Date().toISOString();
-    const { name, template, audience, schedule } = validCampaign() as Pick<Campaign, 'name' | 'template' | 'audience'> & { schedule: Omit<Campaign['schedule'], 'timeZone'> };
+    const { name, template, audience, schedule: future } = validCampaign() as Pick<Campaign, 'name' | 'template' | 'audience'> & { schedule: Omit<Campaign['schedule'], 'timeZone'> };
+    const schedule = status === 'running' ? { startAt: new Date(Date.now() - 3_600_000).toISOString(), endAt: future.endAt } : future;
     const campaign: Campaign = {
       id: TABLE_CAMPAIGN_ID,
-      status,
+      status: status === 'running' ? 'scheduled' : status,
       revision: 1,
       createdAt: now,
       updatedAt: now,
@@ -82,6 +84,20 @@ const campaignIn =
     await t.store.createCampaign(ref, campaign);
   };
 const campaignUrl = (id: string, suffix = ''): string => `/api/tenants/${id}/campaigns/${TABLE_CAMPAIGN_ID}${suffix}`;
+
+/** A body naming the table's user in tenant `id`'s INBOX. */
+const viewKey = (id: string) => ({ login: tableLogin(id), mailbox: TEST_MAILBOX, serverUidValidity: 7 });
+/** The UID the table's campaign gets: the first slot after server UID 1. */
+const TABLE_VIRTUAL_UID = 17;
+
+/** The running campaign, injected into the table user's view (as TABLE_VIRTUAL_UID), so flag and
+ *  expunge requests meet a real message. */
+async function assignedMessage(t: TestApp, id: string): Promise<void> {
+  await campaignIn('running')(t, id);
+  if (!(await t.store.getTenant(id))) return;
+  const response = await t.request('POST', '/internal/v1/views/assign', { token: TEST_INTERNAL_TOKEN, body: { ...viewKey(id), epoch: 0, anchorServerUid: 1 } });
+  if (response.statusCode !== 200) throw new Error(`assign for ${id}: ${response.statusCode} ${response.body}`);
+}
 
 const validDataSources = [
   {
@@ -119,6 +135,32 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'POST', template: '/api/tenants/{id}/campaigns/{cid}/resume', access: 'tenant', url: (id) => campaignUrl(id, '/resume'), prepare: campaignIn('paused') },
   { method: 'POST', template: '/api/tenants/{id}/campaigns/{cid}/end', access: 'tenant', url: (id) => campaignUrl(id, '/end'), prepare: campaignIn('draft') },
   { method: 'GET', template: '/api/tenants/{id}/campaigns/{cid}/preview', access: 'tenant', url: (id) => campaignUrl(id, '/preview?user=reader%40example.org'), prepare: campaignIn('draft') },
+  { method: 'POST', template: '/internal/v1/views', access: 'internal', url: () => '/internal/v1/views', body: viewKey, prepare: campaignIn('running') },
+  {
+    method: 'POST',
+    template: '/internal/v1/views/assign',
+    access: 'internal',
+    url: () => '/internal/v1/views/assign',
+    body: (id) => ({ ...viewKey(id), epoch: 0, anchorServerUid: 1 }),
+    prepare: campaignIn('running'),
+  },
+  { method: 'POST', template: '/internal/v1/views/reveal', access: 'internal', url: () => '/internal/v1/views/reveal', body: viewKey, prepare: campaignIn('running') },
+  {
+    method: 'POST',
+    template: '/internal/v1/views/flags',
+    access: 'internal',
+    url: () => '/internal/v1/views/flags',
+    body: (id) => ({ ...viewKey(id), changes: [{ uid: TABLE_VIRTUAL_UID, mode: 'add', flags: ['\\Seen', '$Important'] }] }),
+    prepare: assignedMessage,
+  },
+  {
+    method: 'POST',
+    template: '/internal/v1/views/expunge',
+    access: 'internal',
+    url: () => '/internal/v1/views/expunge',
+    body: (id) => ({ ...viewKey(id), uids: [TABLE_VIRTUAL_UID] }),
+    prepare: assignedMessage,
+  },
   { method: 'GET', template: '/api/openapi.json', access: 'public', url: () => '/api/openapi.json' },
 ];
 

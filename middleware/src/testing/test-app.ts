@@ -12,8 +12,20 @@ import { buildApp } from '../app.js';
 import { EmbeddedStore } from '../store/embedded-store.js';
 import type { Store } from '../store/store.js';
 import { SEED_TENANT_JSON } from './seed-tenant.js';
+import { userKeyFor } from '../users/user-key.js';
+
+const DAY_MS = 86_400_000;
+
+/** The user the route table's engine requests are about, at tenant `id`'s domain. */
+export function tableLogin(id: string): string {
+  return `reader@${tenantDomain(id)}`;
+}
 
 export const TEST_ADMIN_TOKEN = 'inlay_a_test-admin-token-0123456789abcdef';
+/** The internal engine API's token in tests (the proxy's INLAY_INTERNAL_TOKEN). */
+export const TEST_INTERNAL_TOKEN = 'test-internal-token-0123456789abcdef';
+/** The mailbox and UIDVALIDITY the route table's engine requests name. */
+export const TEST_MAILBOX = 'INBOX';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
@@ -31,9 +43,22 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The seed tenant, parsed, with another id and keyspace. */
+/** The mail domain seedTenant(id) serves: logins at it resolve to that tenant. */
+export function tenantDomain(id: string): string {
+  return `${id.replaceAll('_', '-')}.example`;
+}
+
+/** The seed tenant, parsed, with another id and keyspace, serving tenantDomain(id). */
 export function seedTenant(id: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { ...(JSON.parse(SEED_TENANT_JSON) as Record<string, unknown>), id, name: `Tenant ${id}`, keyspaceName: `ks_${id.replaceAll('-', '_')}`, ...overrides };
+  const seed = JSON.parse(SEED_TENANT_JSON) as { configuration: Record<string, unknown> } & Record<string, unknown>;
+  return {
+    ...seed,
+    id,
+    name: `Tenant ${id}`,
+    keyspaceName: `ks_${id.replaceAll('-', '_')}`,
+    configuration: { ...seed.configuration, domains: [tenantDomain(id)] },
+    ...overrides,
+  };
 }
 
 export interface TestAppOptions {
@@ -42,12 +67,24 @@ export interface TestAppOptions {
   /** Listen on a free loopback port and send requests with fetch, through Node's HTTP stack,
    *  instead of app.inject(). */
   readonly overHttp?: boolean;
+  /** The internal token; null: the internal API is off. Default TEST_INTERNAL_TOKEN. */
+  readonly internalToken?: string | null;
+  /** The engine's clock (default: the real one). Its caches are off in tests. */
+  readonly clock?: () => Date;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = await mkdtemp(join(tmpdir(), 'inlay-app-'));
   const store = options.store ?? EmbeddedStore.open(dir);
-  const app = await buildApp({ store, adminToken: TEST_ADMIN_TOKEN, dataDir: dir, ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}) });
+  const internalToken = options.internalToken === undefined ? TEST_INTERNAL_TOKEN : (options.internalToken ?? undefined);
+  const app = await buildApp({
+    store,
+    adminToken: TEST_ADMIN_TOKEN,
+    internalToken,
+    dataDir: dir,
+    engine: { cacheMs: 0, ...(options.clock ? { clock: options.clock } : {}) },
+    ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
+  });
   const baseUrl = options.overHttp ? await app.listen({ host: '127.0.0.1', port: 0 }) : null;
 
   const request: TestApp['request'] = (method, url, { token = TEST_ADMIN_TOKEN, body, headers = {} } = {}) => {
@@ -77,6 +114,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
           tokens: await store.listTenantTokens(tenant.id),
           schema: await store.tenantSchemaExists(tenant),
           campaigns: await store.listCampaigns(tenant),
+          // What the internal routes of the route table write.
+          view: await store.getView({ ...tenant, userKey: userKeyFor(tenant, tableLogin(tenant.id)), mailbox: TEST_MAILBOX }),
+          events: await store.listEvents(tenant, { since: new Date(Date.now() - DAY_MS), until: new Date(Date.now() + DAY_MS) }),
         })),
       );
     },

@@ -19,7 +19,7 @@ import { campaignKeptChanging, campaignNotFound, type CampaignChange, type Campa
 import { compareCampaigns } from '../embedded-campaigns.js';
 import type { TenantRef } from '../store.js';
 import { quoteIdentifier } from './cql-schema.js';
-import { translateDriverError } from './cassandra-store.js';
+import { translateDriverError } from './cassandra-errors.js';
 
 const { consistencies } = cassandra.types;
 

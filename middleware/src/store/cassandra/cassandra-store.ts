@@ -13,7 +13,6 @@
  */
 import cassandra from 'cassandra-driver';
 import type { CassandraConfig, ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
-import { MiddlewareError } from '../../errors.js';
 import { TENANT_TABLES, TENANT_TABLE_NAMES } from '../tenant-tables.js';
 import {
   isReservedKeyspace,
@@ -26,15 +25,18 @@ import {
   type TenantTokenRecord,
   type TenantTokenSummary,
 } from '../store.js';
-import { concurrentUpdate, keyspaceInUse, keyspaceMissing, keyspaceReserved, storeUnavailable, tenantExists, tenantNotFound } from '../store-errors.js';
-import { REGISTRY_TABLES, createKeyspaceStatement, createTableStatement, quoteIdentifier } from './cql-schema.js';
+import { concurrentUpdate, keyspaceInUse, keyspaceMissing, keyspaceReserved, tenantExists, tenantNotFound } from '../store-errors.js';
+import { REGISTRY_ADDED_COLUMNS, REGISTRY_TABLES, createKeyspaceStatement, createTableStatement, quoteIdentifier } from './cql-schema.js';
 import { CassandraUserImportTables } from './cassandra-users-imports.js';
 import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from '../user-import-types.js';
 import type { Campaign } from '@inlay/schemas';
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from '../campaign-types.js';
 import { CassandraCampaignTables } from './cassandra-campaigns.js';
+import { translateDriverError } from './cassandra-errors.js';
+import { CassandraViewTables } from './cassandra-views.js';
+import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from '../view-types.js';
 
-const { consistencies, responseErrorCodes } = cassandra.types;
+const { consistencies } = cassandra.types;
 
 /** Schema changes wait for every node to agree; on a loaded cluster that takes seconds. */
 const DDL_TIMEOUT_MS = 60_000;
@@ -43,15 +45,6 @@ const QUERY_TIMEOUT_MS = 12_000;
 /** Compare-and-set rounds before a data-source update gives up with CONCURRENT_UPDATE: only
  *  simultaneous admin edits of one tenant make a round fail. */
 const MAX_CAS_ATTEMPTS = 8;
-
-/** Server answers that mean "not now" rather than "wrong": the client should retry later. */
-const UNAVAILABLE_CODES = new Set<number>([
-  responseErrorCodes.unavailableException,
-  responseErrorCodes.overloaded,
-  responseErrorCodes.isBootstrapping,
-  responseErrorCodes.writeTimeout,
-  responseErrorCodes.readTimeout,
-]);
 
 type Row = cassandra.types.Row;
 type Params = unknown[];
@@ -103,9 +96,9 @@ export class CassandraStore implements Store {
     }
     const now = new Date();
     const inserted = await this.run(
-      `INSERT INTO ${this.registry}.tenants (id, name, keyspace_name, secret_key, hashed_email_addresses, conversion_points, data_sources, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
-      [id, tenant.name, keyspaceName, tenant.configuration.secretKey, tenant.configuration.hashedEmailAddresses, JSON.stringify(tenant.conversionPoints), JSON.stringify(tenant.dataSources), now, now],
+      `INSERT INTO ${this.registry}.tenants (id, name, keyspace_name, secret_key, hashed_email_addresses, domains, conversion_points, data_sources, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+      [id, tenant.name, keyspaceName, tenant.configuration.secretKey, tenant.configuration.hashedEmailAddresses, domainsColumn(tenant), JSON.stringify(tenant.conversionPoints), JSON.stringify(tenant.dataSources), now, now],
     );
     if (!inserted.wasApplied()) {
       // Lost a race against a create of the same id; its claim is ours too if it uses this keyspace.
@@ -295,6 +288,17 @@ export class CassandraStore implements Store {
     return this.campaigns.delete(tenant, campaignId, check);
   }
 
+  // --- views and events (cassandra-views.ts) ---
+
+  private viewTables: CassandraViewTables | undefined;
+  private get views(): CassandraViewTables {
+    return (this.viewTables ??= new CassandraViewTables(this.client));
+  }
+  getView = (ref: ViewRef): Promise<StoredView> => this.views.getView(ref);
+  changeView = <Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }> => this.views.changeView(ref, decide);
+  recordEvents = (tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> => this.views.recordEvents(tenant, events);
+  listEvents = (tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]> => this.views.listEvents(tenant, range);
+
   async close(): Promise<void> {
     await this.client.shutdown();
   }
@@ -307,6 +311,12 @@ export class CassandraStore implements Store {
     const existing = await this.tableNames(keyspace);
     for (const [table, definition] of Object.entries(REGISTRY_TABLES)) {
       if (!existing.has(table)) await this.ddl(createTableStatement(keyspace, table, definition));
+    }
+    // Columns added after a registry was first created: ALTER TABLE … ADD is the one schema change
+    // that needs no data migration.
+    for (const { table, column, type } of REGISTRY_ADDED_COLUMNS) {
+      const present = await this.run('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?', [keyspace, table, column]);
+      if (present.rowLength === 0) await this.ddl(`ALTER TABLE ${this.registry}.${quoteIdentifier(table)} ADD ${quoteIdentifier(column)} ${type}`);
     }
   }
 
@@ -393,20 +403,22 @@ export class CassandraStore implements Store {
   }
 }
 
-export function translateDriverError(error: unknown): unknown {
-  if (error instanceof MiddlewareError) return error;
-  const { NoHostAvailableError, OperationTimedOutError, BusyConnectionError, ResponseError } = cassandra.errors;
-  if (error instanceof NoHostAvailableError || error instanceof OperationTimedOutError || error instanceof BusyConnectionError) return storeUnavailable(error);
-  if (error instanceof ResponseError && UNAVAILABLE_CODES.has(error.code)) return storeUnavailable(error);
-  return error;
+/** configuration.domains as the registry keeps it: JSON, or null when the tenant lists none. */
+function domainsColumn(tenant: Tenant): string | null {
+  return tenant.configuration.domains === undefined ? null : JSON.stringify(tenant.configuration.domains);
 }
 
 function rowToTenant(row: Row): Tenant {
+  const domains = row.get('domains') as string | null | undefined;
   return {
     id: String(row.get('id')),
     name: String(row.get('name')),
     keyspaceName: String(row.get('keyspace_name')),
-    configuration: { secretKey: String(row.get('secret_key')), hashedEmailAddresses: Boolean(row.get('hashed_email_addresses')) },
+    configuration: {
+      secretKey: String(row.get('secret_key')),
+      hashedEmailAddresses: Boolean(row.get('hashed_email_addresses')),
+      ...(typeof domains === 'string' ? { domains: JSON.parse(domains) as string[] } : {}),
+    },
     conversionPoints: JSON.parse(String(row.get('conversion_points'))) as ConversionPoint[],
     dataSources: JSON.parse(String(row.get('data_sources'))) as DataSource[],
   };

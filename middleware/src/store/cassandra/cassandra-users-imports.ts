@@ -15,7 +15,7 @@
 import cassandra from 'cassandra-driver';
 import type { ImportFormat, ImportRecord, ImportRowError, ImportStatus, UserRecord, UserUpsert } from '../user-import-types.js';
 import { quoteIdentifier } from './cql-schema.js';
-import { translateDriverError } from './cassandra-store.js';
+import { translateDriverError } from './cassandra-errors.js';
 
 /** In-flight user writes per import batch. Enough to keep a node's native-transport threads busy
  *  without queuing so much that requests time out; the driver's default pool (1 connection per

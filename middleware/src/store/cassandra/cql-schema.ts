@@ -65,6 +65,7 @@ export const REGISTRY_TABLES: Readonly<Record<string, string>> = {
     keyspace_name text,
     secret_key text,
     hashed_email_addresses boolean,
+    domains text,
     conversion_points text,
     data_sources text,
     created_at timestamp,
@@ -86,6 +87,12 @@ export const REGISTRY_TABLES: Readonly<Record<string, string>> = {
     token_id text,
     created_at timestamp)`,
 };
+
+/** Registry columns newer than the registry: added by ALTER TABLE when an older one is opened. */
+export const REGISTRY_ADDED_COLUMNS: readonly { table: string; column: string; type: string }[] = [
+  // configuration.domains (JSON array), for tenant resolution by login domain.
+  { table: 'tenants', column: 'domains', type: 'text' },
+];
 
 export function createTableStatement(keyspace: string, table: string, definition: string): string {
   return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(keyspace)}.${quoteIdentifier(table)} ${definition}`;
