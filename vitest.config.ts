@@ -13,7 +13,11 @@ export default defineConfig({
           name: 'unit',
           // Unit tests first, on their own: they need no servers and fail fastest.
           sequence: { groupOrder: 0 },
-          include: ['proxy/src/**/*.test.ts', 'schemas/src/**/*.test.ts', 'middleware/src/**/*.test.ts'],
+          include: [
+            'proxy/src/**/*.test.ts', 'schemas/src/**/*.test.ts', 'middleware/src/**/*.test.ts',
+            // Test tools' own tests (the IMAP invariant checker, the differential harness).
+            'test/helpers/**/*.test.ts',
+          ],
         },
       },
       {

@@ -1,0 +1,104 @@
+/**
+ * The harness's pure parts, without servers: UID renaming (pairs, conflicts, order), response
+ * normalisation (what is erased and what must still differ), rendering commands for a target
+ * whose UIDs are spelled differently, determinism of generation, and the readable diff.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseResponse } from '../imap-invariants-wire.ts';
+import { generateCommand, renderCommand, type CommandKind, type GenerationContext } from './commands.ts';
+import { generateMessage } from './messages.ts';
+import { normaliseResponse, UidRenaming, uidSpeller } from './normalise.ts';
+import { Random } from './random.ts';
+import { lineDiff, readableDiff } from './report.ts';
+
+describe('UidRenaming', () => {
+  it('pairs UIDs once and refuses pairings that contradict earlier ones or the order', () => {
+    const renaming = new UidRenaming();
+    expect(renaming.pair(3, 48)).toBeNull();
+    expect(renaming.pair(5, 80)).toBeNull();
+    expect(renaming.pair(3, 48)).toBeNull();
+    expect(renaming.pair(3, 49)).toMatch(/oracle UID 3 was paired with subject UID 48/);
+    expect(renaming.pair(4, 80)).toMatch(/subject UID 80 was paired with oracle UID 5/);
+    expect(renaming.pair(4, 96)).toMatch(/breaks the order/);
+    expect(renaming.oracleUids()).toEqual([3, 5]);
+    expect(renaming.highest('subject')).toBe(80);
+  });
+});
+
+describe('normalisation', () => {
+  const renaming = new UidRenaming();
+  renaming.pair(7, 112);
+  const line = (text: string, side: 'oracle' | 'subject', dropRecent = false, uidSearch = false): string | null =>
+    normaliseResponse(parseResponse(Buffer.from(`${text}\r\n`)), uidSpeller(renaming, side), uidSearch, { dropRecent });
+
+  it('spells UIDs as the oracle does and ignores item order, string forms and flag order', () => {
+    const oracle = line('* 2 FETCH (UID 7 FLAGS (\\Seen \\Flagged) ENVELOPE ("d" "Hi" NIL NIL NIL NIL NIL NIL NIL NIL))', 'oracle');
+    const subject = line('* 2 FETCH (ENVELOPE ("d" {2}\r\nHi NIL NIL NIL NIL NIL NIL NIL NIL) FLAGS (\\Flagged \\Seen) UID 112)', 'subject');
+    expect(subject).toBe(oracle);
+    expect(line('* SEARCH 112', 'subject', false, true)).toBe('* SEARCH u7');
+  });
+
+  it('erases UIDNEXT/UIDVALIDITY values and human text, keeps what carries meaning', () => {
+    expect(line('* OK [UIDNEXT 9] Predicted next UID', 'oracle')).toBe(line('* OK [UIDNEXT 129] x', 'subject'));
+    expect(line('t1 OK Fetch completed (0.001 + 0.000 secs).', 'oracle')).toBe('TAGGED OK');
+    expect(line('* OK Still here', 'oracle')).toBeNull();
+    expect(line('t1 OK [EXPUNGEISSUED] x', 'oracle')).toBe('TAGGED OK [EXPUNGEISSUED]');
+    expect(line('* 3 RECENT', 'oracle', true)).toBeNull();
+    expect(line('* 1 FETCH (FLAGS (\\Recent \\Seen))', 'oracle', true)).toBe('* 1 FETCH (FLAGS (\\Seen))');
+  });
+
+  it('keeps differences: flags, unpaired UIDs, body bytes', () => {
+    expect(line('* 1 FETCH (FLAGS (\\Seen))', 'oracle')).not.toBe(line('* 1 FETCH (FLAGS ())', 'subject'));
+    expect(line('* 1 FETCH (UID 8)', 'oracle')).not.toBe(line('* 1 FETCH (UID 128)', 'subject'));
+    expect(line('* 1 FETCH (UID 8)', 'oracle')).toContain('unpaired');
+    expect(line('* 1 FETCH (BODY[] "a")', 'oracle')).not.toBe(line('* 1 FETCH (BODY[] "b")', 'subject'));
+  });
+});
+
+describe('commands', () => {
+  const context = (random: Random): GenerationContext => ({
+    random, messageRandom: random.fork('messages'), label: 'x', count: 5, sessionUids: [2, 3, 5], mappedUids: [1, 2, 3, 4, 5],
+  });
+  const kinds: CommandKind[] = ['fetch', 'uid-fetch', 'search', 'uid-search', 'store', 'uid-store', 'uid-expunge', 'append'];
+
+  it('are the same for a seed, and differ between targets only in how UIDs are spelled', () => {
+    for (let seed = 1; seed <= 200; seed += 1) {
+      const kind = kinds[seed % kinds.length]!;
+      const command = generateCommand(kind, context(new Random(seed)));
+      expect(generateCommand(kind, context(new Random(seed)))).toEqual(command);
+      const oracle = renderCommand(command, { uid: (uid) => uid, beyondBase: 5 });
+      const subject = renderCommand(command, { uid: (uid) => uid * 16, beyondBase: 80 });
+      // UID sets: each oracle UID n is 16n on the subject, or past the end on both.
+      const sets = (text: string): string[] => [...text.matchAll(/(?:^UID (?:FETCH|STORE|EXPUNGE)|[ (]UID) ([\d:*,]+)/g)].map((match) => match[1]!);
+      const [oracleSets, subjectSets] = [sets(oracle.line), sets(subject.line)];
+      expect(subjectSets.length).toBe(oracleSets.length);
+      oracleSets.forEach((set, i) => {
+        const subjectParts = subjectSets[i]!.split(/([:,])/);
+        set.split(/([:,])/).forEach((part, j) => {
+          const n = Number(part);
+          if (Number.isNaN(n)) expect(subjectParts[j]).toBe(part);
+          else expect([String(n * 16), String(80 + n - 5)]).toContain(subjectParts[j]);
+        });
+      });
+      // Everything else is the same text.
+      expect(subject.line.replace(/[\d:*,]+/g, '#')).toBe(oracle.line.replace(/[\d:*,]+/g, '#'));
+    }
+  });
+
+  it('generated mail is CRLF throughout and varies in shape', () => {
+    const random = new Random(5);
+    const messages = Array.from({ length: 40 }, (_, i) => generateMessage(random, `m${i}`));
+    for (const { bytes } of messages) expect(bytes.toString('latin1')).not.toMatch(/[^\r]\n/);
+    expect(new Set(messages.map((message) => message.summary.split(' ')[0])).size).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('report', () => {
+  it('diffs lines and folds long equal runs', () => {
+    expect(lineDiff(['a', 'b', 'c'], ['a', 'x', 'c'])).toEqual(['  a', '- b', '+ x', '  c']);
+    const same = Array.from({ length: 10 }, (_, i) => `line ${i}`);
+    const shown = readableDiff([...same, 'old'], [...same, 'new']);
+    expect(shown).toContain('  … 7 equal lines …');
+    expect(shown.slice(-2)).toEqual(['- old', '+ new']);
+  });
+});
