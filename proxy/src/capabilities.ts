@@ -20,12 +20,23 @@ const HIDDEN_EXACT = new Set([
   'BINARY', // decoded fetches of virtual bodies; literal8 in APPEND
   'MULTISEARCH',
   'IMAP4REV2', // changes EXPUNGE/SEARCH/FETCH semantics for the whole session once enabled
+  'ESEARCH', // SEARCH RETURN (…) answers with sets and counts the INBOX view would have to recompute
+  'LIST-STATUS', // STATUS of INBOX inside LIST responses: counts without the virtual messages
+  'CATENATE', // APPEND parts by IMAP URL: UIDs of INBOX messages the server does not have
+  'URLAUTH', // URLs naming INBOX UIDs
+  'WITHIN', // OLDER/YOUNGER search keys, not evaluated on virtual messages
+  'PREVIEW', // FETCH PREVIEW of virtual messages
+  'SAVEDATE', // FETCH SAVEDATE of virtual messages
+  'UTF8=ACCEPT', // would change how strings of virtual messages must be sent
 ]);
 const HIDDEN_PREFIXES = [
   'SORT', // SORT and SORT=DISPLAY
   'THREAD=',
   'CONTEXT=',
   'COMPRESS=', // would turn the stream into deflate: the framer could no longer read it
+  'SEARCH=', // SEARCH=FUZZY: relevancy scores for virtual messages
+  'SNIPPET=', // FETCH SNIPPET of virtual messages
+  'STATUS=', // STATUS=SIZE: the INBOX size without the virtual messages
 ];
 
 /** The capabilities the proxy owns: never taken from the upstream's list. */

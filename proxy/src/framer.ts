@@ -20,11 +20,13 @@ export interface LiteralAnnouncement {
 }
 
 /** What to do with a segment. A Buffer replaces it on the way out. */
-export type LineVerdict = typeof PASS | typeof DROP | typeof STOP | Buffer;
+export type LineVerdict = typeof PASS | typeof DROP | typeof STOP | typeof PASS_AND_STOP | Buffer;
 export const PASS = 0;
 export const DROP = 1;
 /** Consume this segment and hand the rest of the input back from push(). */
 export const STOP = 2;
+/** Forward this segment (after everything before it), then stop as STOP does. */
+export const PASS_AND_STOP = 3;
 
 export interface FrameHandler {
   /**
@@ -163,11 +165,12 @@ export class ImapFramer {
           } else {
             this.flushRun(chunk, passFrom, pos);
             passFrom = end;
-            if (verdict !== DROP && verdict !== STOP) this.output(verdict);
+            if (verdict === PASS_AND_STOP) this.output(line);
+            else if (verdict !== DROP && verdict !== STOP) this.output(verdict);
           }
           pos = end;
           this.afterSegment(this.literalRefused ? null : literal);
-          if (verdict === STOP) {
+          if (verdict === STOP || verdict === PASS_AND_STOP) {
             this.inContinuation = false;
             return pos < length ? chunk.subarray(pos) : Buffer.alloc(0);
           }

@@ -38,6 +38,11 @@ function isAtomChar(byte: number): boolean {
   return byte !== 0x28 && byte !== 0x29 && byte !== 0x7b && byte !== 0x25 && byte !== 0x2a && byte !== DQUOTE && byte !== BACKSLASH;
 }
 
+/** Any visible character that cannot start another token or end a list. */
+function isLooseAtomChar(byte: number): boolean {
+  return byte > 0x20 && byte < 0x7f && byte !== 0x28 && byte !== 0x29 && byte !== 0x7b && byte !== DQUOTE;
+}
+
 /** Tag: ATOM-CHARs except "+" (RFC 3501 §9). */
 function isTagChar(byte: number): boolean {
   return isAtomChar(byte) && byte !== 0x2b && byte !== 0x5d;
@@ -123,7 +128,17 @@ class TokenReader {
       return { kind: 'string', value: literal };
     }
     const start = this.pos;
-    while (this.pos < line.length && (isAtomChar(line[this.pos]!) || line[this.pos] === 0x5d)) this.pos++;
+    // Atoms as commands use them after login too: flags ("\\Seen"), sets with "*", LIST
+    // wildcards, and FETCH items whose brackets hold spaces and parentheses
+    // ("BODY.PEEK[HEADER.FIELDS (DATE FROM)]<0.100>").
+    while (this.pos < line.length && isLooseAtomChar(line[this.pos]!)) {
+      if (line[this.pos] === 0x5b /* [ */) {
+        const close = line.indexOf(0x5d /* ] */, this.pos);
+        if (close === -1) throw new ImapSyntaxError('Missing "]"');
+        this.pos = close;
+      }
+      this.pos++;
+    }
     if (this.pos === start) throw new ImapSyntaxError(`Unexpected character 0x${byte.toString(16)}`);
     const value = line.toString('latin1', start, this.pos);
     return value.toUpperCase() === 'NIL' ? { kind: 'nil' } : { kind: 'atom', value };

@@ -13,13 +13,22 @@ import type { Logger } from 'pino';
 import type { ProxyLimits } from '@inlay/schemas';
 import { rewriteCapabilityLine } from './capabilities.js';
 import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from './errors.js';
-import { ImapFramer, PASS, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
-import { peekTagAndName } from './imap-syntax.js';
+import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
+import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap-syntax.js';
 import { RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
+import type { EngineClient } from './engine-client.js';
+import { InboxSession } from './view/inbox-session.js';
+import { claimedOutsideInbox, dispatch } from './view/inbox-dispatch.js';
+import { rewriteUidCodes } from './view/response-rewrite.js';
 
 export interface RelayOwner {
   readonly log: Logger;
   readonly limits: ProxyLimits;
+  /** The login name: whose INBOX view this is. */
+  readonly login: string;
+  readonly engine: EngineClient | null;
+  /** How often an idling client's view is looked at again. */
+  readonly idleRefreshMs: number;
   /** IDLE started or ended: the session switches its inactivity timer. */
   idleChanged(idle: boolean): void;
   /** Both sockets are done with; called once. */
@@ -45,6 +54,16 @@ export class Relay implements RelayControl {
   private upstreamSaidBye = false;
   private ending: string | null = null;
   private ended = false;
+  /** The INBOX view: takes over every command while INBOX is selected. */
+  private readonly inbox: InboxSession;
+  /** A command for the view being collected whole (its literals are small: no APPEND). */
+  private collecting: { segments: Buffer[]; literals: Buffer[]; bytes: number } | null = null;
+  /** Input held back while the view works (the framer said STOP). */
+  private clientLeftover: Buffer | null = null;
+  private serverLeftover: Buffer | null = null;
+  /** Tags of pass-through commands still running: the view waits for them before it starts. */
+  private readonly passInFlight = new Map<string, 'plain' | 'appendInbox' | 'copyToInbox'>();
+  private passDrained: (() => void) | null = null;
 
   constructor(
     private readonly owner: RelayOwner,
@@ -54,6 +73,18 @@ export class Relay implements RelayControl {
     const limit = owner.limits.maxLineBytes;
     this.clientFramer = new ImapFramer('client', new ClientSide(this), (bytes) => upstream.write(bytes), limit);
     this.serverFramer = new ImapFramer('server', new ServerSide(this), (bytes) => client.write(bytes), limit);
+    this.inbox = new InboxSession({
+      log: owner.log,
+      login: owner.login,
+      engine: owner.engine,
+      writeUpstream: (bytes) => upstream.write(bytes),
+      writeClient: (bytes) => this.sendToClient(bytes),
+      resumeServer: () => this.resumeServer(),
+      idleChanged: (idle) => {
+        this.idle = idle;
+        owner.idleChanged(idle);
+      },
+    });
   }
 
   /** Starts relaying; the leftovers are bytes each side sent before the relay existed. */
@@ -99,24 +130,59 @@ export class Relay implements RelayControl {
   }
 
   private fromClient(chunk: Buffer): void {
+    if (this.clientLeftover !== null) {
+      this.clientLeftover = Buffer.concat([this.clientLeftover, chunk]);
+      return;
+    }
     const { upstream } = this;
     upstream.cork();
-    this.clientFramer.push(chunk);
+    const rest = this.clientFramer.push(chunk);
     upstream.uncork();
+    if (rest !== null) {
+      this.clientLeftover = rest;
+      this.client.pause();
+      return;
+    }
     if (upstream.writableNeedDrain) this.client.pause();
   }
 
+  private resumeClient(): void {
+    const rest = this.clientLeftover;
+    this.clientLeftover = null;
+    if (this.ended) return;
+    this.client.resume();
+    if (rest !== null && rest.length > 0) this.fromClient(rest);
+  }
+
   private fromUpstream(chunk: Buffer): void {
+    if (this.serverLeftover !== null) {
+      this.serverLeftover = Buffer.concat([this.serverLeftover, chunk]);
+      return;
+    }
     const { client } = this;
+    let rest: Buffer | null;
     // Inside a big literal (FETCH BODY[]) a chunk is one write: corking would only cost.
     if (chunk.length <= this.serverFramer.literalRemaining) {
-      this.serverFramer.push(chunk);
+      rest = this.serverFramer.push(chunk);
     } else {
       client.cork();
-      this.serverFramer.push(chunk);
+      rest = this.serverFramer.push(chunk);
       client.uncork();
     }
+    if (rest !== null) {
+      this.serverLeftover = rest;
+      this.upstream.pause();
+      return;
+    }
     if (client.writableNeedDrain) this.upstream.pause();
+  }
+
+  private resumeServer(): void {
+    const rest = this.serverLeftover;
+    this.serverLeftover = null;
+    if (this.ended) return;
+    this.upstream.resume();
+    if (rest !== null && rest.length > 0) this.fromUpstream(rest);
   }
 
   private upstreamGone(reason: string): void {
@@ -140,28 +206,134 @@ export class Relay implements RelayControl {
   // Called by the framer handlers below.
 
   onClientCommand(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
+    if (this.collecting !== null) return this.collect(line, literal);
     if (this.idle && first) {
       // In IDLE the only thing a client may send is DONE (RFC 2177).
       if (/^DONE\r?\n$/i.test(line.toString('latin1', 0, 8))) {
         this.idle = false;
         this.owner.idleChanged(false);
       }
-      return PASS;
+      if (this.inbox.current === null) return PASS;
+      // The view's IDLE completes with the server's OK; nothing more is read until then.
+      return PASS_AND_STOP;
     }
     if (first) {
       const head = peekTagAndName(line);
       this.commandTag = head?.tag ?? null;
+      let verdict: LineVerdict = PASS;
       if (literal === null && head) {
         const rule = RELAY_COMMAND_RULES.get(head.name);
-        if (rule) return rule(this, head.tag, line, head.end);
+        if (rule) verdict = rule(this, head.tag, line, head.end);
       }
+      if (head && verdict !== DROP && head.name !== 'APPEND' && this.viewWants(head.name, line, head.end)) {
+        return this.collect(verdict === PASS ? line : (verdict as Buffer), literal);
+      }
+      if (head && verdict !== DROP) this.trackPassThrough(head.tag, head.name, line, head.end);
+      if (head?.name === 'APPEND' && this.inbox.inbox !== null && literal === null) {
+        // A whole APPEND in one line has no message: let the server refuse it, one at a time.
+        return this.passWhole();
+      }
+      if (verdict !== PASS) return verdict;
+    } else if (literal === null && this.inbox.inbox !== null && this.passInFlight.has(this.commandTag ?? '')) {
+      // The last segment of an APPEND while INBOX is selected: wait for its completion.
+      return this.passWhole();
     }
     if (literal?.synchronizing) this.literalTag = this.commandTag;
     return PASS;
   }
 
+  /** INBOX selected: every command but APPEND; otherwise the ones naming INBOX. */
+  private viewWants(name: string, line: Buffer, nameEnd: number): boolean {
+    return this.inbox.inbox !== null || claimedOutsideInbox(name, line, nameEnd);
+  }
+
+  /** Commands the relay passes but whose answer names INBOX UIDs. */
+  private trackPassThrough(tag: string, name: string, line: Buffer, nameEnd: number): void {
+    let kind: 'plain' | 'appendInbox' | 'copyToInbox' = 'plain';
+    if (name === 'APPEND' && /^\s+"?inbox"?\s/i.test(line.toString('latin1', nameEnd, nameEnd + 12))) kind = 'appendInbox';
+    else if ((name === 'COPY' || name === 'MOVE' || name === 'UID') && /\s"?inbox"?\r?\n$/i.test(line.toString('latin1', Math.max(0, line.length - 12)))) kind = 'copyToInbox';
+    this.passInFlight.set(tag, kind);
+  }
+
+  /** Forwards the final segment of a pass-through command and reads nothing more until it completes. */
+  private passWhole(): LineVerdict {
+    this.passDrained = () => this.resumeClient();
+    return PASS_AND_STOP;
+  }
+
+  /** Gathers a command for the view, answering "+" for its synchronizing literals ourselves. */
+  private collect(line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    const collecting = (this.collecting ??= { segments: [], literals: [], bytes: 0 });
+    collecting.segments.push(line);
+    collecting.bytes += line.length + (literal?.size ?? 0);
+    if (collecting.bytes > this.owner.limits.maxLineBytes) {
+      this.collecting = null;
+      this.onClientLineTooLong(this.owner.limits.maxLineBytes);
+      return STOP;
+    }
+    if (literal !== null) {
+      collecting.literals.push(Buffer.alloc(0));
+      if (literal.synchronizing) this.sendToClient(Buffer.from('+ Ready for literal data\r\n'));
+      return DROP;
+    }
+    this.collecting = null;
+    void this.runInView(collecting.segments, collecting.literals);
+    return STOP;
+  }
+
+  /** Literal bytes of a command being collected for the view. */
+  onClientLiteral(chunk: Buffer): boolean {
+    const collecting = this.collecting;
+    if (collecting === null) return true;
+    const index = collecting.literals.length - 1;
+    collecting.literals[index] = Buffer.concat([collecting.literals[index]!, chunk]);
+    return false;
+  }
+
+  private async runInView(segments: Buffer[], literals: Buffer[]): Promise<void> {
+    if (this.passInFlight.size > 0) await new Promise<void>((resolve) => (this.passDrained = resolve));
+    const bytes = commandBytes(segments, literals);
+    let parsed;
+    try {
+      parsed = parseCommand({ segments, literals });
+    } catch (err) {
+      if (!(err instanceof ImapSyntaxError)) throw err;
+      // Never passed on as it is: its numbers would be the client's, not the server's.
+      this.sendToClient(Buffer.from(`${tagOrStar(segments[0]!)} BAD ${err.message}\r\n`, 'latin1'));
+      this.countBad();
+      this.resumeClient();
+      return;
+    }
+    const settled = new Promise<void>((resolve) => (this.inbox.settled = resolve));
+    try {
+      const running = await dispatch(this.inbox, parsed, bytes, { idleRefreshMs: this.owner.idleRefreshMs, readyForDone: () => this.resumeClient() });
+      if (running.local) {
+        this.inbox.settled = null;
+        await running.local;
+      } else {
+        this.inbox.current = running;
+        await settled;
+      }
+    } catch (err) {
+      this.owner.log.error({ err: (err as Error).message, stack: (err as Error).stack, command: parsed.name }, 'INBOX view failed on a command');
+      this.inbox.current = null;
+      this.inbox.settled = null;
+      this.sendToClient(Buffer.from(`${parsed.tag} NO [SERVERBUG] Internal error in the proxy; the command was not completed\r\n`, 'latin1'));
+    }
+    this.resumeClient();
+  }
+
   onServerResponse(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
-    let verdict: LineVerdict = first ? this.inspectServerLine(line) : PASS;
+    let verdict: LineVerdict = PASS;
+    if (this.inbox.inbox !== null || this.inbox.current !== null) {
+      verdict = this.inbox.onServerLine(line, first, literal);
+      if (verdict === STOP) return STOP;
+      if (verdict === PASS && first) verdict = this.inspectServerLine(line);
+      if (first && this.passInFlight.size > 0 && line[0] !== STAR && line[0] !== PLUS) verdict = this.passCompleted(line, verdict);
+    } else if (first) {
+      verdict = this.inspectServerLine(line);
+      if (this.passInFlight.size > 0 && line[0] !== STAR && line[0] !== PLUS) verdict = this.passCompleted(line, verdict);
+    }
     if (literal === null && this.queuedForClient !== null) {
       const queued = this.queuedForClient;
       this.queuedForClient = null;
@@ -206,6 +378,27 @@ export class Relay implements RelayControl {
     return PASS;
   }
 
+  /** A pass-through command completed: rewrite INBOX UIDs in its answer, and let waiting view commands go. */
+  private passCompleted(line: Buffer, verdict: LineVerdict): LineVerdict {
+    const space = line.indexOf(0x20);
+    const tag = line.toString('latin1', 0, space);
+    const kind = this.passInFlight.get(tag);
+    if (kind === undefined) return verdict;
+    this.passInFlight.delete(tag);
+    let result = verdict;
+    if (kind !== 'plain') {
+      const text = (verdict === PASS ? line : (verdict as Buffer)).toString('latin1');
+      const rewritten = rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true });
+      if (rewritten !== text) result = Buffer.from(rewritten, 'latin1');
+    }
+    if (this.passInFlight.size === 0 && this.passDrained) {
+      const drained = this.passDrained;
+      this.passDrained = null;
+      setImmediate(drained);
+    }
+    return result;
+  }
+
   private countBad(): void {
     if (++this.badResponses < this.owner.limits.maxBadCommands) return;
     this.owner.log.warn({ code: PROXY_ERRORS.tooManyBadCommands.code, count: this.badResponses }, 'too many invalid commands; disconnecting');
@@ -218,8 +411,8 @@ class ClientSide implements FrameHandler {
   onLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
     return this.relay.onClientCommand(line, first, literal);
   }
-  onLiteralData(): boolean {
-    return true;
+  onLiteralData(chunk: Buffer): boolean {
+    return this.relay.onClientLiteral(chunk);
   }
   onLineTooLong(limit: number): void {
     this.relay.onClientLineTooLong(limit);
@@ -237,4 +430,15 @@ class ServerSide implements FrameHandler {
   onLineTooLong(): void {
     // Server lines past the limit are streamed by the framer, never refused.
   }
+}
+
+/** A collected command as one write: synchronizing literals become LITERAL+ (we already said "+"). */
+function commandBytes(segments: readonly Buffer[], literals: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  segments.forEach((segment, index) => {
+    const literal = literals[index];
+    parts.push(literal === undefined ? segment : Buffer.from(segment.toString('latin1').replace(/\{(\d+)\}(\r?\n)$/, '{$1+}$2'), 'latin1'));
+    if (literal !== undefined) parts.push(literal);
+  });
+  return Buffer.concat(parts);
 }

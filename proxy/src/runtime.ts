@@ -10,6 +10,7 @@ import type { InlayConfig, ProxyLimits } from '@inlay/schemas';
 import { networkMatcher } from './imap-id.js';
 import { loadUpstreamTls, parseUpstream, type UpstreamTarget, type UpstreamTlsSettings } from './upstream.js';
 import { PROXY_VERSION } from './version.js';
+import { EngineClient } from './engine-client.js';
 
 export interface ProxyRuntime {
   readonly log: Logger;
@@ -25,7 +26,14 @@ export interface ProxyRuntime {
   readonly proxyTtl: number;
   readonly idName: string;
   readonly idVersion: string;
+  /** The middleware's engine API, or null when injection is off (INBOX UIDs are still translated). */
+  readonly engine: EngineClient | null;
+  /** How often an idling client's view is looked at again. */
+  readonly idleRefreshMs: number;
 }
+
+/** An idling client learns of withdrawals at most this late, even with a long view cache. */
+const IDLE_REFRESH_MAX_MS = 30_000;
 
 export interface TlsMaterial {
   readonly cert: string;
@@ -47,6 +55,8 @@ export function buildRuntime(config: InlayConfig, log: Logger): ProxyRuntime {
     proxyTtl: config.proxy.proxyTtl,
     idName: config.proxy.idName,
     idVersion: config.proxy.idVersion ?? PROXY_VERSION,
+    engine: config.proxy.engine.url ? new EngineClient(config.proxy.engine, config.internalToken!, log) : null,
+    idleRefreshMs: Math.min(Math.max(config.proxy.engine.viewCacheMs, 1000), IDLE_REFRESH_MAX_MS),
   };
 }
 
@@ -55,6 +65,12 @@ function checkProxyCombinations(config: InlayConfig): void {
   const wantsTls = Boolean(config.proxy.tlsListen) || config.proxy.loginRequiresTls;
   if (wantsTls && !(config.tlsCert && config.tlsKey)) {
     throw new Error('tlsCert and tlsKey must both be set (INLAY_TLS_CERT, INLAY_TLS_KEY) when proxy.tlsListen or proxy.loginRequiresTls is used');
+  }
+  if (config.proxy.engine.url && !config.internalToken) {
+    throw new Error('internalToken (INLAY_INTERNAL_TOKEN) must be set when proxy.engine.url is: the middleware only answers the proxy with it');
+  }
+  if (config.proxy.engine.url && !/^https?:\/\/[^/]+/.test(config.proxy.engine.url)) {
+    throw new Error(`proxy.engine.url must be an http:// or https:// URL of the middleware`);
   }
   if (!config.proxy.listen && !config.proxy.tlsListen) {
     throw new Error('proxy.listen and proxy.tlsListen are both empty: the proxy would listen nowhere');

@@ -20,6 +20,7 @@ import { upstreamId, type IdFields } from './imap-id.js';
 import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap-syntax.js';
 import { Relay, type RelayOwner } from './relay.js';
 import type { ProxyRuntime } from './runtime.js';
+import type { EngineClient } from './engine-client.js';
 import type { UpstreamLink } from './upstream.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import { loginUpstream } from './upstream-login.js';
@@ -57,6 +58,18 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
   private upstream: UpstreamLink | null = null;
   private badCommands = 0;
   private user: string | null = null;
+
+  get login(): string {
+    return this.user ?? '';
+  }
+
+  get engine(): EngineClient | null {
+    return this.runtime.engine;
+  }
+
+  get idleRefreshMs(): number {
+    return this.runtime.idleRefreshMs;
+  }
   private readonly startedAt = Date.now();
   private readonly remoteAddress: string;
   private readonly remotePort: number;

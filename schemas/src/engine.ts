@@ -61,7 +61,9 @@ export const InboxViewSchema = Type.Object(
   {
     /** False when the user has no tenant (no domain mapping and no "default" tenant): nothing to show. */
     known: Type.Boolean(),
-    /** Raised by every `reveal` call; an `assign` names the epoch it read, and fails if it moved. */
+    /** Raised by every `reveal` call — a session reveals before it tells its client about real
+     *  mail (SELECT, STATUS, a grown EXISTS); an `assign` names the epoch it read before it
+     *  learned its anchor, and fails if it moved (proxy/README.md, "Assigning a UID"). */
     epoch: Type.Integer({ minimum: 0 }),
     /** The visible virtual messages, ascending by UID. A message a session showed that is no
      *  longer listed was withdrawn or expunged: the session announces an EXPUNGE for it. */

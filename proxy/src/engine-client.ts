@@ -1,0 +1,148 @@
+/**
+ * The proxy's side of the middleware's internal engine API (schemas/src/engine.ts): fetches a
+ * user's INBOX view, shares it briefly between that user's sessions on this node, and sends
+ * what sessions change (flags, expunges, reveals, assignments).
+ *
+ * Every call is bounded by `engine.timeoutMs` and never throws: a failure returns undefined,
+ * is logged with a stable code and counted, and the session goes on without injection. It must
+ * never make a login or a command of the user wait longer than that bound, and never log the
+ * internal token.
+ */
+import type { Logger } from 'pino';
+import type { AssignRequest, AssignResult, ExpungeRequest, FlagsRequest, InboxView, ProxyEngineConfig, ViewKey } from '@inlay/schemas';
+import { ENGINE_LOG_CODES } from './errors.js';
+
+export interface EngineStats {
+  calls: number;
+  failures: number;
+  cacheHits: number;
+}
+
+interface CachedView {
+  readonly view: InboxView;
+  readonly expiresAt: number;
+}
+
+/** Failures are logged at most this often per node, so a middleware outage is one line a second, not one per command. */
+const FAILURE_LOG_INTERVAL_MS = 1000;
+
+export class EngineClient {
+  readonly stats: EngineStats = { calls: 0, failures: 0, cacheHits: 0 };
+  private readonly cache = new Map<string, CachedView>();
+  /** One request per view in flight: sessions of one user asking together share it. */
+  private readonly inFlight = new Map<string, Promise<InboxView | undefined>>();
+  private lastFailureLog = 0;
+  private readonly baseUrl: string;
+
+  constructor(
+    private readonly config: ProxyEngineConfig,
+    private readonly token: string,
+    private readonly log: Logger,
+  ) {
+    this.baseUrl = config.url.replace(/\/+$/, '');
+  }
+
+  /** The view, from this node's cache when it is fresh enough. */
+  async view(key: ViewKey): Promise<InboxView | undefined> {
+    const cacheKey = keyOf(key);
+    const cached = this.cache.get(cacheKey);
+    if (cached && cached.expiresAt > Date.now()) {
+      this.stats.cacheHits++;
+      return cached.view;
+    }
+    return this.fetchView(key, cacheKey);
+  }
+
+  /** The cached view when it is still fresh; never asks. */
+  cachedView(key: ViewKey): InboxView | undefined {
+    const cached = this.cache.get(keyOf(key));
+    return cached && cached.expiresAt > Date.now() ? cached.view : undefined;
+  }
+
+  /** A fresh view, bypassing the cache (a session that must know the latest epoch). */
+  freshView(key: ViewKey): Promise<InboxView | undefined> {
+    return this.fetchView(key, keyOf(key));
+  }
+
+  /** Raises the epoch before the session shows newly arrived real mail; returns the view after. */
+  reveal(key: ViewKey): Promise<InboxView | undefined> {
+    return this.remember(key, this.post<InboxView>('/internal/v1/views/reveal', key));
+  }
+
+  assign(request: AssignRequest): Promise<AssignResult | undefined> {
+    const { epoch: _epoch, anchorServerUid: _anchor, ...key } = request;
+    return this.remember(key, this.post<AssignResult>('/internal/v1/views/assign', request));
+  }
+
+  flags(request: FlagsRequest): Promise<InboxView | undefined> {
+    const { changes: _changes, ...key } = request;
+    return this.remember(key, this.post<InboxView>('/internal/v1/views/flags', request));
+  }
+
+  expunge(request: ExpungeRequest): Promise<InboxView | undefined> {
+    const { uids: _uids, ...key } = request;
+    return this.remember(key, this.post<InboxView>('/internal/v1/views/expunge', request));
+  }
+
+  private fetchView(key: ViewKey, cacheKey: string): Promise<InboxView | undefined> {
+    const running = this.inFlight.get(cacheKey);
+    if (running) return running;
+    const request = this.remember(key, this.post<InboxView>('/internal/v1/views', key)).finally(() => this.inFlight.delete(cacheKey));
+    this.inFlight.set(cacheKey, request);
+    return request;
+  }
+
+  /** Every answer carries the whole view: keep it for the user's other sessions. */
+  private async remember<T extends InboxView>(key: ViewKey, answer: Promise<T | undefined>): Promise<T | undefined> {
+    const view = await answer;
+    if (view) {
+      const ttlMs = Math.min(view.ttlMs, this.config.viewCacheMs);
+      if (ttlMs > 0) this.cache.set(keyOf(key), { view, expiresAt: Date.now() + ttlMs });
+      else this.cache.delete(keyOf(key));
+      this.evictExpired();
+    }
+    return view;
+  }
+
+  private async post<T>(path: string, body: unknown): Promise<T | undefined> {
+    this.stats.calls++;
+    try {
+      const response = await fetch(`${this.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
+      if (!response.ok) {
+        const text = await response.text().catch(() => '');
+        this.failed(path, `HTTP ${response.status} ${text.slice(0, 200)}`);
+        return undefined;
+      }
+      return (await response.json()) as T;
+    } catch (err) {
+      const error = err as Error;
+      const reason = error.name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : (error.cause as Error | undefined)?.message ?? error.message;
+      this.failed(path, reason);
+      return undefined;
+    }
+  }
+
+  private failed(path: string, reason: string): void {
+    this.stats.failures++;
+    const now = Date.now();
+    if (now - this.lastFailureLog < FAILURE_LOG_INTERVAL_MS) return;
+    this.lastFailureLog = now;
+    this.log.warn({ code: ENGINE_LOG_CODES.unavailable, path, reason, failures: this.stats.failures }, 'engine call failed; sessions go on without injection');
+  }
+
+  /** The cache holds a user only while it is fresh; a sweep on write keeps it from growing with every user ever seen. */
+  private evictExpired(): void {
+    if (this.cache.size < 1024) return;
+    const now = Date.now();
+    for (const [key, entry] of this.cache) if (entry.expiresAt <= now) this.cache.delete(key);
+  }
+}
+
+function keyOf(key: ViewKey): string {
+  return `${key.login.toLowerCase()}\0${key.mailbox}\0${key.serverUidValidity}`;
+}

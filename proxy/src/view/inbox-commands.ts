@@ -1,0 +1,262 @@
+/**
+ * STORE, EXPUNGE / UID EXPUNGE / CLOSE / UNSELECT, COPY / MOVE and IDLE on the INBOX view: each
+ * command is split into the part the server executes (with the set translated) and the part
+ * that concerns virtual messages, which the proxy answers and reports to the middleware.
+ *
+ * Must never send the server a set that names a message the client did not name, and never
+ * announce the EXPUNGE of a virtual message except where RFC 3501 §7.4.1 allows one.
+ */
+import { expandSmallSet, type RawRange } from './sequence-set.js';
+import type { InboxMap, SplitSet } from './inbox-map.js';
+import { clientUidValidity } from './inbox-map.js';
+import { refreshAtSafePoint } from './inbox-select.js';
+import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
+import { sameFlags } from './inbox-session.js';
+import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
+import { PASS } from '../framer.js';
+import { ENGINE_LOG_CODES } from '../errors.js';
+
+type Inbox = Extract<Selection, { kind: 'inbox' }>;
+
+const DELETED = '\\deleted';
+
+/** The split of a client set, for both numbering forms. */
+export function splitClientSet(inbox: Inbox, raw: readonly RawRange[], byUid: boolean): SplitSet {
+  return byUid ? inbox.map.splitUidSet(raw) : inbox.map.splitSequenceSet(raw);
+}
+
+/** Answers a command entirely from the view, without the server. */
+export function answeredLocally(session: InboxSession, tag: string, bytes: Buffer | Promise<Buffer>): RunningCommand {
+  const local = Promise.resolve(bytes).then((answer) => session.host.writeClient(answer));
+  return { tag, forbidsExpunge: false, complete: (line) => line, local };
+}
+
+export interface StoreRequest {
+  readonly tag: string;
+  readonly byUid: boolean;
+  readonly split: SplitSet;
+  /** "+FLAGS", "-FLAGS.SILENT", … as the client wrote it. */
+  readonly item: string;
+  readonly flags: readonly string[];
+}
+
+export function store(session: InboxSession, inbox: Inbox, request: StoreRequest): RunningCommand {
+  const { tag, byUid, split, item, flags } = request;
+  const mode = item.startsWith('+') ? 'add' : item.startsWith('-') ? 'remove' : 'set';
+  const silent = /\.SILENT$/i.test(item);
+  const command = byUid ? 'UID STORE' : 'STORE';
+  if (inbox.readOnly && split.virtual.length > 0 && split.server === null) {
+    return answeredLocally(session, tag, Buffer.from(`${tag} NO [READ-ONLY] Mailbox is read-only.\r\n`));
+  }
+  const changed = inbox.readOnly ? [] : applyFlags(inbox.map, split.virtual, mode, flags);
+  // The virtual messages' FETCH FLAGS answers, in sequence order among the server's.
+  const pending = silent ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!);
+  const emitUpTo = (clientSeq: number): Buffer | null => {
+    const lines: Buffer[] = [];
+    while (pending.length > 0) {
+      const index = inbox.map.virtuals.indexOf(pending[0]!);
+      const seq = index === -1 ? 0 : inbox.map.clientSeqOfVirtual(index);
+      if (seq >= clientSeq) break;
+      const shown = pending.shift()!;
+      if (index !== -1) lines.push(fetchFlagsLine(seq, shown.message.uid, shown.flags, byUid));
+    }
+    return lines.length > 0 ? Buffer.concat(lines) : null;
+  };
+  const reportAndAnswer = async (line: Buffer): Promise<Buffer> => {
+    if (changed.length > 0) {
+      await session.host.engine?.flags({ ...inbox.key, changes: changed.map((uid) => ({ uid, mode, flags: [...flags] })) });
+    }
+    return Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
+  };
+  if (split.server === null) {
+    return answeredLocally(session, tag, reportAndAnswer(Buffer.from(`${tag} OK Store completed.\r\n`)));
+  }
+  session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));
+  return { tag, forbidsExpunge: !byUid, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
+}
+
+/** Applies a flag change to virtual messages in this session; returns the UIDs that changed. */
+function applyFlags(map: InboxMap, indexes: readonly number[], mode: 'set' | 'add' | 'remove', flags: readonly string[]): number[] {
+  const changed: number[] = [];
+  const named = new Set(flags.map((flag) => flag.toLowerCase()).filter((flag) => flag !== '\\recent'));
+  for (const index of indexes) {
+    const shown = map.virtuals[index];
+    if (!shown) continue;
+    const kept = shown.flags.filter((flag) => (mode === 'set' ? false : mode === 'remove' ? !named.has(flag.toLowerCase()) : true));
+    const added = mode === 'remove' ? [] : flags.filter((flag) => flag.toLowerCase() !== '\\recent' && !kept.some((have) => have.toLowerCase() === flag.toLowerCase()));
+    const next = [...kept, ...added];
+    if (sameFlags(next, shown.flags)) continue;
+    shown.flags = next;
+    changed.push(shown.message.uid);
+  }
+  return changed;
+}
+
+/** Virtual messages marked \Deleted among `indexes` (all when undefined). */
+function deletedVirtuals(map: InboxMap, indexes?: readonly number[]): number[] {
+  const candidates = indexes ?? map.virtuals.map((_, index) => index);
+  return candidates.filter((index) => map.virtuals[index]?.flags.some((flag) => flag.toLowerCase() === DELETED));
+}
+
+/** Removes virtual messages (highest first) and tells the middleware; returns the EXPUNGE lines. */
+async function expungeVirtuals(session: InboxSession, inbox: Inbox, indexes: readonly number[], announce: boolean): Promise<Buffer> {
+  if (indexes.length === 0) return Buffer.alloc(0);
+  const uids = indexes.map((index) => inbox.map.virtuals[index]!.message.uid);
+  await session.host.engine?.expunge({ ...inbox.key, uids });
+  const lines: Buffer[] = [];
+  for (const index of [...indexes].sort((x, y) => y - x)) {
+    const seq = inbox.map.remove(index);
+    if (announce) lines.push(Buffer.from(`* ${seq} EXPUNGE\r\n`));
+  }
+  return Buffer.concat(lines);
+}
+
+/** EXPUNGE, or UID EXPUNGE with its set already split. */
+export function expunge(session: InboxSession, inbox: Inbox, tag: string, split: SplitSet | null): RunningCommand {
+  const virtual = inbox.readOnly ? [] : deletedVirtuals(inbox.map, split?.virtual);
+  const finish = async (line: Buffer): Promise<Buffer> => Buffer.concat([await expungeVirtuals(session, inbox, virtual, true), line]);
+  if (split !== null && split.server === null) {
+    return answeredLocally(session, tag, finish(Buffer.from(`${tag} OK Expunge completed.\r\n`)));
+  }
+  session.host.writeUpstream(Buffer.from(split === null ? `${tag} EXPUNGE\r\n` : `${tag} UID EXPUNGE ${split.server}\r\n`, 'latin1'));
+  return { tag, forbidsExpunge: false, complete: finish };
+}
+
+/** CLOSE expunges silently; UNSELECT does not. Either way INBOX rewriting ends with it. */
+export function close(session: InboxSession, inbox: Inbox, tag: string, command: Buffer, expungeToo: boolean): RunningCommand {
+  const virtual = expungeToo && !inbox.readOnly ? deletedVirtuals(inbox.map) : [];
+  session.host.writeUpstream(command);
+  return {
+    tag,
+    forbidsExpunge: false,
+    async complete(line) {
+      if (/^\S+ OK\b/i.test(line.toString('latin1'))) {
+        await expungeVirtuals(session, inbox, virtual, false);
+        session.selection = { kind: 'none' };
+      }
+      return line;
+    },
+  };
+}
+
+/**
+ * COPY / MOVE: real messages by the server; each virtual one materialised in the destination by
+ * a hidden APPEND (LITERAL+), its new UID added to the COPYUID the client gets.
+ */
+export function copyOrMove(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, move: boolean, split: SplitSet, destination: string, targetIsInbox: boolean): RunningCommand {
+  const name = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
+  const virtual = split.virtual.map((index) => inbox.map.virtuals[index]!);
+  let copyUid: { validity: string; source: string; target: string } | null = null;
+  const rewriteCopyUid = (text: string): string =>
+    text.replace(/ ?\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]/i, (_, validity: string, source: string, target: string) => {
+      copyUid = { validity, source, target };
+      return '';
+    });
+  const materialise = async (line: Buffer): Promise<Buffer> => {
+    const text = line.toString('latin1');
+    const realOk = split.server === null || /^\S+ OK\b/i.test(text);
+    if (!realOk) return line;
+    const pairs: { source: number; target: number }[] = [];
+    let validity = copyUid ? Number((copyUid as { validity: string }).validity) : 0;
+    for (const shown of virtual) {
+      const literal = Buffer.from(shown.message.rfc822, 'base64');
+      const flags = shown.flags.filter((flag) => flag.toLowerCase() !== '\\recent').join(' ');
+      const head = `APPEND ${destination} (${flags}) "${imapDate(shown.message.internalDate)}" {${literal.length}+}\r\n`;
+      const appended = await session.hidden(Buffer.concat([Buffer.from(head, 'latin1'), literal, Buffer.from('\r\n')]));
+      const uid = /APPENDUID (\d+) (\d+)/i.exec(appended.text);
+      if (!appended.ok) {
+        session.log.warn({ code: ENGINE_LOG_CODES.materialiseFailed, answer: appended.text.slice(0, 200) }, 'copying a virtual message failed');
+        return Buffer.from(`${tag} NO [SERVERBUG] Copy of a message failed: ${appended.text.replace(/^\w+ /, '').slice(0, 200)}\r\n`, 'latin1');
+      }
+      if (uid) {
+        validity = Number(uid[1]);
+        pairs.push({ source: shown.message.uid, target: Number(uid[2]) });
+      }
+    }
+    const expunged = move ? await expungeVirtuals(session, inbox, split.virtual, true) : Buffer.alloc(0);
+    const code = copyUidCode(copyUid, pairs, validity, targetIsInbox);
+    const status = split.server === null ? `${tag} OK ${code}${name} completed.\r\n` : text.replace(/^(\S+ OK )/i, `$1${code}`).replace(/\r?\n$/, '\r\n');
+    return Buffer.concat([expunged, Buffer.from(status, 'latin1')]);
+  };
+  if (split.server === null) {
+    return answeredLocally(session, tag, materialise(Buffer.alloc(0)));
+  }
+  session.host.writeUpstream(Buffer.from(`${tag} ${name} ${split.server} ${destination}\r\n`, 'latin1'));
+  return {
+    tag,
+    forbidsExpunge: false,
+    untagged(line, literal) {
+      // MOVE announces COPYUID in an untagged OK before its EXPUNGEs (RFC 6851 §4.3).
+      const text = literal === null ? line.toString('latin1') : '';
+      if (!/^\* OK \[COPYUID /i.test(text)) return undefined;
+      const rest = rewriteCopyUid(text);
+      return rest.trim() === '* OK' ? Buffer.alloc(0) : Buffer.from(rest, 'latin1');
+    },
+    complete: (line) => materialise(Buffer.from(rewriteCopyUid(line.toString('latin1')), 'latin1')),
+  };
+}
+
+function copyUidCode(real: { validity: string; source: string; target: string } | null, pairs: readonly { source: number; target: number }[], validity: number, targetIsInbox: boolean): string {
+  const sources: number[] = [];
+  const targets: number[] = [];
+  if (real) {
+    const realSources = expandSmallSet(real.source);
+    const realTargets = expandSmallSet(real.target);
+    realSources.forEach((uid, index) => {
+      sources.push(uid * 16);
+      targets.push(targetIsInbox ? realTargets[index]! * 16 : realTargets[index]!);
+    });
+  }
+  for (const pair of pairs) {
+    sources.push(pair.source);
+    targets.push(targetIsInbox ? pair.target * 16 : pair.target);
+  }
+  if (sources.length === 0 || validity === 0) return '';
+  // COPYUID lists both sets in corresponding order (RFC 4315 §3): sort the pairs by source.
+  const order = sources.map((_, index) => index).sort((x, y) => sources[x]! - sources[y]!);
+  const shownValidity = targetIsInbox ? clientUidValidity(validity) : validity;
+  return `[COPYUID ${shownValidity} ${order.map((index) => sources[index]).join(',')} ${order.map((index) => targets[index]).join(',')}] `;
+}
+
+/** IDLE: passed on; the view is refreshed now and then while idling, and once more at DONE. */
+export function idle(session: InboxSession, tag: string, command: Buffer, refreshEveryMs: number, readyForDone: () => void): RunningCommand {
+  session.host.writeUpstream(command);
+  let timer: NodeJS.Timeout | null = null;
+  let refreshing = false;
+  const refresh = (): void => {
+    if (refreshing) return;
+    refreshing = true;
+    // EXPUNGE and EXISTS may be sent at any time during IDLE (RFC 2177).
+    void refreshWhileIdle(session).then((bytes) => {
+      refreshing = false;
+      if (bytes.length > 0 && session.current?.tag === tag) session.host.writeClient(bytes);
+    });
+  };
+  return {
+    tag,
+    forbidsExpunge: false,
+    refreshesItself: true,
+    untagged(line) {
+      if (line[0] !== 0x2b /* + */ || timer !== null) return undefined;
+      session.host.idleChanged(true);
+      if (session.host.engine && refreshEveryMs > 0) timer = setInterval(refresh, refreshEveryMs);
+      readyForDone();
+      return PASS;
+    },
+    async complete(line) {
+      if (timer) clearInterval(timer);
+      session.host.idleChanged(false);
+      return Buffer.concat([await refreshAtSafePoint(session, false), line]);
+    },
+  };
+}
+
+/** During IDLE no hidden command can run, so only what needs none: withdrawals, flags, placeable messages. */
+async function refreshWhileIdle(session: InboxSession): Promise<Buffer> {
+  const inbox = session.inbox;
+  const engine = session.host.engine;
+  if (!inbox || !engine) return Buffer.alloc(0);
+  const view = await engine.view(inbox.key);
+  if (!view || session.selection !== inbox) return Buffer.alloc(0);
+  return session.applyViewChanges(inbox, view, false);
+}

@@ -1,0 +1,133 @@
+/**
+ * Which client commands the INBOX view takes over, and the one table that sends each to its
+ * family (inbox-select.ts, inbox-commands.ts, inbox-fetch.ts). Everything the view does not
+ * rewrite runs as a plain pass-through command, still one at a time.
+ *
+ * Must never answer BAD for a command the server would accept: when in doubt, pass it on.
+ */
+import type { ImapToken, ParsedCommand } from '../imap-syntax.js';
+import { parseSequenceSet, SequenceSetError } from './sequence-set.js';
+import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
+import { noop, passThrough, selectInbox, selectOther, statusInbox } from './inbox-select.js';
+import { answeredLocally, close, copyOrMove, expunge, idle, splitClientSet, store } from './inbox-commands.js';
+import { fetch, search } from './inbox-fetch.js';
+import { badCharsetAnswer, prepareSearch, SearchCharsetError } from './virtual-search.js';
+import { SearchSyntaxError } from './search-parse.js';
+
+type Inbox = Extract<Selection, { kind: 'inbox' }>;
+
+export interface DispatchOptions {
+  /** How often an idling session looks at its view (withdrawals, flags). */
+  readonly idleRefreshMs: number;
+  /** The relay may read the client's DONE. */
+  readonly readyForDone: () => void;
+}
+
+export function isInboxName(token: ImapToken | undefined): boolean {
+  if (!token) return false;
+  const value = token.kind === 'atom' ? token.value : token.kind === 'string' ? token.value.toString('utf8') : '';
+  return value.toUpperCase() === 'INBOX';
+}
+
+/** Commands the view must see even when INBOX is not selected (peeked from the first line). */
+export function claimedOutsideInbox(name: string, line: Buffer, nameEnd: number): boolean {
+  if (name !== 'SELECT' && name !== 'EXAMINE' && name !== 'STATUS') return false;
+  return /^\s+"?inbox"?(\s|\r?\n|$)/i.test(line.toString('latin1', nameEnd, nameEnd + 12));
+}
+
+/** Runs one whole client command; `bytes` is the command as the client sent it. */
+export async function dispatch(session: InboxSession, command: ParsedCommand, bytes: Buffer, options: DispatchOptions): Promise<RunningCommand> {
+  const { tag, name, args } = command;
+  const inbox = session.inbox;
+  const mailbox = args[0];
+  switch (name) {
+    case 'SELECT':
+    case 'EXAMINE':
+      return isInboxName(mailbox) ? selectInbox(session, tag, bytes, name === 'EXAMINE') : selectOther(session, tag, bytes);
+    case 'STATUS':
+      if (isInboxName(mailbox) && args[1]?.kind === 'list') {
+        return statusInbox(session, tag, atomText(mailbox), args[1].items.map(atomText));
+      }
+      return passThrough(session, tag, bytes);
+    case 'NOOP':
+    case 'CHECK':
+      return inbox ? noop(session, tag, bytes) : passThrough(session, tag, bytes);
+    case 'IDLE':
+      return inbox ? idle(session, tag, bytes, options.idleRefreshMs, options.readyForDone) : passThrough(session, tag, bytes);
+    case 'UID':
+      return inbox ? uidCommand(session, inbox, command, bytes) : passThrough(session, tag, bytes);
+    default:
+      return inbox ? await inboxCommand(session, inbox, command, bytes, false) : passThrough(session, tag, bytes);
+  }
+}
+
+async function uidCommand(session: InboxSession, inbox: Inbox, command: ParsedCommand, bytes: Buffer): Promise<RunningCommand> {
+  const [sub, ...rest] = command.args;
+  const subName = sub?.kind === 'atom' ? sub.value.toUpperCase() : '';
+  return inboxCommand(session, inbox, { tag: command.tag, name: subName, args: rest }, bytes, true);
+}
+
+async function inboxCommand(session: InboxSession, inbox: Inbox, command: ParsedCommand, bytes: Buffer, byUid: boolean): Promise<RunningCommand> {
+  const { tag, name, args } = command;
+  try {
+    switch (name) {
+      case 'FETCH': {
+        const split = splitClientSet(inbox, parseSequenceSet(atomText(args[0])), byUid);
+        return fetch(session, inbox, tag, byUid, split, textAfterSet(bytes, byUid));
+      }
+      case 'STORE': {
+        const split = splitClientSet(inbox, parseSequenceSet(atomText(args[0])), byUid);
+        const flags = args.slice(2).flatMap((token) => (token.kind === 'list' ? token.items : [token])).map(atomText);
+        return store(session, inbox, { tag, byUid, split, item: atomText(args[1]), flags });
+      }
+      case 'SEARCH':
+        return search(session, inbox, tag, byUid, prepareSearch(inbox, args));
+      case 'COPY':
+      case 'MOVE': {
+        const split = splitClientSet(inbox, parseSequenceSet(atomText(args[0])), byUid);
+        return copyOrMove(session, inbox, tag, byUid, name === 'MOVE', split, quoteMailbox(args[1]), isInboxName(args[1]));
+      }
+      case 'EXPUNGE': {
+        if (!byUid) return expunge(session, inbox, tag, null);
+        return expunge(session, inbox, tag, splitClientSet(inbox, parseSequenceSet(atomText(args[0])), true));
+      }
+      case 'CLOSE':
+      case 'UNSELECT':
+        return close(session, inbox, tag, bytes, name === 'CLOSE');
+      default:
+        return passThrough(session, tag, bytes, name);
+    }
+  } catch (err) {
+    if (err instanceof SearchCharsetError) return answeredLocally(session, tag, badCharsetAnswer(tag));
+    if (err instanceof SequenceSetError || err instanceof ViewSyntaxError || err instanceof SearchSyntaxError) {
+      return answeredLocally(session, tag, Buffer.from(`${tag} BAD ${err.message}\r\n`, 'latin1'));
+    }
+    throw err;
+  }
+}
+
+export class ViewSyntaxError extends Error {
+  override readonly name = 'ViewSyntaxError';
+}
+
+function atomText(token: ImapToken | undefined): string {
+  if (!token) throw new ViewSyntaxError('Missing argument');
+  if (token.kind === 'atom') return token.value;
+  if (token.kind === 'string') return token.value.toString('utf8');
+  throw new ViewSyntaxError('Unexpected list or NIL');
+}
+
+/** A mailbox name as an IMAP string for a command we write ourselves. */
+function quoteMailbox(token: ImapToken | undefined): string {
+  const name = atomText(token);
+  return `"${name.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/** The FETCH items exactly as the client wrote them: everything after the set. */
+function textAfterSet(bytes: Buffer, byUid: boolean): string {
+  const text = bytes.toString('latin1').replace(/\r?\n$/, '');
+  const pattern = byUid ? /^\S+\s+UID\s+FETCH\s+\S+\s+/i : /^\S+\s+FETCH\s+\S+\s+/i;
+  const match = pattern.exec(text);
+  if (!match) throw new ViewSyntaxError('Invalid FETCH command');
+  return text.slice(match[0].length);
+}

@@ -1,0 +1,90 @@
+/**
+ * FETCH / UID FETCH and SEARCH / UID SEARCH on the INBOX view: the real part goes to the server
+ * with its set translated, the virtual part is answered from the message bytes, and both are
+ * merged in ascending order.
+ *
+ * Must never fetch or search a real message the client did not name, and never set \Seen on a
+ * virtual message for BODY.PEEK or in a read-only (EXAMINE) session.
+ */
+import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
+import type { SplitSet } from './inbox-map.js';
+import { answeredLocally } from './inbox-commands.js';
+import { evaluateVirtualSearch, type PreparedSearch } from './virtual-search.js';
+import { FetchItemsError, parseVirtualFetch, virtualFetchResponse, type VirtualFetchPlan } from './virtual-fetch.js';
+
+type Inbox = Extract<Selection, { kind: 'inbox' }>;
+
+export function fetch(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, split: SplitSet, itemsText: string): RunningCommand {
+  let plan: VirtualFetchPlan;
+  try {
+    plan = parseVirtualFetch(itemsText, byUid);
+  } catch (err) {
+    if (!(err instanceof FetchItemsError)) throw err;
+    return answeredLocally(session, tag, Buffer.from(`${tag} BAD ${err.message}\r\n`, 'latin1'));
+  }
+  const pending = [...split.virtual];
+  const seenChanges: number[] = [];
+  const responseFor = (index: number): Buffer => {
+    const shown = inbox.map.virtuals[index]!;
+    if (plan.setsSeen && !inbox.readOnly && !shown.flags.some((flag) => flag.toLowerCase() === '\\seen')) {
+      shown.flags = [...shown.flags, '\\Seen'];
+      seenChanges.push(shown.message.uid);
+      return virtualFetchResponse(inbox.map.clientSeqOfVirtual(index), shown, plan, true);
+    }
+    return virtualFetchResponse(inbox.map.clientSeqOfVirtual(index), shown, plan, false);
+  };
+  const emitUpTo = (clientSeq: number): Buffer | null => {
+    const parts: Buffer[] = [];
+    while (pending.length > 0 && inbox.map.clientSeqOfVirtual(pending[0]!) < clientSeq) parts.push(responseFor(pending.shift()!));
+    return parts.length > 0 ? Buffer.concat(parts) : null;
+  };
+  const finish = async (line: Buffer): Promise<Buffer> => {
+    const rest = emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0);
+    // A body fetched without PEEK sets \Seen, as on the server: the `read` event.
+    if (seenChanges.length > 0) await session.host.engine?.flags({ ...inbox.key, changes: seenChanges.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })) });
+    return Buffer.concat([rest, line]);
+  };
+  if (split.server === null) {
+    return answeredLocally(session, tag, finish(Buffer.from(`${tag} OK Fetch completed.\r\n`)));
+  }
+  session.host.writeUpstream(Buffer.from(`${tag} ${byUid ? 'UID FETCH' : 'FETCH'} ${split.server} ${itemsText}\r\n`, 'latin1'));
+  return {
+    tag,
+    forbidsExpunge: !byUid,
+    beforeFetch: emitUpTo,
+    beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER),
+    complete: (line) => (pending.length === 0 && seenChanges.length === 0 ? line : finish(line)),
+  };
+}
+
+/**
+ * SEARCH: the server evaluates the translated criteria on the real messages; the proxy
+ * evaluates the client's criteria on each virtual message; the hits are merged in order.
+ */
+export function search(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, prepared: PreparedSearch): RunningCommand {
+  const { map } = inbox;
+  const virtualHits = map.virtuals.flatMap((shown, index) =>
+    evaluateVirtualSearch(prepared, { shown, seq: map.clientSeqOfVirtual(index), highestSeq: map.clientExists, highestUid: map.starUid }) ? [byUid ? shown.message.uid : map.clientSeqOfVirtual(index)] : [],
+  );
+  const answer = (serverHits: readonly number[]): Buffer => {
+    const hits = [...serverHits.map((hit) => (byUid ? hit * 16 : map.clientSeqOfServer(hit))), ...virtualHits].sort((x, y) => x - y);
+    return Buffer.from(`* SEARCH${hits.map((hit) => ` ${hit}`).join('')}\r\n`, 'latin1');
+  };
+  session.host.writeUpstream(Buffer.concat([Buffer.from(`${tag} ${byUid ? 'UID SEARCH' : 'SEARCH'} `, 'latin1'), prepared.serverCriteria, Buffer.from('\r\n')]));
+  let answered = false;
+  return {
+    tag,
+    forbidsExpunge: !byUid,
+    untagged(line, literal) {
+      const text = literal === null ? line.toString('latin1') : '';
+      if (!/^\* SEARCH\b/i.test(text)) return undefined;
+      // In place of the server's own line, so it keeps its place among EXISTS and EXPUNGE.
+      answered = true;
+      return answer(text.slice(8).trim().split(/\s+/).filter(Boolean).map(Number));
+    },
+    complete(line) {
+      if (answered || !/^\S+ OK\b/i.test(line.toString('latin1'))) return line;
+      return Buffer.concat([answer([]), line]);
+    },
+  };
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { VirtualMessage } from '@inlay/schemas';
+import { InboxMap, clientUidNext, clientUidValidity } from './inbox-map.js';
+import { parseSequenceSet, resolveRanges, formatRanges, inRanges } from './sequence-set.js';
+import { parseFetchHead, rewriteFetchUids, rewriteUidCodes } from './response-rewrite.js';
+
+const virtual = (uid: number): VirtualMessage => ({ uid, campaignId: 'c', variantId: null, internalDate: '2026-11-22T00:00:00Z', flags: [], rfc822: '' });
+
+/** A model of the client's view: the list of (kind, server seq | virtual index) in order. */
+function clientList(map: InboxMap): string[] {
+  const list: string[] = [];
+  for (let seq = 1; seq <= map.clientExists; seq++) {
+    const message = map.resolve(seq)!;
+    list.push(message.kind === 'real' ? `r${message.serverSeq}` : `v${message.index}`);
+  }
+  return list;
+}
+
+describe('InboxMap', () => {
+  it('places virtual messages after the real ones they follow and renumbers both ways', () => {
+    const map = new InboxMap(3);
+    map.append(virtual(49)); // after server UID 3
+    map.serverExists = 5;
+    map.append(virtual(81));
+    expect(clientList(map)).toEqual(['r1', 'r2', 'r3', 'v0', 'r4', 'r5', 'v1']);
+    expect(map.clientSeqOfServer(4)).toBe(5);
+    expect(map.clientSeqOfVirtual(1)).toBe(7);
+    expect(map.serverExpunged(2)).toBe(2);
+    expect(clientList(map)).toEqual(['r1', 'r2', 'v0', 'r3', 'r4', 'v1']);
+    expect(map.remove(0)).toBe(3);
+    expect(clientList(map)).toEqual(['r1', 'r2', 'r3', 'r4', 'v0']);
+  });
+
+  it('splits sequence and UID sets without naming a message the client did not', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 8 }), fc.array(fc.integer({ min: 0, max: 8 }), { maxLength: 4 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), (exists, anchors, a, b) => {
+        const map = new InboxMap(0);
+        const sorted = [...anchors].sort((x, y) => x - y);
+        let uidBase = 0;
+        for (const anchor of sorted) {
+          map.serverExists = Math.min(anchor, exists);
+          uidBase = Math.max(uidBase + 1, map.serverExists * 16 + 1);
+          map.append(virtual(uidBase));
+        }
+        map.serverExists = exists;
+        const list = clientList(map);
+        if (Math.max(a, b) > map.clientExists || map.clientExists === 0) {
+          expect(() => map.splitSequenceSet(parseSequenceSet(`${a}:${b}`))).toThrow('Invalid messageset');
+          return;
+        }
+        const ranges = resolveRanges(parseSequenceSet(`${a}:${b}`), map.clientExists);
+        const split = map.splitSequenceSet(parseSequenceSet(`${a}:${b}`));
+        const named = list.filter((_, index) => inRanges(ranges, index + 1));
+        const serverRanges = split.server === null ? [] : resolveRanges(parseSequenceSet(split.server), 0);
+        const fromSplit = [
+          ...list.filter((entry) => entry.startsWith('r') && inRanges(serverRanges, Number(entry.slice(1)))),
+          ...split.virtual.map((index) => `v${index}`),
+        ];
+        expect(fromSplit.sort()).toEqual(named.sort());
+      }),
+    );
+  });
+
+  it('translates UID ranges into explicit server ranges and the virtual UIDs in them', () => {
+    const map = new InboxMap(2);
+    map.append(virtual(33));
+    const split = map.splitUidSet(parseSequenceSet('17:40'));
+    expect(split).toEqual({ server: '2', virtual: [0] });
+    expect(map.splitUidSet(parseSequenceSet('100:*'))).toEqual({ server: '3:6', virtual: [0] });
+  });
+});
+
+describe('client UIDNEXT and UIDVALIDITY', () => {
+  it('is the lowest UID a new message could get, so it moves with every new message', () => {
+    expect(clientUidNext(11, 0)).toBe(161);
+    expect(clientUidNext(11, 161)).toBe(162);
+    expect(clientUidNext(12, 161)).toBe(177);
+  });
+  it('differs from the server UIDVALIDITY and is never 0', () => {
+    expect(clientUidValidity(1_700_000_000)).not.toBe(1_700_000_000);
+    expect(clientUidValidity(0x5a5a5a5a)).toBe(1);
+  });
+});
+
+describe('response rewriting', () => {
+  it('scales UID at the top level of a FETCH response, not inside strings or sections', () => {
+    const line = Buffer.from('* 3 FETCH (FLAGS (\\Seen) ENVELOPE ("x" "UID 5" NIL) BODY[HEADER.FIELDS (UID)] {4}\r\n');
+    const head = parseFetchHead(line)!;
+    const state = { depth: 0, afterUidKeyword: false };
+    expect(rewriteFetchUids(line, head.listStart, state, () => {}).toString()).toBe(line.toString());
+    const after = rewriteFetchUids(Buffer.from(' UID 7)\r\n'), 0, state, () => {});
+    expect(after.toString()).toBe(' UID 112)\r\n');
+  });
+  it('rewrites APPENDUID and COPYUID for INBOX', () => {
+    expect(rewriteUidCodes('a OK [APPENDUID 5 3:4] done', { sourceIsInbox: false, targetIsInbox: true })).toBe(`a OK [APPENDUID ${clientUidValidity(5)} 48,64] done`);
+    expect(rewriteUidCodes('a OK [COPYUID 9 3 7] done', { sourceIsInbox: true, targetIsInbox: false })).toBe('a OK [COPYUID 9 48 7] done');
+  });
+  it('writes ranges compactly', () => {
+    expect(formatRanges([{ from: 5, to: 6 }, { from: 1, to: 2 }, { from: 3, to: 4 }])).toBe('1:6');
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * The numbering of one session's INBOX view: where the virtual messages sit among the real ones,
+ * and the translation of sequence numbers and UIDs between the client and the server
+ * (proxy/README.md, "UIDs and sequence numbers").
+ *
+ * It holds no list of the mailbox's UIDs: only the server's message count and, per virtual
+ * message, how many real messages precede it (`realBefore`). Real mail only ever arrives at the
+ * end and a virtual message is only ever shown after every real message the session knows, so
+ * `realBefore` changes only when a real message before it is expunged.
+ *
+ * Must never reorder: client UIDs ascend with client sequence numbers, always.
+ */
+import { UID_SCALE, type VirtualMessage } from '@inlay/schemas';
+import { formatRanges, resolveRanges, SequenceSetError, type Range, type RawRange } from './sequence-set.js';
+
+export interface ShownVirtual {
+  readonly message: VirtualMessage;
+  /** Real messages of the session's view with a lower UID. */
+  realBefore: number;
+  /** The flags this session last told its client. */
+  flags: readonly string[];
+}
+
+export type ClientMessage = { readonly kind: 'real'; readonly serverSeq: number } | { readonly kind: 'virtual'; readonly index: number };
+
+/** A client set split into what the server must see and the virtual messages it names. */
+export interface SplitSet {
+  /** Server set, or null when the set names no real message. */
+  readonly server: string | null;
+  /** Indexes into `virtuals`, ascending. */
+  readonly virtual: number[];
+}
+
+export function clientUidOfServer(serverUid: number): number {
+  return serverUid * UID_SCALE;
+}
+
+export function isVirtualUid(clientUid: number): boolean {
+  return clientUid % UID_SCALE !== 0;
+}
+
+/** The highest server UID at or below this client UID. */
+export function anchorOf(clientUid: number): number {
+  return Math.floor(clientUid / UID_SCALE);
+}
+
+/**
+ * What the client is told UIDNEXT is: the lowest client UID a new message could get. A new
+ * virtual message takes exactly this UID, so UIDNEXT moves whenever one is added (RFC 3501
+ * §2.3.1.1), and real mail moves it too.
+ */
+export function clientUidNext(serverUidNext: number, highestVirtualUid: number): number {
+  return Math.max((serverUidNext - 1) * UID_SCALE + 1, highestVirtualUid + 1);
+}
+
+/**
+ * UIDVALIDITY shown to clients: derived from the server's, but different, so a client that
+ * cached the server's raw UIDs resyncs once when it first comes through Inlay, and never again.
+ */
+export function clientUidValidity(serverUidValidity: number): number {
+  const derived = (serverUidValidity ^ 0x5a5a_5a5a) >>> 0;
+  return derived === 0 ? 1 : derived;
+}
+
+export class InboxMap {
+  readonly virtuals: ShownVirtual[] = [];
+
+  constructor(public serverExists: number) {}
+
+  get clientExists(): number {
+    return this.serverExists + this.virtuals.length;
+  }
+
+  get highestVirtualUid(): number {
+    return this.virtuals.length === 0 ? 0 : this.virtuals[this.virtuals.length - 1]!.message.uid;
+  }
+
+  clientSeqOfVirtual(index: number): number {
+    return this.virtuals[index]!.realBefore + index + 1;
+  }
+
+  clientSeqOfServer(serverSeq: number): number {
+    let before = 0;
+    for (const shown of this.virtuals) {
+      if (shown.realBefore < serverSeq) before++;
+      else break;
+    }
+    return serverSeq + before;
+  }
+
+  resolve(clientSeq: number): ClientMessage | null {
+    if (clientSeq < 1 || clientSeq > this.clientExists) return null;
+    let virtualBefore = 0;
+    for (let index = 0; index < this.virtuals.length; index++) {
+      const seq = this.clientSeqOfVirtual(index);
+      if (seq === clientSeq) return { kind: 'virtual', index };
+      if (seq < clientSeq) virtualBefore++;
+      else break;
+    }
+    return { kind: 'real', serverSeq: clientSeq - virtualBefore };
+  }
+
+  indexOfUid(uid: number): number {
+    return this.virtuals.findIndex((shown) => shown.message.uid === uid);
+  }
+
+  /** Shows a virtual message after every real message the session knows; returns its client sequence number. */
+  append(message: VirtualMessage): number {
+    this.virtuals.push({ message, realBefore: this.serverExists, flags: message.flags });
+    return this.clientExists;
+  }
+
+  /** Removes a virtual message; returns the client sequence number it had (for `* n EXPUNGE`). */
+  remove(index: number): number {
+    const seq = this.clientSeqOfVirtual(index);
+    this.virtuals.splice(index, 1);
+    return seq;
+  }
+
+  /** The server expunged its message `serverSeq`; returns the client sequence number it had. */
+  serverExpunged(serverSeq: number): number {
+    const clientSeq = this.clientSeqOfServer(serverSeq);
+    for (const shown of this.virtuals) if (shown.realBefore >= serverSeq) shown.realBefore--;
+    this.serverExists--;
+    return clientSeq;
+  }
+
+  /** Splits a client sequence set (`*` = the client's highest sequence number). */
+  splitSequenceSet(raw: readonly RawRange[], strict = true): SplitSet {
+    // A message number past the end is a client error the server answers BAD (FETCH, STORE,
+    // COPY); SEARCH only ignores it (strict = false).
+    if (strict && !validMessageSet(raw, this.clientExists)) throw new SequenceSetError('Invalid messageset');
+    const ranges = resolveRanges(raw, this.clientExists);
+    const server: Range[] = [];
+    const virtual = new Set<number>();
+    for (const { from, to } of ranges) {
+      const last = Math.min(to, this.clientExists);
+      if (from > last) continue;
+      let virtualBelowFrom = 0;
+      let virtualUpToLast = 0;
+      for (let index = 0; index < this.virtuals.length; index++) {
+        const seq = this.clientSeqOfVirtual(index);
+        if (seq < from) virtualBelowFrom++;
+        if (seq <= last) virtualUpToLast++;
+        if (seq >= from && seq <= last) virtual.add(index);
+      }
+      server.push({ from: from - virtualBelowFrom, to: last - virtualUpToLast });
+    }
+    return { server: formatRanges(server), virtual: [...virtual].sort((x, y) => x - y) };
+  }
+
+  /** The last message of the view is a virtual one: `*` in a UID set is then its UID. */
+  get lastIsVirtual(): boolean {
+    const last = this.virtuals[this.virtuals.length - 1];
+    return last !== undefined && last.realBefore === this.serverExists;
+  }
+
+  /**
+   * What `*` in a UID set stands for when the proxy evaluates it on virtual messages: the last
+   * virtual UID when that message is last, else "a real UID above every virtual one".
+   */
+  get starUid(): number {
+    return this.lastIsVirtual ? this.highestVirtualUid : Number.MAX_SAFE_INTEGER;
+  }
+
+  /**
+   * Splits a client UID set without asking the server for its highest UID. When the last
+   * message is real, `*` means the same message on both sides and stays `*` for the server (its
+   * "n:* names the last message even above n" rule then agrees with the client's); a virtual
+   * message is in "n:*" exactly when its UID is at least n. When the last message is virtual,
+   * `*` is its UID and every range becomes explicit.
+   */
+  splitUidSet(raw: readonly RawRange[]): SplitSet {
+    if (!this.lastIsVirtual) {
+      const virtual = new Set<number>();
+      for (const { from, to } of raw) {
+        const star = from === '*' || to === '*';
+        const low = star ? (from === '*' ? to : from) : Math.min(from, to);
+        const high = star ? Number.MAX_SAFE_INTEGER : Math.max(from, to);
+        if (low === '*') continue; // "*" alone: the last message, which is real
+        this.virtuals.forEach((shown, index) => {
+          if (shown.message.uid >= low && shown.message.uid <= high) virtual.add(index);
+        });
+      }
+      return { server: scaleUidSetDown(raw), virtual: [...virtual].sort((x, y) => x - y) };
+    }
+    const ranges = resolveRanges(raw, this.highestVirtualUid);
+    const server: Range[] = [];
+    const virtual = new Set<number>();
+    for (const { from, to } of ranges) {
+      const low = Math.ceil(from / UID_SCALE);
+      const high = Math.floor(to / UID_SCALE);
+      if (low <= high && high >= 1) server.push({ from: Math.max(low, 1), to: high });
+      this.virtuals.forEach((shown, index) => {
+        if (shown.message.uid >= from && shown.message.uid <= to) virtual.add(index);
+      });
+    }
+    return { server: formatRanges(server), virtual: [...virtual].sort((x, y) => x - y) };
+  }
+}
+
+/** The real part of a UID set whose `*` is a real message: range by range, `*` kept. */
+function scaleUidSetDown(raw: readonly RawRange[]): string | null {
+  const parts: string[] = [];
+  for (const { from, to } of raw) {
+    if (from === '*' || to === '*') {
+      const other = from === '*' ? to : from;
+      parts.push(other === '*' ? '*' : `${Math.max(1, Math.ceil(other / UID_SCALE))}:*`);
+      continue;
+    }
+    const low = Math.max(1, Math.ceil(Math.min(from, to) / UID_SCALE));
+    const high = Math.floor(Math.max(from, to) / UID_SCALE);
+    if (low <= high) parts.push(low === high ? `${low}` : `${low}:${high}`);
+  }
+  return parts.length === 0 ? null : parts.join(',');
+}
+
+const STAR = 0xffff_ffff;
+
+/**
+ * Whether a server would accept this message set for FETCH, STORE or COPY, by the rule Dovecot
+ * applies (its msgset check): no set is valid in an empty mailbox; otherwise, of the merged,
+ * sorted ranges, the highest one must not end past the last message — or, when it ends in `*`,
+ * must not start past it. Lower ranges past the end are simply cut.
+ */
+export function validMessageSet(raw: readonly RawRange[], messages: number): boolean {
+  if (messages === 0 || raw.length === 0) return false;
+  const ranges = raw
+    .map(({ from, to }) => [from === '*' ? STAR : from, to === '*' ? STAR : to] as const)
+    .map(([a, b]) => (a <= b ? { from: a, to: b } : { from: b, to: a }))
+    .sort((x, y) => x.from - y.from);
+  let last = { ...ranges[0]! };
+  for (const range of ranges.slice(1)) {
+    if (range.from <= last.to + 1) last.to = Math.max(last.to, range.to);
+    else last = { ...range };
+  }
+  if (last.to === STAR) return last.from === STAR || last.from <= messages;
+  return last.to <= messages;
+}

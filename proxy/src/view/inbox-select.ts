@@ -1,0 +1,248 @@
+/**
+ * SELECT/EXAMINE INBOX, NOOP/CHECK/IDLE completions and STATUS INBOX: the moments the session
+ * (re)builds its numbering, applies what changed in the view, and injects new virtual messages.
+ *
+ * Injection protocol (proxy/README.md, "Assigning a UID"): every session raises the view's
+ * epoch (`reveal`) before it tells its client about real mail — at SELECT, at STATUS, and when
+ * EXISTS grows. A new virtual message is anchored at the server's UIDNEXT − 1 as the session
+ * learned it *after* reading the epoch it assigns with: at SELECT, when the view read before the
+ * SELECT went upstream has epoch E and our own reveal returned E + 1 (nobody revealed between);
+ * otherwise from a hidden STATUS followed by a hidden NOOP that shows no new mail. The
+ * middleware applies the assignment only if the epoch has not moved.
+ *
+ * Must never fail the client's command because the engine did not answer: the view is simply
+ * left as it was.
+ */
+import type { InboxView } from '@inlay/schemas';
+import { InboxMap, anchorOf, clientUidNext } from './inbox-map.js';
+import { rememberedUidValidity, rememberUidValidity, type InboxSession, type RunningCommand, type Selection } from './inbox-session.js';
+import { DROP, PASS } from '../framer.js';
+
+type Inbox = Extract<Selection, { kind: 'inbox' }>;
+
+const SELECT_LINE = /^\* (\d+) (EXISTS|RECENT)\b|^\* OK \[(UIDVALIDITY|UIDNEXT|UNSEEN) (\d+)\]/i;
+
+export async function selectInbox(session: InboxSession, tag: string, command: Buffer, readOnly: boolean): Promise<RunningCommand> {
+  const { engine, login } = session.host;
+  const remembered = rememberedUidValidity(login);
+  // Read before the SELECT goes upstream: its epoch then predates the anchor SELECT reports.
+  const early = engine && remembered !== undefined ? await engine.view(session.viewKeyFor(remembered)) : undefined;
+  session.selection = { kind: 'none' };
+  const lines: string[] = [];
+  const figures = { exists: 0, uidValidity: 0, uidNext: 0, unseen: 0 };
+  session.host.writeUpstream(command);
+  return {
+    tag,
+    forbidsExpunge: false,
+    refreshesItself: true,
+    untagged(line, literal) {
+      if (literal !== null) return undefined;
+      const text = line.toString('latin1');
+      const match = SELECT_LINE.exec(text);
+      if (match?.[2]?.toUpperCase() === 'EXISTS') figures.exists = Number(match[1]);
+      if (match?.[3]) figures[codeName(match[3])] = Number(match[4]);
+      lines.push(text);
+      return DROP;
+    },
+    async complete(line) {
+      if (!/^\S+ OK\b/i.test(line.toString('latin1'))) return Buffer.concat([...lines.map((text) => Buffer.from(text, 'latin1')), line]);
+      rememberUidValidity(login, figures.uidValidity);
+      const key = session.viewKeyFor(figures.uidValidity);
+      const map = new InboxMap(figures.exists);
+      const inbox: Inbox = { kind: 'inbox', readOnly, map, key, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext };
+      session.selection = inbox;
+      const viewMatches = early !== undefined && remembered === figures.uidValidity;
+      // The client is about to learn EXISTS and UIDNEXT: raise the epoch first (see the header).
+      const revealed = engine ? await engine.reveal(key) : undefined;
+      const view = revealed ?? (viewMatches ? early : undefined);
+      if (view) {
+        await placeAtSelect(session, inbox, view);
+        if (revealed && revealed.pending > 0 && !readOnly) {
+          // Our own reveal is the only one since the view was read before the SELECT: the anchor
+          // SELECT reported is then at or above all mail anyone has shown. Otherwise, sync first.
+          const onlyOurs = viewMatches && revealed.epoch === early.epoch + 1;
+          await inject(session, inbox, revealed, onlyOurs ? figures.uidNext - 1 : null);
+        }
+      }
+      return Buffer.concat([...lines.map((text) => rewriteSelectLine(session, inbox, text, figures.unseen)), line]);
+    },
+  };
+}
+
+function codeName(code: string): 'uidValidity' | 'uidNext' | 'unseen' {
+  const upper = code.toUpperCase();
+  return upper === 'UIDVALIDITY' ? 'uidValidity' : upper === 'UIDNEXT' ? 'uidNext' : 'unseen';
+}
+
+function rewriteSelectLine(session: InboxSession, inbox: Inbox, text: string, serverUnseen: number): Buffer {
+  const { map } = inbox;
+  const match = SELECT_LINE.exec(text);
+  if (match?.[2]?.toUpperCase() === 'EXISTS') {
+    // A first unseen virtual message that sorts before the server's first unseen needs its own UNSEEN line.
+    const unseen = firstUnseen(inbox, serverUnseen);
+    const extra = serverUnseen === 0 && unseen !== 0 ? `* OK [UNSEEN ${unseen}] First unseen.\r\n` : '';
+    return Buffer.from(`* ${map.clientExists} EXISTS\r\n${extra}`, 'latin1');
+  }
+  if (match?.[3]?.toUpperCase() === 'UNSEEN') return Buffer.from(text.replace(/\[UNSEEN \d+\]/i, `[UNSEEN ${firstUnseen(inbox, serverUnseen)}]`), 'latin1');
+  if (match?.[3]?.toUpperCase() === 'UIDNEXT') return Buffer.from(text.replace(/\[UIDNEXT \d+\]/i, `[UIDNEXT ${clientUidNext(Number(match[4]), map.highestVirtualUid)}]`), 'latin1');
+  return session.rewriteCodes(inbox, text);
+}
+
+function firstUnseen(inbox: Inbox, serverUnseen: number): number {
+  const { map } = inbox;
+  let first = serverUnseen === 0 ? 0 : map.clientSeqOfServer(serverUnseen);
+  map.virtuals.forEach((shown, index) => {
+    if (shown.flags.some((flag) => flag.toLowerCase() === '\\seen')) return;
+    const seq = map.clientSeqOfVirtual(index);
+    if (first === 0 || seq < first) first = seq;
+  });
+  return first;
+}
+
+/** Places the view's messages: each after the real messages with a UID up to its anchor. */
+async function placeAtSelect(session: InboxSession, inbox: Inbox, view: InboxView): Promise<void> {
+  session.view = view;
+  const { map } = inbox;
+  const lastRealUid = inbox.syncedUidNext - 1;
+  for (const message of view.messages) {
+    const anchor = anchorOf(message.uid);
+    if (anchor > lastRealUid) continue; // assigned by a session that knows newer mail: shown after our next sync
+    const realBefore = anchor === lastRealUid ? map.serverExists : await countRealUpTo(session, anchor);
+    if (realBefore === null) continue;
+    map.virtuals.push({ message, realBefore, flags: message.flags });
+  }
+}
+
+/** How many real messages have a UID at or below `anchor` (ESEARCH COUNT, else a plain SEARCH). */
+async function countRealUpTo(session: InboxSession, anchor: number): Promise<number | null> {
+  if (anchor === 0) return 0;
+  const counted = await session.hidden(`SEARCH RETURN (COUNT) UID 1:${anchor}`);
+  if (counted.ok) {
+    const count = /\bCOUNT (\d+)/i.exec(counted.untagged.join(' '));
+    return count ? Number(count[1]) : 0;
+  }
+  const listed = await session.hidden(`SEARCH UID 1:${anchor}`);
+  if (!listed.ok) return null;
+  return listed.untagged.join(' ').replace(/^\* SEARCH/i, '').trim().split(/\s+/).filter(Boolean).length;
+}
+
+/**
+ * Learns the server's current UIDNEXT after the view was read: a hidden STATUS, then a hidden
+ * NOOP that must bring no new mail (else the anchor may already be stale: try next time).
+ */
+async function syncedAnchor(session: InboxSession, inbox: Inbox): Promise<number | null> {
+  const status = await session.hidden('STATUS INBOX (UIDNEXT)');
+  const next = /UIDNEXT (\d+)/i.exec(status.untagged.join(' '));
+  if (!status.ok || !next) return null;
+  const before = inbox.map.serverExists;
+  const growthBefore = session.growths;
+  const noop = await session.hidden('NOOP');
+  if (!noop.ok || session.growths !== growthBefore || inbox.map.serverExists < before) return null;
+  inbox.syncedUidNext = Math.max(inbox.syncedUidNext, Number(next[1]));
+  inbox.viewUidBound = Math.min(inbox.viewUidBound, Number(next[1]));
+  return Number(next[1]) - 1;
+}
+
+/** Asks the middleware to inject the pending campaigns after `anchor` and shows what it assigned. */
+async function inject(session: InboxSession, inbox: Inbox, view: InboxView, knownAnchor: number | null): Promise<Buffer> {
+  const engine = session.host.engine;
+  if (!engine) return Buffer.alloc(0);
+  const anchor = knownAnchor ?? (await syncedAnchor(session, inbox));
+  if (anchor === null || session.selection !== inbox) return Buffer.alloc(0);
+  const result = await engine.assign({ ...inbox.key, epoch: view.epoch, anchorServerUid: anchor });
+  if (!result) return Buffer.alloc(0);
+  if (!result.applied) session.log.debug({ epoch: view.epoch, now: result.epoch }, 'assignment skipped: new mail was shown meanwhile; next time');
+  return session.showPlaceable(inbox, result);
+}
+
+/**
+ * After NOOP, CHECK or IDLE: withdrawals and flag changes from the view, messages assigned by
+ * other sessions, and injection of what is pending. Returns what to send before the tagged OK.
+ */
+export async function refreshAtSafePoint(session: InboxSession, withUid: boolean): Promise<Buffer> {
+  const inbox = session.inbox;
+  const engine = session.host.engine;
+  if (!inbox || !engine) return Buffer.alloc(0);
+  const view = await engine.view(inbox.key);
+  if (!view || session.selection !== inbox) return Buffer.alloc(0);
+  const parts = [session.applyViewChanges(inbox, view, withUid)];
+  const deferred = view.messages.some((message) => message.uid > inbox.map.highestVirtualUid && inbox.map.indexOfUid(message.uid) === -1);
+  if (view.pending > 0 && !inbox.readOnly) parts.push(await inject(session, inbox, view, null));
+  else if (deferred && (await syncedAnchor(session, inbox)) !== null) parts.push(session.showPlaceable(inbox, view));
+  return Buffer.concat(parts);
+}
+
+/** NOOP and CHECK: passed on, then the view is refreshed before the client sees the OK. */
+export function noop(session: InboxSession, tag: string, command: Buffer): RunningCommand {
+  session.host.writeUpstream(command);
+  return {
+    tag,
+    forbidsExpunge: false,
+    refreshesItself: true,
+    async complete(line) {
+      return Buffer.concat([await refreshAtSafePoint(session, false), line]);
+    },
+  };
+}
+
+/** STATUS of INBOX from any state: counts and UIDs as the INBOX view shows them. */
+export function statusInbox(session: InboxSession, tag: string, mailboxArg: string, items: readonly string[]): RunningCommand {
+  const wanted = items.map((item) => item.toUpperCase());
+  const asked = [...new Set([...wanted, 'UIDNEXT', 'UIDVALIDITY', 'MESSAGES', 'UNSEEN'])];
+  session.host.writeUpstream(Buffer.from(`${tag} STATUS ${mailboxArg} (${asked.join(' ')})\r\n`, 'latin1'));
+  let statusLine: string | null = null;
+  return {
+    tag,
+    forbidsExpunge: false,
+    untagged(line, literal) {
+      const text = literal === null ? line.toString('latin1') : '';
+      if (!/^\* STATUS /i.test(text)) return undefined;
+      statusLine = text;
+      return DROP;
+    },
+    async complete(line) {
+      if (statusLine === null) return line;
+      const values = new Map<string, number>();
+      for (const [, name, value] of statusLine.matchAll(/([A-Z-]+) (\d+)/gi)) values.set(name!.toUpperCase(), Number(value));
+      const validity = values.get('UIDVALIDITY') ?? 0;
+      const serverNext = values.get('UIDNEXT') ?? 1;
+      rememberUidValidity(session.host.login, validity);
+      const engine = session.host.engine;
+      // UIDNEXT tells the client about new mail too: the same reveal as before showing it.
+      const view = engine ? await engine.reveal(session.viewKeyFor(validity)) : undefined;
+      const shown = (view?.messages ?? []).filter((message) => anchorOf(message.uid) < serverNext);
+      const highest = shown.reduce((max, message) => Math.max(max, message.uid), 0);
+      const shownValues: Record<string, number> = {
+        MESSAGES: (values.get('MESSAGES') ?? 0) + shown.length,
+        UNSEEN: (values.get('UNSEEN') ?? 0) + shown.filter((message) => !message.flags.some((flag) => flag.toLowerCase() === '\\seen')).length,
+        UIDNEXT: clientUidNext(serverNext, highest),
+        UIDVALIDITY: session.clientUidValidity(validity),
+      };
+      const listed = wanted.map((name) => `${name} ${shownValues[name] ?? values.get(name) ?? 0}`);
+      const head = statusLine.slice(0, statusLine.lastIndexOf('('));
+      return Buffer.concat([Buffer.from(`${head}(${listed.join(' ')})\r\n`, 'latin1'), line]);
+    },
+  };
+}
+
+/** A command the view does not rewrite (LIST, CREATE, LOGOUT, …): passed on as it is. */
+export function passThrough(session: InboxSession, tag: string, command: Buffer, name = ''): RunningCommand {
+  session.host.writeUpstream(command);
+  // After LOGOUT the server closes the connection: its OK must not wait for the view.
+  return { tag, forbidsExpunge: false, refreshesItself: name === 'LOGOUT', complete: (line) => line };
+}
+
+/** SELECT/EXAMINE of another mailbox: nothing of it is rewritten; INBOX rewriting stops. */
+export function selectOther(session: InboxSession, tag: string, command: Buffer): RunningCommand {
+  session.selection = { kind: 'none' };
+  session.host.writeUpstream(command);
+  return {
+    tag,
+    forbidsExpunge: false,
+    untagged: () => PASS,
+    complete(line) {
+      if (/^\S+ OK\b/i.test(line.toString('latin1'))) session.selection = { kind: 'other' };
+      return line;
+    },
+  };
+}

@@ -1,0 +1,404 @@
+/**
+ * One client session's INBOX view: the state (which mailbox is selected, the numbering, the
+ * virtual messages shown), the server responses rewritten into the client's numbering, and the
+ * hidden commands the proxy itself sends upstream. The command families are in
+ * inbox-commands.ts and inbox-fetch.ts; the relay hands this class whole commands and every
+ * server line while INBOX is selected.
+ *
+ * While INBOX is selected commands run one at a time: the next client command is read only
+ * when the previous one has completed, so the proxy's numbering and the server's move in
+ * lockstep, and our own hidden commands never interleave with the client's.
+ *
+ * It must never: send the client a number from the server's numbering, show a virtual message
+ * anywhere but after every real message the session knows, announce an EXPUNGE while a FETCH,
+ * STORE or SEARCH is running, or let a failure of the campaign side fail a command.
+ */
+import type { Logger } from 'pino';
+import type { InboxView, ViewKey } from '@inlay/schemas';
+import type { EngineClient } from '../engine-client.js';
+import { DROP, PASS, STOP, type LineVerdict, type LiteralAnnouncement } from '../framer.js';
+import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
+import { parseFetchHead, rewriteFetchUids, rewriteUidCodes, type FetchScanState } from './response-rewrite.js';
+import { fetchFlagsLine } from './virtual-fetch.js';
+
+export interface InboxHost {
+  readonly log: Logger;
+  /** The login name, as the middleware knows the user. */
+  readonly login: string;
+  readonly engine: EngineClient | null;
+  writeUpstream(bytes: Buffer): void;
+  /** Our own bytes to the client, at the next response boundary. */
+  writeClient(bytes: Buffer): void;
+  /** The server side stopped at a line (STOP): carry on reading it. */
+  resumeServer(): void;
+  idleChanged(idle: boolean): void;
+}
+
+/** A client command while it runs: how its responses are treated. */
+export interface RunningCommand {
+  readonly tag: string;
+  /** Seq-number FETCH/STORE/SEARCH: no EXPUNGE may reach the client while it runs. */
+  readonly forbidsExpunge: boolean;
+  /** An untagged response meant for this command; undefined = default handling. */
+  untagged?(line: Buffer, literal: LiteralAnnouncement | null): LineVerdict | undefined;
+  /** A FETCH response's client sequence number is about to go out: what to send before it. */
+  beforeFetch?(clientSeq: number): Buffer | null;
+  /** Another untagged response (EXISTS, EXPUNGE, FLAGS, …) is about to go out: the server has
+   *  finished the command's own data, so what the proxy adds to it goes first. */
+  beforeOther?(): Buffer | null;
+  /** The tagged completion from the server; returns what the client gets instead. */
+  complete(line: Buffer): Buffer | Promise<Buffer>;
+  /** NOOP, CHECK, IDLE, SELECT: the command applies the view itself. */
+  readonly refreshesItself?: boolean;
+  /** Set when the proxy answers the command itself: settles once the answer is out. */
+  readonly local?: Promise<void>;
+}
+
+export type Selection =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'other' }
+  | {
+      readonly kind: 'inbox';
+      readonly readOnly: boolean;
+      readonly map: InboxMap;
+      readonly key: ViewKey;
+      /** Every real message with a server UID below this is in the session's view. */
+      syncedUidNext: number;
+      /** Every real message of the session's view has a server UID below this (Infinity: not known
+       *  since new mail arrived). A virtual message can go at the end only when its anchor is
+       *  below syncedUidNext and at least viewUidBound − 1. */
+      viewUidBound: number;
+    };
+
+interface HiddenCommand {
+  readonly tag: string;
+  readonly untagged: string[];
+  resolve(result: HiddenResult): void;
+}
+
+export interface HiddenResult {
+  readonly ok: boolean;
+  readonly untagged: readonly string[];
+  readonly text: string;
+}
+
+/** Server UIDVALIDITY per login, so a SELECT can ask for the view before it reaches the server. */
+const knownUidValidity = new Map<string, number>();
+const KNOWN_UID_VALIDITY_MAX = 100_000;
+
+export function rememberUidValidity(login: string, validity: number): void {
+  if (knownUidValidity.size >= KNOWN_UID_VALIDITY_MAX) knownUidValidity.clear();
+  knownUidValidity.set(login.toLowerCase(), validity);
+}
+
+export function rememberedUidValidity(login: string): number | undefined {
+  return knownUidValidity.get(login.toLowerCase());
+}
+
+export class InboxSession {
+  selection: Selection = { kind: 'none' };
+  /** The latest view the session has applied, with the epoch it was read at. */
+  view: InboxView | undefined;
+  current: RunningCommand | null = null;
+  /** How often new real mail arrived; a hidden sync compares it before and after. */
+  growths = 0;
+  private hiddenCommand: HiddenCommand | null = null;
+  private hiddenCounter = 0;
+  /** Output held back while a command finishes asynchronously; null when passing straight through. */
+  private held: Buffer[] | null = null;
+  private fetchScan: FetchScanState | null = null;
+  /** Server sequence number of the FETCH response being read. */
+  private fetchSeq = 0;
+  private fetchBefore: Buffer | null = null;
+
+  constructor(readonly host: InboxHost) {}
+
+  get inbox(): Extract<Selection, { kind: 'inbox' }> | null {
+    return this.selection.kind === 'inbox' ? this.selection : null;
+  }
+
+  get log(): Logger {
+    return this.host.log;
+  }
+
+  // --- output ---
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Ends holding and returns what was held, followed by `last`. */
+  release(last?: Buffer): Buffer {
+    const parts = this.held ?? [];
+    this.held = null;
+    if (last) parts.push(last);
+    return Buffer.concat(parts);
+  }
+
+  private out(bytes: Buffer | null, line: Buffer): LineVerdict {
+    const chosen = bytes ?? line;
+    if (this.held !== null) {
+      this.held.push(Buffer.from(chosen));
+      return DROP;
+    }
+    return bytes ?? PASS;
+  }
+
+  // --- hidden commands ---
+
+  /** Sends a command of our own upstream and collects its untagged responses. */
+  hidden(command: string | Buffer): Promise<HiddenResult> {
+    const tag = `~inlay${++this.hiddenCounter}`;
+    return new Promise((resolve) => {
+      this.hiddenCommand = { tag, untagged: [], resolve };
+      const bytes = typeof command === 'string' ? Buffer.from(`${command}\r\n`, 'latin1') : command;
+      this.host.writeUpstream(Buffer.concat([Buffer.from(`${tag} `), bytes]));
+    });
+  }
+
+  // --- server responses ---
+
+  onServerLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
+    if (!first) return this.continueFetch(line, literal);
+    const c0 = line[0];
+    if (c0 === 0x2a /* * */) return this.untagged(line, literal);
+    if (c0 === 0x2b /* + */) return this.current?.untagged?.(line, literal) ?? this.out(null, line);
+    const space = line.indexOf(0x20);
+    const tag = line.toString('latin1', 0, space);
+    const hidden = this.hiddenCommand;
+    if (hidden && tag === hidden.tag) {
+      this.hiddenCommand = null;
+      const text = line.toString('latin1', space + 1).trimEnd();
+      hidden.resolve({ ok: /^OK\b/i.test(text), untagged: hidden.untagged, text });
+      return DROP;
+    }
+    const running = this.current;
+    if (running && tag === running.tag) {
+      this.fetchScan = null;
+      const result = running.complete(line);
+      const refresh = Buffer.isBuffer(result) ? this.refreshAfter(running) : null;
+      if (Buffer.isBuffer(result) && !(refresh instanceof Promise)) {
+        this.current = null;
+        const verdict = this.out(refresh === null ? result : Buffer.concat([refresh, result]), line);
+        this.settle();
+        return verdict;
+      }
+      this.hold();
+      const finished = Promise.resolve(result).then(async (bytes) => {
+        const extra = await (refresh ?? this.refreshAfter(running));
+        return extra === null ? bytes : Buffer.concat([extra, bytes]);
+      });
+      void finished.then(
+        (bytes) => this.finishAsync(bytes),
+        (err: Error) => {
+          this.log.error({ err: err.message, stack: err.stack }, 'INBOX view: completing a command failed; passing the server answer on');
+          this.finishAsync(line);
+        },
+      );
+      return DROP;
+    }
+    return this.out(null, line);
+  }
+
+  private finishAsync(bytes: Buffer): void {
+    this.current = null;
+    this.host.writeClient(this.release(bytes));
+    this.settle();
+  }
+
+  /** Set by the relay while a command runs: called once it has completed. */
+  settled: (() => void) | null = null;
+
+  private settle(): void {
+    const settled = this.settled;
+    this.settled = null;
+    // Not from inside the server framer's callback: the relay reads client input again.
+    if (settled) setImmediate(settled);
+  }
+
+  private untagged(line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    const hidden = this.hiddenCommand;
+    const text = literal === null ? line.toString('latin1') : '';
+    if (hidden && /^\* (SEARCH|ESEARCH|STATUS)\b/i.test(text)) {
+      hidden.untagged.push(text.trimEnd());
+      return DROP;
+    }
+    const special = this.current?.untagged?.(line, literal);
+    if (special !== undefined) return special;
+    const inbox = this.inbox;
+    if (!inbox) return this.out(null, line);
+    const number = /^\* (\d+) (EXISTS|EXPUNGE|FETCH|RECENT)\b/i.exec(line.toString('latin1', 0, 32));
+    if (number?.[2]?.toUpperCase() !== 'FETCH') {
+      const before = this.current?.beforeOther?.() ?? null;
+      if (before !== null) {
+        const verdict = this.untaggedInInbox(inbox, line, literal, number, text);
+        if (verdict === STOP) {
+          this.host.writeClient(before);
+          return STOP;
+        }
+        return this.out(Buffer.concat([before, verdict === PASS ? line : verdict === DROP ? Buffer.alloc(0) : (verdict as Buffer)]), line);
+      }
+    }
+    return this.untaggedInInbox(inbox, line, literal, number, text);
+  }
+
+  private untaggedInInbox(inbox: Extract<Selection, { kind: 'inbox' }>, line: Buffer, literal: LiteralAnnouncement | null, number: RegExpExecArray | null, text: string): LineVerdict {
+    if (number) {
+      const value = Number(number[1]);
+      switch (number[2]!.toUpperCase()) {
+        case 'EXISTS':
+          return this.serverExists(inbox, value, line);
+        case 'EXPUNGE':
+          return this.out(Buffer.from(`* ${inbox.map.serverExpunged(value)} EXPUNGE\r\n`), line);
+        case 'FETCH':
+          return this.startFetch(inbox, line, literal);
+        default:
+          return this.out(null, line);
+      }
+    }
+    if (/^\* OK \[(UIDNEXT|UIDVALIDITY|COPYUID)/i.test(text)) return this.out(this.rewriteCodes(inbox, text), line);
+    return this.out(null, line);
+  }
+
+  rewriteCodes(inbox: Extract<Selection, { kind: 'inbox' }>, text: string): Buffer {
+    const rewritten = rewriteUidCodes(text, { sourceIsInbox: true, targetIsInbox: false }).replace(
+      /\[UIDNEXT (\d+)\]/i,
+      (_, next: string) => `[UIDNEXT ${clientUidNext(Number(next), inbox.map.highestVirtualUid)}]`,
+    );
+    return Buffer.from(rewritten, 'latin1');
+  }
+
+  private startFetch(inbox: Extract<Selection, { kind: 'inbox' }>, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    const head = parseFetchHead(line);
+    if (!head) return this.out(null, line);
+    const clientSeq = inbox.map.clientSeqOfServer(head.serverSeq);
+    const before = this.current?.beforeFetch?.(clientSeq) ?? null;
+    this.fetchScan = { depth: 0, afterUidKeyword: false };
+    this.fetchSeq = head.serverSeq;
+    const body = rewriteFetchUids(line, head.listStart, this.fetchScan, (uid) => this.sawServerUid(inbox, uid, head.serverSeq));
+    if (literal === null) this.fetchScan = null;
+    const renumbered = Buffer.concat([Buffer.from(`* ${clientSeq} FETCH `), body.subarray(head.listStart)]);
+    return this.out(before ? Buffer.concat([before, renumbered]) : renumbered, line);
+  }
+
+  private continueFetch(line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    const scan = this.fetchScan;
+    if (!scan) return this.out(null, line);
+    const inbox = this.inbox;
+    const seq = this.fetchSeq;
+    const rewritten = rewriteFetchUids(line, 0, scan, (uid) => inbox && this.sawServerUid(inbox, uid, seq));
+    if (literal === null) this.fetchScan = null;
+    return this.out(rewritten === line ? null : rewritten, line);
+  }
+
+  /**
+   * A message with this server UID is in the session's view, so is every message with a lower
+   * one (the server hands UIDs out in arrival order and EXISTS covers a prefix): virtual
+   * messages anchored below it can be placed.
+   */
+  private sawServerUid(inbox: Extract<Selection, { kind: 'inbox' }>, serverUid: number, serverSeq: number): void {
+    if (serverUid >= inbox.syncedUidNext) inbox.syncedUidNext = serverUid + 1;
+    // The last message's UID bounds every real one in the view.
+    if (serverSeq === inbox.map.serverExists) inbox.viewUidBound = serverUid + 1;
+  }
+
+  // --- new mail ---
+
+  private serverExists(inbox: Extract<Selection, { kind: 'inbox' }>, count: number, line: Buffer): LineVerdict {
+    const { map } = inbox;
+    if (count <= map.serverExists || !this.host.engine) {
+      map.serverExists = count;
+      return this.out(Buffer.from(`* ${map.clientExists} EXISTS\r\n`), line);
+    }
+    this.growths++;
+    // New real mail: raise the epoch first, so no assignment based on an older anchor can land
+    // below it (middleware/README.md), and show what was assigned before it, in UID order.
+    const boundBefore = inbox.viewUidBound;
+    inbox.viewUidBound = Infinity;
+    void this.host.engine.reveal(inbox.key).then((view) => {
+      // Placed before the new mail, so judged by what the view held before it arrived.
+      inbox.viewUidBound = boundBefore;
+      const shownBefore = view ? this.showPlaceable(inbox, view) : Buffer.alloc(0);
+      inbox.viewUidBound = Infinity;
+      map.serverExists = count;
+      const bytes = Buffer.concat([shownBefore, Buffer.from(`* ${map.clientExists} EXISTS\r\n`)]);
+      if (this.held !== null) this.held.push(bytes);
+      else this.host.writeClient(bytes);
+      this.host.resumeServer();
+    });
+    return STOP;
+  }
+
+  /**
+   * Shows the view's messages this session has not shown yet and can place: those anchored
+   * below every real message still to come. Returns the EXISTS to send (or nothing).
+   */
+  showPlaceable(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView): Buffer {
+    this.view = view;
+    const { map } = inbox;
+    let added = false;
+    for (const message of view.messages) {
+      if (message.uid <= map.highestVirtualUid || map.indexOfUid(message.uid) !== -1) continue;
+      const anchor = anchorOf(message.uid);
+      // Placed only at the end: every real message up to its anchor is here, none above it.
+      if (anchor >= inbox.syncedUidNext || anchor + 1 < inbox.viewUidBound) continue;
+      map.append(message);
+      added = true;
+    }
+    return added ? Buffer.from(`* ${map.clientExists} EXISTS\r\n`) : Buffer.alloc(0);
+  }
+
+  /**
+   * After any command, as a server reports what changed meanwhile at the end of each command:
+   * messages assigned by other sessions (EXISTS), flags changed elsewhere (FETCH), and — where
+   * EXPUNGE is legal — withdrawals. From this node's cached view when it is fresh (no I/O), else
+   * asked for. Null when there is nothing to do; NOOP, CHECK and IDLE do their own.
+   */
+  private refreshAfter(running: RunningCommand): Buffer | Promise<Buffer> | null {
+    const inbox = this.inbox;
+    const engine = this.host.engine;
+    if (!inbox || !engine || running.refreshesItself) return null;
+    const apply = (view: InboxView | undefined): Buffer =>
+      view === undefined || this.selection !== inbox ? Buffer.alloc(0) : this.applyViewChanges(inbox, view, false, !running.forbidsExpunge);
+    const cached = engine.cachedView(inbox.key);
+    if (cached !== undefined) return cached === this.fullyApplied ? null : apply(cached);
+    return engine.view(inbox.key).then(apply);
+  }
+
+  /** The last view whose every change this session has shown (withdrawals included). */
+  private fullyApplied: InboxView | undefined;
+
+  /** Withdrawn or expunged elsewhere, flags changed elsewhere, new messages; EXPUNGE only when legal. */
+  applyViewChanges(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView, withUid: boolean, allowExpunge = true): Buffer {
+    const { map } = inbox;
+    const parts: Buffer[] = [];
+    const listed = new Map(view.messages.map((message) => [message.uid, message]));
+    // Highest first: each EXPUNGE number is then right at the moment the client reads it.
+    for (let index = map.virtuals.length - 1; allowExpunge && index >= 0; index--) {
+      if (!listed.has(map.virtuals[index]!.message.uid)) parts.push(Buffer.from(`* ${map.remove(index)} EXPUNGE\r\n`));
+    }
+    if (allowExpunge) this.fullyApplied = view;
+    map.virtuals.forEach((shown, index) => {
+      const now = listed.get(shown.message.uid);
+      if (!now || sameFlags(now.flags, shown.flags)) return;
+      shown.flags = now.flags;
+      parts.push(fetchFlagsLine(map.clientSeqOfVirtual(index), shown.message.uid, shown.flags, withUid));
+    });
+    parts.push(this.showPlaceable(inbox, view));
+    return Buffer.concat(parts);
+  }
+
+  viewKeyFor(serverUidValidity: number): ViewKey {
+    return { login: this.host.login, mailbox: 'INBOX', serverUidValidity };
+  }
+
+  clientUidValidity(serverUidValidity: number): number {
+    return clientUidValidity(serverUidValidity);
+  }
+}
+
+export function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const lower = new Set(a.map((flag) => flag.toLowerCase()));
+  return b.every((flag) => lower.has(flag.toLowerCase()));
+}

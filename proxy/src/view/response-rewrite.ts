@@ -1,0 +1,114 @@
+/**
+ * Rewrites the numbers in the server's INBOX responses into the client's numbering: the message
+ * number of `* n FETCH`, the value of `UID n` inside a FETCH response (also in segments after a
+ * literal), and the UIDs and UIDVALIDITY in response codes (APPENDUID, COPYUID, UIDNEXT,
+ * UIDVALIDITY). Pure text work on one segment at a time.
+ *
+ * Must never touch bytes inside quoted strings or literals: a subject may say "UID 5".
+ */
+import { UID_SCALE } from '@inlay/schemas';
+import { expandSmallSet, formatNumbers } from './sequence-set.js';
+import { clientUidValidity } from './inbox-map.js';
+
+/** Where a FETCH response's top-level list is, between segments. */
+export interface FetchScanState {
+  /** Parenthesis depth inside the FETCH list: 1 is the top level. */
+  depth: number;
+  /** The previous top-level atom was UID: the next number is a UID. */
+  afterUidKeyword: boolean;
+}
+
+export interface FetchHead {
+  readonly serverSeq: number;
+  /** Index of the "(" that opens the data list. */
+  readonly listStart: number;
+}
+
+const FETCH_HEAD = /^\* (\d+) FETCH \(/i;
+
+export function parseFetchHead(line: Buffer): FetchHead | null {
+  const match = FETCH_HEAD.exec(line.toString('latin1', 0, Math.min(line.length, 32)));
+  if (!match) return null;
+  return { serverSeq: Number(match[1]), listStart: match[0].length - 1 };
+}
+
+/**
+ * Rewrites `UID n` at the top level of a FETCH data list in `segment` from `start` on, scaling
+ * the UID. Calls `onUid` with the server UID seen. Returns the new segment (or the same one).
+ */
+export function rewriteFetchUids(segment: Buffer, start: number, state: FetchScanState, onUid: (serverUid: number) => void): Buffer {
+  const text = segment.toString('latin1');
+  let out = '';
+  let copiedTo = 0;
+  let i = start;
+  while (i < text.length) {
+    const char = text[i]!;
+    if (char === '"') {
+      i = skipQuoted(text, i);
+      continue;
+    }
+    if (char === '(') state.depth++;
+    else if (char === ')') state.depth--;
+    else if (char === '{' || char === '\r' || char === '\n') break; // a literal or the end of the segment
+    else if (state.depth === 1 && /[A-Za-z0-9]/.test(char)) {
+      let end = i;
+      while (end < text.length && !' ()[]{"\r\n'.includes(text[end]!)) end++;
+      // A section like BODY[HEADER.FIELDS (A B)] nests brackets and parentheses: skip to "]".
+      if (text[end] === '[') {
+        end = text.indexOf(']', end);
+        if (end === -1) break;
+        end++;
+        if (text[end] === '<') end = Math.max(end, text.indexOf('>', end) + 1);
+      }
+      const word = text.slice(i, end);
+      if (state.afterUidKeyword && /^\d+$/.test(word)) {
+        const serverUid = Number(word);
+        onUid(serverUid);
+        out += text.slice(copiedTo, i) + String(serverUid * UID_SCALE);
+        copiedTo = end;
+        state.afterUidKeyword = false;
+      } else {
+        state.afterUidKeyword = word.toUpperCase() === 'UID';
+      }
+      i = end;
+      continue;
+    }
+    i++;
+  }
+  if (copiedTo === 0) return segment;
+  return Buffer.from(out + text.slice(copiedTo), 'latin1');
+}
+
+function skipQuoted(text: string, open: number): number {
+  let i = open + 1;
+  while (i < text.length) {
+    if (text[i] === '\\') i += 2;
+    else if (text[i] === '"') return i + 1;
+    else i++;
+  }
+  return i;
+}
+
+/** Scales every UID of a set written by the server (APPENDUID, COPYUID). */
+export function scaleUidSet(set: string): string {
+  return formatNumbers(expandSmallSet(set).map((uid) => uid * UID_SCALE)) ?? set;
+}
+
+/**
+ * Rewrites the response codes of a status response that carry INBOX UIDs:
+ * `[UIDVALIDITY v]`, `[APPENDUID v uids]` (when the target is INBOX), `[COPYUID v src dst]`
+ * (src scaled when the source is INBOX, dst when the target is). UIDNEXT is the caller's.
+ */
+export function rewriteUidCodes(line: string, options: { sourceIsInbox: boolean; targetIsInbox: boolean }): string {
+  return line
+    .replace(/\[UIDVALIDITY (\d+)\]/i, (_, validity: string) => `[UIDVALIDITY ${clientUidValidity(Number(validity))}]`)
+    .replace(/\[APPENDUID (\d+) ([0-9:,]+)\]/i, (whole, validity: string, uids: string) =>
+      options.targetIsInbox ? `[APPENDUID ${clientUidValidity(Number(validity))} ${scaleUidSet(uids)}]` : whole,
+    )
+    .replace(/\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]/i, (_, validity: string, source: string, target: string) => {
+      const shownValidity = options.targetIsInbox ? clientUidValidity(Number(validity)) : Number(validity);
+      const shownSource = options.sourceIsInbox ? scaleUidSet(source) : source;
+      const shownTarget = options.targetIsInbox ? scaleUidSet(target) : target;
+      return `[COPYUID ${shownValidity} ${shownSource} ${shownTarget}]`;
+    });
+}

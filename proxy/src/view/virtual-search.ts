@@ -1,0 +1,68 @@
+/**
+ * SEARCH on the INBOX view: the client's criteria parsed once (search-parse.ts), sent to the
+ * server with every sequence and UID set translated to the real messages it names
+ * (search-format.ts), and evaluated on each virtual message as Dovecot would (search-eval.ts).
+ *
+ * Must never let the server evaluate a set in the client's numbering.
+ */
+import type { ImapToken } from '../imap-syntax.js';
+import type { Selection } from './inbox-session.js';
+import type { ShownVirtual } from './inbox-map.js';
+import { parseSearch, SearchCharsetError, SUPPORTED_CHARSETS, type SearchProgram } from './search-parse.js';
+import { formatSearch, mapSearchSets } from './search-format.js';
+import { matchesSearch } from './search-eval.js';
+import { modelOf } from './virtual-fetch.js';
+
+type Inbox = Extract<Selection, { kind: 'inbox' }>;
+
+export interface PreparedSearch {
+  /** The criteria for the server, sets translated. */
+  readonly serverCriteria: Buffer;
+  readonly program: SearchProgram;
+}
+
+export interface VirtualSearchContext {
+  readonly shown: ShownVirtual;
+  readonly seq: number;
+  readonly highestSeq: number;
+  readonly highestUid: number;
+}
+
+/** The answer for a charset the proxy cannot search in (RFC 3501 §6.4.4). */
+export function badCharsetAnswer(tag: string): Buffer {
+  return Buffer.from(`${tag} NO [BADCHARSET (${SUPPORTED_CHARSETS.join(' ')})] Unsupported charset\r\n`, 'latin1');
+}
+
+export { SearchCharsetError };
+
+export function prepareSearch(inbox: Inbox, args: readonly ImapToken[]): PreparedSearch {
+  const program = parseSearch(args);
+  const { map } = inbox;
+  const mapped = mapSearchSets(program, {
+    sequence: (set) => map.splitSequenceSet(set.ranges, false).server,
+    uid: (set) => {
+      const server = map.splitUidSet(set.ranges).server;
+      return server === null ? null : { uid: server };
+    },
+  });
+  return { serverCriteria: formatSearch(mapped), program };
+}
+
+export function evaluateVirtualSearch(prepared: PreparedSearch, context: VirtualSearchContext): boolean {
+  const { shown } = context;
+  const model = modelOf(shown.message);
+  return matchesSearch(
+    prepared.program,
+    {
+      sequence: context.seq,
+      uid: shown.message.uid,
+      flags: shown.flags,
+      recent: false,
+      internalDate: new Date(shown.message.internalDate),
+      size: model.size,
+      raw: model.bytes,
+    },
+    { highestSequence: context.highestSeq, highestUid: context.highestUid },
+  );
+}
+

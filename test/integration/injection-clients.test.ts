@@ -1,0 +1,206 @@
+// Injection end to end, with real clients: the real middleware process (embedded store) decides,
+// the real proxy splices the campaign message into the real Dovecot's INBOX. Each client must
+// see it as mail; two sessions of one user must agree on its UID and flags; the middleware
+// going away must leave mail working, and coming back must resume injection without a
+// UIDVALIDITY change.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { dovecotFromInfo, type DovecotClient } from '../services/dovecot.ts';
+import { imapflowThrough, userWithMail } from '../helpers/fixtures.ts';
+import { startInjectionStack, type InjectionStack } from '../helpers/injection-stack.ts';
+import { RawImap } from '../helpers/raw-imap.ts';
+
+const run = promisify(execFile);
+const dovecot: DovecotClient = dovecotFromInfo(inject('dovecot'));
+let stack: InjectionStack;
+
+beforeAll(async () => {
+  stack = await startInjectionStack({ dovecot });
+  await stack.runCampaign('Winter offer');
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** A session speaking raw IMAP, with each answer split into untagged lines and the status word. */
+class Session {
+  private tags = 0;
+  private constructor(private readonly raw: RawImap) {}
+  static async open(port: number): Promise<Session> {
+    const raw = await RawImap.connect(port);
+    await raw.greeting();
+    return new Session(raw);
+  }
+  async command(text: string): Promise<{ status: string; untagged: string[] }> {
+    const tag = `t${++this.tags}`;
+    const answer = await this.raw.command(tag, text);
+    const lines = answer.split('\r\n').filter(Boolean);
+    const last = lines.at(-1) ?? '';
+    return { status: last.split(' ')[1] ?? '', untagged: lines.filter((line) => line.startsWith('* ')) };
+  }
+  async logout(): Promise<void> {
+    await this.command('LOGOUT');
+    this.raw.close();
+  }
+}
+
+async function subjectsVia(user: { user: string; password: string }): Promise<{ uid: number; subject: string | undefined; seen: boolean }[]> {
+  const client = imapflowThrough(stack.proxy.port, user);
+  await client.connect();
+  const lock = await client.getMailboxLock('INBOX');
+  try {
+    const found = [];
+    for await (const message of client.fetch('1:*', { uid: true, envelope: true, flags: true })) {
+      found.push({ uid: message.uid, subject: message.envelope?.subject, seen: message.flags?.has('\\Seen') ?? false });
+    }
+    return found;
+  } finally {
+    lock.release();
+    await client.logout();
+  }
+}
+
+describe('a running campaign, seen by real clients', () => {
+  it('imapflow sees the campaign message after the real mail, with a UID above them', async () => {
+    const user = await userWithMail(dovecot, 3);
+    const messages = await subjectsVia(user);
+    expect(messages.map((message) => message.subject)).toEqual(['Message number 1', 'Message number 2', 'Message number 3', `Winter offer for ${user.user}`]);
+    expect(messages.map((message) => message.uid)).toEqual([16, 32, 48, 49]);
+    // The same UID in the next session: the assignment is durable.
+    expect((await subjectsVia(user)).at(-1)?.uid).toBe(49);
+  });
+
+  it("Python's imaplib searches and fetches it", async () => {
+    const user = await userWithMail(dovecot, 2);
+    const script = `
+import imaplib, sys
+m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+m.login(sys.argv[2], sys.argv[3])
+typ, data = m.select('INBOX')
+print(data[0].decode())
+typ, data = m.uid('SEARCH', None, 'ALL')
+print(data[0].decode())
+typ, data = m.uid('FETCH', data[0].split()[-1], '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+print(data[0][1].decode().strip())
+m.logout()
+`;
+    const { stdout } = await run('python3', ['-c', script, String(stack.proxy.port), user.user, user.password]);
+    expect(stdout.trim().split('\n')).toEqual(['3', '16 32 33', `Subject: Winter offer for ${user.user}`]);
+  });
+
+  it('curl fetches it by its UID', async () => {
+    const user = await userWithMail(dovecot, 1);
+    await subjectsVia(user); // first login injects
+    const { stdout } = await run('curl', ['-sS', '--max-time', '20', '--user', `${user.user}:${user.password}`, `imap://127.0.0.1:${stack.proxy.port}/INBOX;UID=17`]);
+    expect(stdout).toContain(`Subject: Winter offer for ${user.user}`);
+    expect(stdout).toContain('Winter offer, just for you.');
+  });
+
+  it('two sessions of one user share UID and flags; \\Seen set in one reaches the other at NOOP', async () => {
+    const user = await userWithMail(dovecot, 2);
+    const first = await Session.open(stack.proxy.port);
+    const second = await Session.open(stack.proxy.port);
+    for (const session of [first, second]) {
+      await session.command(`LOGIN ${user.user} ${user.password}`);
+      await session.command('SELECT INBOX');
+    }
+    const uidsOf = async (session: Session): Promise<string> => (await session.command('UID SEARCH ALL')).untagged.join(' ');
+    expect(await uidsOf(first)).toBe('* SEARCH 16 32 33');
+    expect(await uidsOf(second)).toBe('* SEARCH 16 32 33');
+    await first.command('UID STORE 33 +FLAGS (\\Seen)');
+    const noop = await second.command('NOOP');
+    expect(noop.untagged).toContain('* 3 FETCH (FLAGS (\\Seen))');
+    await first.logout();
+    await second.logout();
+  });
+});
+
+describe('the campaign side failing', () => {
+  it('mail keeps working while the middleware is down; injection resumes after, under the same UIDVALIDITY', async () => {
+    const user = await userWithMail(dovecot, 2);
+    const session = await Session.open(stack.proxy.port);
+    await session.command(`LOGIN ${user.user} ${user.password}`);
+    const before = await session.command('SELECT INBOX');
+    const validity = before.untagged.find((line) => line.includes('UIDVALIDITY'));
+    expect(before.untagged).toContain('* 3 EXISTS');
+
+    await stack.stopMiddleware();
+    await dovecot.deliver(user.user, 'From: a@example.org\r\nSubject: during the outage\r\n\r\nstill delivered\r\n');
+    const during = await session.command('NOOP');
+    expect(during.status).toBe('OK');
+    expect(during.untagged).toContain('* 4 EXISTS');
+    const fetched = await session.command('FETCH 4 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+    expect(fetched.untagged.join('\n')).toContain('UID 48');
+    // A new login while the middleware is down works too.
+    const other = await Session.open(stack.proxy.port);
+    expect((await other.command(`LOGIN ${user.user} ${user.password}`)).status).toBe('OK');
+    expect((await other.command('SELECT INBOX')).status).toBe('OK');
+    await other.logout();
+
+    await stack.restartMiddleware();
+    const after = await session.command('SELECT INBOX');
+    expect(after.untagged.find((line) => line.includes('UIDVALIDITY'))).toBe(validity);
+    expect(after.untagged).toContain('* 4 EXISTS');
+    await session.logout();
+    expect(stack.proxy.logs().some((line) => line['code'] === 'INLAY_PROXY_ENGINE_UNAVAILABLE')).toBe(true);
+  });
+});
+
+describe('mbsync', () => {
+  it('syncs the campaign message into the Maildir, and removes it after the campaign ends', async () => {
+    const user = await userWithMail(dovecot, 2);
+    const dir = await mkdtemp(join(tmpdir(), 'inlay-mbsync-'));
+    const config = join(dir, 'mbsyncrc');
+    await writeFile(
+      config,
+      [
+        'IMAPAccount proxy',
+        'Host 127.0.0.1',
+        `Port ${stack.proxy.port}`,
+        `User ${user.user}`,
+        `Pass ${user.password}`,
+        'SSLType None',
+        'AuthMechs LOGIN',
+        '',
+        'IMAPStore remote',
+        'Account proxy',
+        '',
+        'MaildirStore local',
+        `Path ${dir}/mail/`,
+        `Inbox ${dir}/mail/INBOX`,
+        '',
+        'Channel sync',
+        'Far :remote:',
+        'Near :local:',
+        'Patterns INBOX',
+        'Create Near',
+        'Expunge Near',
+        'Sync Pull',
+        `SyncState ${dir}/state/`,
+        '',
+      ].join('\n'),
+    );
+    await run('mkdir', ['-p', `${dir}/state`, `${dir}/mail`]);
+    const subjects = async (): Promise<string[]> => {
+      const found: string[] = [];
+      for (const sub of ['cur', 'new']) {
+        for (const file of await readdir(join(dir, 'mail/INBOX', sub)).catch(() => [])) {
+          const text = await readFile(join(dir, 'mail/INBOX', sub, file), 'latin1');
+          found.push(/^Subject: (.*)$/m.exec(text)?.[1] ?? '?');
+        }
+      }
+      return found.sort();
+    };
+    const campaign = await stack.runCampaign('Mbsync special');
+    await run('mbsync', ['-c', config, '-a']);
+    expect(await subjects()).toEqual(['Mbsync special for ' + user.user, 'Message number 1', 'Message number 2', `Winter offer for ${user.user}`].sort());
+    await stack.endCampaign(campaign);
+    await run('mbsync', ['-c', config, '-a']);
+    expect(await subjects()).toEqual(['Message number 1', 'Message number 2', `Winter offer for ${user.user}`].sort());
+  });
+});
