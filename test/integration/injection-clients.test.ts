@@ -12,10 +12,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dovecotFromInfo, type DovecotClient } from '../services/dovecot.ts';
 import { imapflowThrough, userWithMail } from '../helpers/fixtures.ts';
 import { startInjectionStack, type InjectionStack } from '../helpers/injection-stack.ts';
-import { RawImap } from '../helpers/raw-imap.ts';
+import { useImapTap } from '../helpers/imap-invariants-vitest.ts';
 
 const run = promisify(execFile);
 const dovecot: DovecotClient = dovecotFromInfo(inject('dovecot'));
+// Every raw session below is checked against the IMAP invariants after each test.
+const tap = useImapTap();
 let stack: InjectionStack;
 
 beforeAll(async () => {
@@ -30,9 +32,9 @@ afterAll(async () => {
 /** A session speaking raw IMAP, with each answer split into untagged lines and the status word. */
 class Session {
   private tags = 0;
-  private constructor(private readonly raw: RawImap) {}
+  private constructor(private readonly raw: Awaited<ReturnType<typeof tap.connect>>) {}
   static async open(port: number): Promise<Session> {
-    const raw = await RawImap.connect(port);
+    const raw = await tap.connect(port);
     await raw.greeting();
     return new Session(raw);
   }
