@@ -8,10 +8,11 @@
  *
  * A failing seed is printed with the report; add it to REGRESSION_SEEDS so it is replayed.
  *
- * Not yet part of `npm test`: with campaigns starting and ending mid-session the proxy still
- * differs from the oracle in when it announces new and withdrawn virtual messages (see the
- * session note of issue 4). Run it with INLAY_DIFFERENTIAL_PROXY=1 (`npm run test:differential`);
- * INLAY_DIFFERENTIAL_MIX=nocampaign limits the world to new mail (UID translation alone).
+ * In `npm test` the world changes by new mail only (UID translation, new mail, every command,
+ * three sessions), on fixed seeds. With campaigns starting and ending mid-session the proxy
+ * still differs from the oracle in when it announces virtual messages other sessions added
+ * (see the session note of issue 4): that run is opt-in, on fresh seeds —
+ * `npm run test:differential` (INLAY_DIFFERENTIAL_MIX=nocampaign for fresh seeds without them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDovecot } from '../helpers/fixtures.ts';
@@ -24,19 +25,30 @@ import type { DovecotUser } from '../services/dovecot.ts';
 
 const dovecot = testDovecot();
 
-/** Seeds that once failed against the proxy, replayed on every run. */
-const REGRESSION_SEEDS: number[] = [];
+/**
+ * Seeds that once failed against the proxy, replayed on every run (with new mail only; see below):
+ * - 427651826: a UID FETCH naming no existing message was answered without asking the server,
+ *   so the new mail Dovecot reports at the end of every command never came;
+ * - 427651828, 312260883: the same for UID STORE, whose flag updates Dovecot decorates with UID.
+ */
+const REGRESSION_SEEDS = [427651826, 427651828, 312260883];
+/** Seeds run in `npm test`, fixed so a run is repeatable; fresh ones with the opt-in run. */
+const FIXED_SEEDS = [427651833, 312260886, 711518148, 774295523, 774295524, 774295525, 774295526, 774295527];
 const FRESH_SEEDS = Number(process.env['INLAY_DIFFERENTIAL_RUNS'] ?? 8);
 const STEPS = 60;
 const SESSIONS = 3;
 const INITIAL_MESSAGES = 8;
 const firstFresh = Number(process.env['INLAY_DIFFERENTIAL_SEED'] ?? Math.floor(Math.random() * 1e9));
-const SEEDS = [...REGRESSION_SEEDS, ...Array.from({ length: FRESH_SEEDS }, (_, i) => firstFresh + i)];
+const FRESH = Array.from({ length: FRESH_SEEDS }, (_, i) => firstFresh + i);
+const OPT_IN = process.env['INLAY_DIFFERENTIAL_PROXY'] === '1';
+const SEEDS = OPT_IN ? FRESH : [...REGRESSION_SEEDS, ...FIXED_SEEDS];
+/** `npm test`: the world changes by new mail only; the opt-in run adds campaigns starting and ending. */
+const MIX = !OPT_IN || process.env['INLAY_DIFFERENTIAL_MIX'] === 'nocampaign' ? { 'campaign-start': 0, 'campaign-end': 0 } : {};
 
 let stack: InjectionStack;
 const spareUsers: DovecotUser[] = [];
 
-describe.runIf(process.env['INLAY_DIFFERENTIAL_PROXY'] === '1')('the INBOX through the proxy against an oracle account', () => {
+describe('the INBOX through the proxy against an oracle account', () => {
   beforeAll(async () => {
     // Dovecot rereads its user list at most once a second: every account in one batch.
     spareUsers.push(...(await Promise.all(Array.from({ length: 2 * SEEDS.length }, () => dovecot.addUser()))));
@@ -53,8 +65,7 @@ describe.runIf(process.env['INLAY_DIFFERENTIAL_PROXY'] === '1')('the INBOX throu
     const subject = proxyTarget(stack, dovecot, subjectUser);
     const oracle = dovecotTarget(dovecot, oracleUser, { name: 'oracle' });
     try {
-      const mix = process.env['INLAY_DIFFERENTIAL_MIX'] === 'nocampaign' ? { 'campaign-start': 0, 'campaign-end': 0 } : process.env['INLAY_DIFFERENTIAL_MIX'] === 'nodeliver' ? { deliver: 0 } : {};
-      const result = await runDifferential({ seed, steps: STEPS, sessions: SESSIONS, subject, oracle, dropRecent: true, mix });
+      const result = await runDifferential({ seed, steps: STEPS, sessions: SESSIONS, subject, oracle, dropRecent: true, mix: MIX });
       assertNoDifference(result);
       expect(result.stepsRun).toBe(STEPS);
     } finally {

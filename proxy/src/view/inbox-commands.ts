@@ -13,7 +13,7 @@ import { refreshAtSafePoint } from './inbox-select.js';
 import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
 import { sameFlags } from './inbox-session.js';
 import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
-import { PASS } from '../framer.js';
+import { DROP, PASS } from '../framer.js';
 import { ENGINE_LOG_CODES } from '../errors.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
@@ -31,6 +31,36 @@ export function answeredLocally(session: InboxSession, tag: string, bytes: Buffe
   return { tag, forbidsExpunge: false, complete: (line) => line, local };
 }
 
+/** A UID no server hands out in practice: a set of it names nothing. */
+const NO_SUCH_UID = 4294967295;
+
+/**
+ * A command that names only virtual messages: answered by the proxy, but a server would still
+ * have reported what changed meanwhile (new mail, flags, and for UID commands expunges) at its
+ * end. So a search that matches nothing goes upstream under the client's tag, in the same
+ * numbering form, and our answer takes the place of its completion.
+ */
+export async function answeredWithSync(session: InboxSession, tag: string, byUid: boolean, answer: Promise<Buffer> | Buffer, okText: string, uidForm = 'SEARCH UID'): Promise<RunningCommand> {
+  let data: Buffer | null = await answer;
+  // The UID form of the client's own command where one can name nothing (a server decorates its
+  // updates by the command running: Dovecot adds UID to flag updates during UID STORE); the
+  // sequence form is always a SEARCH, the one sequence command that needs no message.
+  const sync = byUid ? `UID ${uidForm.replace('?', String(NO_SUCH_UID))}` : `SEARCH UID ${NO_SUCH_UID}`;
+  session.host.writeUpstream(Buffer.from(`${tag} ${sync}\r\n`, 'latin1'));
+  const takeData = (): Buffer | null => {
+    const taken = data;
+    data = null;
+    return taken !== null && taken.length > 0 ? taken : null;
+  };
+  return {
+    tag,
+    forbidsExpunge: !byUid,
+    untagged: (line, literal) => (literal === null && /^\* SEARCH\b/i.test(line.toString('latin1', 0, 10)) ? DROP : undefined),
+    beforeOther: takeData,
+    complete: () => Buffer.concat([takeData() ?? Buffer.alloc(0), Buffer.from(`${tag} OK ${okText}\r\n`, 'latin1')]),
+  };
+}
+
 export interface StoreRequest {
   readonly tag: string;
   readonly byUid: boolean;
@@ -40,17 +70,15 @@ export interface StoreRequest {
   readonly flags: readonly string[];
 }
 
-export function store(session: InboxSession, inbox: Inbox, request: StoreRequest): RunningCommand {
+export function store(session: InboxSession, inbox: Inbox, request: StoreRequest): RunningCommand | Promise<RunningCommand> {
   const { tag, byUid, split, item, flags } = request;
   const mode = item.startsWith('+') ? 'add' : item.startsWith('-') ? 'remove' : 'set';
   const silent = /\.SILENT$/i.test(item);
   const command = byUid ? 'UID STORE' : 'STORE';
-  if (inbox.readOnly && split.virtual.length > 0 && split.server === null) {
-    return answeredLocally(session, tag, Buffer.from(`${tag} NO [READ-ONLY] Mailbox is read-only.\r\n`));
-  }
   const changed = inbox.readOnly ? [] : applyFlags(inbox.map, split.virtual, mode, flags);
-  // The virtual messages' FETCH FLAGS answers, in sequence order among the server's.
-  const pending = silent ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!);
+  // The virtual messages' FETCH FLAGS answers, in sequence order among the server's. In EXAMINE
+  // nothing changes and, as on the server, nothing is reported.
+  const pending = silent || inbox.readOnly ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!);
   const emitUpTo = (clientSeq: number): Buffer | null => {
     const lines: Buffer[] = [];
     while (pending.length > 0) {
@@ -69,7 +97,7 @@ export function store(session: InboxSession, inbox: Inbox, request: StoreRequest
     return Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
   };
   if (split.server === null) {
-    return answeredLocally(session, tag, reportAndAnswer(Buffer.from(`${tag} OK Store completed.\r\n`)));
+    return answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', 'STORE ? +FLAGS ()');
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));
   return { tag, forbidsExpunge: !byUid, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
@@ -112,11 +140,11 @@ async function expungeVirtuals(session: InboxSession, inbox: Inbox, indexes: rea
 }
 
 /** EXPUNGE, or UID EXPUNGE with its set already split. */
-export function expunge(session: InboxSession, inbox: Inbox, tag: string, split: SplitSet | null): RunningCommand {
+export function expunge(session: InboxSession, inbox: Inbox, tag: string, split: SplitSet | null): RunningCommand | Promise<RunningCommand> {
   const virtual = inbox.readOnly ? [] : deletedVirtuals(inbox.map, split?.virtual);
   const finish = async (line: Buffer): Promise<Buffer> => Buffer.concat([await expungeVirtuals(session, inbox, virtual, true), line]);
   if (split !== null && split.server === null) {
-    return answeredLocally(session, tag, finish(Buffer.from(`${tag} OK Expunge completed.\r\n`)));
+    return answeredWithSync(session, tag, true, finish(Buffer.alloc(0)), 'Expunge completed.', 'EXPUNGE ?');
   }
   session.host.writeUpstream(Buffer.from(split === null ? `${tag} EXPUNGE\r\n` : `${tag} UID EXPUNGE ${split.server}\r\n`, 'latin1'));
   return { tag, forbidsExpunge: false, complete: finish };

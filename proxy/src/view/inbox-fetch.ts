@@ -8,13 +8,13 @@
  */
 import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
 import type { SplitSet } from './inbox-map.js';
-import { answeredLocally } from './inbox-commands.js';
+import { answeredLocally, answeredWithSync } from './inbox-commands.js';
 import { evaluateVirtualSearch, type PreparedSearch } from './virtual-search.js';
 import { FetchItemsError, parseVirtualFetch, virtualFetchResponse, type VirtualFetchPlan } from './virtual-fetch.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 
-export function fetch(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, split: SplitSet, itemsText: string): RunningCommand {
+export function fetch(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, split: SplitSet, itemsText: string): RunningCommand | Promise<RunningCommand> {
   let plan: VirtualFetchPlan;
   try {
     plan = parseVirtualFetch(itemsText, byUid);
@@ -45,7 +45,7 @@ export function fetch(session: InboxSession, inbox: Inbox, tag: string, byUid: b
     return Buffer.concat([rest, line]);
   };
   if (split.server === null) {
-    return answeredLocally(session, tag, finish(Buffer.from(`${tag} OK Fetch completed.\r\n`)));
+    return answeredWithSync(session, tag, byUid, finish(Buffer.alloc(0)), 'Fetch completed.', 'FETCH ? (UID)');
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${byUid ? 'UID FETCH' : 'FETCH'} ${split.server} ${itemsText}\r\n`, 'latin1'));
   return {
