@@ -318,10 +318,11 @@ export class InboxSession {
     void this.host.engine.reveal(inbox.key).then((view) => {
       // Placed before the new mail, so judged by what the view held before it arrived.
       inbox.viewUidBound = boundBefore;
-      const shownBefore = view ? this.showPlaceable(inbox, view) : Buffer.alloc(0);
+      // One EXISTS covers both, as a server reports all mail that arrived since its last report.
+      if (view) this.showPlaceable(inbox, view);
       inbox.viewUidBound = Infinity;
       map.serverExists = count;
-      const bytes = Buffer.concat([shownBefore, Buffer.from(`* ${map.clientExists} EXISTS\r\n`)]);
+      const bytes = Buffer.from(`* ${map.clientExists} EXISTS\r\n`);
       if (this.held !== null) this.held.push(bytes);
       else this.host.writeClient(bytes);
       this.host.resumeServer();
