@@ -57,10 +57,6 @@ export function imapErrorLine(tag: string, error: ProxyErrorDefinition, detail?:
 export const ENGINE_LOG_CODES = {
   /** The middleware did not answer in time, or answered with an error: no injection meanwhile. */
   unavailable: 'INLAY_PROXY_ENGINE_UNAVAILABLE',
-  /** A server UID too large for the client UID scheme (over 2^28): the INBOX passes through as is. */
-  uidOutOfRange: 'INLAY_PROXY_UID_OUT_OF_RANGE',
-  /** A virtual message could not be placed in this session's sequence; it shows at the next SELECT. */
-  unplaceable: 'INLAY_PROXY_VIRTUAL_UNPLACEABLE',
   /** A COPY/MOVE of a virtual message could not be materialised in the destination. */
   materialiseFailed: 'INLAY_PROXY_MATERIALISE_FAILED',
 } as const;

@@ -174,7 +174,7 @@ export function close(session: InboxSession, inbox: Inbox, tag: string, command:
 export function copyOrMove(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, move: boolean, split: SplitSet, destination: string, targetIsInbox: boolean): RunningCommand {
   const name = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
   const virtual = split.virtual.map((index) => inbox.map.virtuals[index]!);
-  let copyUid: { validity: string; source: string; target: string } | null = null;
+  let copyUid: ServerCopyUid | null = null;
   const rewriteCopyUid = (text: string): string =>
     text.replace(/ ?\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]/i, (_, validity: string, source: string, target: string) => {
       copyUid = { validity, source, target };
@@ -185,7 +185,8 @@ export function copyOrMove(session: InboxSession, inbox: Inbox, tag: string, byU
     const realOk = split.server === null || /^\S+ OK\b/i.test(text);
     if (!realOk) return line;
     const pairs: { source: number; target: number }[] = [];
-    let validity = copyUid ? Number((copyUid as { validity: string }).validity) : 0;
+    const real = copyUid as ServerCopyUid | null; // assigned by the untagged handler above
+    let validity = real ? Number(real.validity) : 0;
     for (const shown of virtual) {
       const literal = Buffer.from(shown.message.rfc822, 'base64');
       const flags = shown.flags.filter((flag) => flag.toLowerCase() !== '\\recent').join(' ');
@@ -202,7 +203,7 @@ export function copyOrMove(session: InboxSession, inbox: Inbox, tag: string, byU
       }
     }
     const expunged = move ? await expungeVirtuals(session, inbox, split.virtual, true) : Buffer.alloc(0);
-    const code = copyUidCode(copyUid, pairs, validity, targetIsInbox);
+    const code = copyUidCode(real, pairs, validity, targetIsInbox);
     const status = split.server === null ? `${tag} OK ${code}${name} completed.\r\n` : text.replace(/^(\S+ OK )/i, `$1${code}`).replace(/\r?\n$/, '\r\n');
     return Buffer.concat([expunged, Buffer.from(status, 'latin1')]);
   };
@@ -224,7 +225,14 @@ export function copyOrMove(session: InboxSession, inbox: Inbox, tag: string, byU
   };
 }
 
-function copyUidCode(real: { validity: string; source: string; target: string } | null, pairs: readonly { source: number; target: number }[], validity: number, targetIsInbox: boolean): string {
+/** The server's own COPYUID for the real messages of a COPY/MOVE, as it wrote it. */
+interface ServerCopyUid {
+  readonly validity: string;
+  readonly source: string;
+  readonly target: string;
+}
+
+function copyUidCode(real: ServerCopyUid | null, pairs: readonly { source: number; target: number }[], validity: number, targetIsInbox: boolean): string {
   const sources: number[] = [];
   const targets: number[] = [];
   if (real) {

@@ -14,7 +14,7 @@
  * left as it was.
  */
 import type { InboxView } from '@inlay/schemas';
-import { InboxMap, anchorOf, clientUidNext } from './inbox-map.js';
+import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
 import { rememberedUidValidity, rememberUidValidity, type InboxSession, type RunningCommand, type Selection } from './inbox-session.js';
 import { DROP, PASS } from '../framer.js';
 
@@ -101,7 +101,6 @@ function firstUnseen(inbox: Inbox, serverUnseen: number): number {
 
 /** Places the view's messages: each after the real messages with a UID up to its anchor. */
 async function placeAtSelect(session: InboxSession, inbox: Inbox, view: InboxView): Promise<void> {
-  session.view = view;
   const { map } = inbox;
   const lastRealUid = inbox.syncedUidNext - 1;
   for (const message of view.messages) {
@@ -216,7 +215,7 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
         MESSAGES: (values.get('MESSAGES') ?? 0) + shown.length,
         UNSEEN: (values.get('UNSEEN') ?? 0) + shown.filter((message) => !message.flags.some((flag) => flag.toLowerCase() === '\\seen')).length,
         UIDNEXT: clientUidNext(serverNext, highest),
-        UIDVALIDITY: session.clientUidValidity(validity),
+        UIDVALIDITY: clientUidValidity(validity),
       };
       const listed = wanted.map((name) => `${name} ${shownValues[name] ?? values.get(name) ?? 0}`);
       const head = statusLine.slice(0, statusLine.lastIndexOf('('));

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { InboxView, ViewKey } from '@inlay/schemas';
 import type { EngineClient } from '../engine-client.js';
 import { DROP, PASS, STOP, type LineVerdict, type LiteralAnnouncement } from '../framer.js';
-import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
+import { InboxMap, anchorOf, clientUidNext } from './inbox-map.js';
 import { parseFetchHead, rewriteFetchUids, rewriteUidCodes, type FetchScanState } from './response-rewrite.js';
 import { fetchFlagsLine } from './virtual-fetch.js';
 
@@ -97,8 +97,6 @@ export function rememberedUidValidity(login: string): number | undefined {
 
 export class InboxSession {
   selection: Selection = { kind: 'none' };
-  /** The latest view the session has applied, with the epoch it was read at. */
-  view: InboxView | undefined;
   current: RunningCommand | null = null;
   /** How often new real mail arrived; a hidden sync compares it before and after. */
   growths = 0;
@@ -123,12 +121,12 @@ export class InboxSession {
 
   // --- output ---
 
-  hold(): void {
+  private hold(): void {
     this.held ??= [];
   }
 
   /** Ends holding and returns what was held, followed by `last`. */
-  release(last?: Buffer): Buffer {
+  private release(last?: Buffer): Buffer {
     const parts = this.held ?? [];
     this.held = null;
     if (last) parts.push(last);
@@ -335,7 +333,6 @@ export class InboxSession {
    * below every real message still to come. Returns the EXISTS to send (or nothing).
    */
   showPlaceable(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView): Buffer {
-    this.view = view;
     const { map } = inbox;
     let added = false;
     for (const message of view.messages) {
@@ -393,9 +390,6 @@ export class InboxSession {
     return { login: this.host.login, mailbox: 'INBOX', serverUidValidity };
   }
 
-  clientUidValidity(serverUidValidity: number): number {
-    return clientUidValidity(serverUidValidity);
-  }
 }
 
 export function sameFlags(a: readonly string[], b: readonly string[]): boolean {
