@@ -31,6 +31,8 @@ async function main(): Promise<void> {
   for (const warning of warnings) log.warn(warning);
 
   const server = new ProxyServer(runtime);
+  // Engine calls, failures and cache hits since start: what an outage of the campaign side cost.
+  const engineStats = runtime.engine?.stats ?? null;
   let addresses;
   try {
     addresses = await server.listen(config.proxy.listen, config.proxy.tlsListen);
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
   process.on('SIGUSR2', () => {
     const collect = (globalThis as { gc?: () => void }).gc;
     const report = (): void => {
-      log.info({ event: 'stats', connections: server.connectionCount, collected: Boolean(collect), memory: process.memoryUsage() }, 'stats');
+      log.info({ event: 'stats', connections: server.connectionCount, engine: engineStats, collected: Boolean(collect), memory: process.memoryUsage() }, 'stats');
       flushLogs();
     };
     if (!collect) {
