@@ -4,13 +4,13 @@
  * the plan, so dropping the keyspace drops them. The Cassandra plan's `campaign_index` is not
  * needed here: the prefix scan over 'campaigns' is the list.
  *
- * Changes run in `transactionSync` (read, check, write with no other writer in between), which is
- * the embedded form of Cassandra's compare-and-set on the revision. Must never use the
- * asynchronous `transaction()` (it does not roll back on a throw).
+ * Changes run through `atomically` (read, check, write with no other writer in between; a throw
+ * rolls back), the embedded form of Cassandra's compare-and-set on the revision.
  */
 import type { Key, RootDatabase } from 'lmdb';
 import type { Campaign } from '@inlay/schemas';
 import { campaignNotFound, type CampaignChange, type CampaignDeleteCheck, type CampaignFilter } from './campaign-types.js';
+import { atomically } from './embedded-atomic.js';
 import type { TenantRef } from './store.js';
 
 const campaignKey = (tenant: TenantRef, campaignId: string): Key => ['row', tenant.keyspaceName, 'campaigns', campaignId];
@@ -24,8 +24,8 @@ export function compareCampaigns(a: Campaign, b: Campaign): number {
 export class EmbeddedCampaignTable {
   constructor(private readonly db: RootDatabase<unknown, Key>) {}
 
-  create(tenant: TenantRef, campaign: Campaign): void {
-    this.db.transactionSync(() => {
+  async create(tenant: TenantRef, campaign: Campaign): Promise<void> {
+    await atomically(this.db, () => {
       if (this.db.get(campaignKey(tenant, campaign.id)) !== undefined) throw new Error(`campaign id ${campaign.id} is already taken`);
       void this.db.put(campaignKey(tenant, campaign.id), campaign);
     });
@@ -48,8 +48,8 @@ export class EmbeddedCampaignTable {
     return campaigns.sort(compareCampaigns);
   }
 
-  update(tenant: TenantRef, campaignId: string, change: CampaignChange): Campaign {
-    return this.db.transactionSync(() => {
+  update(tenant: TenantRef, campaignId: string, change: CampaignChange): Promise<Campaign> {
+    return atomically(this.db, () => {
       const current = this.get(tenant, campaignId);
       if (current === undefined) throw campaignNotFound(tenant.id, campaignId);
       const next: Campaign = { ...change(current), id: current.id, createdAt: current.createdAt, revision: current.revision + 1 };
@@ -58,8 +58,8 @@ export class EmbeddedCampaignTable {
     });
   }
 
-  delete(tenant: TenantRef, campaignId: string, check?: CampaignDeleteCheck): Campaign {
-    return this.db.transactionSync(() => {
+  delete(tenant: TenantRef, campaignId: string, check?: CampaignDeleteCheck): Promise<Campaign> {
+    return atomically(this.db, () => {
       const current = this.get(tenant, campaignId);
       if (current === undefined) throw campaignNotFound(tenant.id, campaignId);
       check?.(current);

@@ -4,15 +4,16 @@
  * ordered-binary encoding; a tenant "keyspace" is the key prefix ['row', keyspaceName], with the
  * same table names as the Cassandra plan (tenant-tables.ts).
  *
- * Every change that touches more than one key runs in one `transactionSync`: LMDB has a single
- * writer, so the checks and the writes inside see no interleaving, and a throw rolls all of it
- * back. (lmdb-js's asynchronous `transaction()` does NOT roll back on a throw; must never be used
- * where a check can fail after a write.)
+ * Every change that touches more than one key runs through `atomically` (embedded-atomic.ts):
+ * LMDB has a single writer, so the checks and the writes inside see no interleaving, and a throw
+ * rolls all of it back. (lmdb-js's plain asynchronous `transaction()` does NOT roll back on a
+ * throw; must never be used where a check can fail after a write.)
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Key, type RootDatabase } from 'lmdb';
 import type { ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
+import { atomically } from './embedded-atomic.js';
 import { TENANT_TABLE_NAMES } from './tenant-tables.js';
 import {
   isReservedKeyspace,
@@ -76,7 +77,7 @@ export class EmbeddedStore implements Store {
 
   async createTenant(tenant: Tenant, options: CreateTenantOptions): Promise<void> {
     const { id, keyspaceName } = tenant;
-    this.db.transactionSync(() => {
+    await atomically(this.db, () => {
       if (this.db.get(keys.tenant(id)) !== undefined) throw tenantExists(id);
       if (isReservedKeyspace(keyspaceName)) throw keyspaceReserved(keyspaceName);
       const owner = this.db.get(keys.keyspaceClaim(keyspaceName)) as string | undefined;
@@ -96,7 +97,7 @@ export class EmbeddedStore implements Store {
   }
 
   async deleteTenant(id: string, options: DeleteTenantOptions): Promise<Tenant> {
-    return this.db.transactionSync(() => {
+    return atomically(this.db, () => {
       const tenant = this.db.get(keys.tenant(id)) as Tenant | undefined;
       if (tenant === undefined) throw tenantNotFound(id);
       for (const { key, value } of [...this.entriesWithPrefix(keys.tenantTokens(id))]) {
@@ -111,7 +112,7 @@ export class EmbeddedStore implements Store {
   }
 
   async replaceDataSources(id: string, change: DataSourceChange): Promise<DataSource[]> {
-    return this.db.transactionSync(() => {
+    return atomically(this.db, () => {
       const tenant = this.db.get(keys.tenant(id)) as Tenant | undefined;
       if (tenant === undefined) throw tenantNotFound(id);
       const dataSources = change(tenant.dataSources);
@@ -121,7 +122,7 @@ export class EmbeddedStore implements Store {
   }
 
   async replaceConversionPoints(id: string, conversionPoints: readonly ConversionPoint[]): Promise<ConversionPoint[]> {
-    return this.db.transactionSync(() => {
+    return atomically(this.db, () => {
       const tenant = this.db.get(keys.tenant(id)) as Tenant | undefined;
       if (tenant === undefined) throw tenantNotFound(id);
       void this.db.put(keys.tenant(id), { ...tenant, conversionPoints: [...conversionPoints] });
@@ -131,7 +132,7 @@ export class EmbeddedStore implements Store {
 
   async ensureTenantSchema(tenant: TenantRef, options: EnsureTenantSchemaOptions = {}): Promise<void> {
     if (isReservedKeyspace(tenant.keyspaceName)) throw keyspaceReserved(tenant.keyspaceName);
-    this.db.transactionSync(() => this.ensureSchemaInTransaction(tenant.keyspaceName, options.createKeyspace ?? true, tenant.id));
+    await atomically(this.db, () => this.ensureSchemaInTransaction(tenant.keyspaceName, options.createKeyspace ?? true, tenant.id));
   }
 
   async tenantSchemaExists(tenant: TenantRef): Promise<boolean> {
@@ -140,7 +141,7 @@ export class EmbeddedStore implements Store {
   }
 
   async createTenantToken(record: TenantTokenRecord): Promise<void> {
-    this.db.transactionSync(() => {
+    await atomically(this.db, () => {
       if (this.db.get(keys.tenant(record.tenantId)) === undefined) throw tenantNotFound(record.tenantId);
       const createdAtMs = record.createdAt.getTime();
       const entry: TokenEntry = { tokenHash: record.tokenHash, createdAtMs };
@@ -157,7 +158,7 @@ export class EmbeddedStore implements Store {
   }
 
   async revokeTenantToken(tenantId: string, tokenId: string): Promise<boolean> {
-    return this.db.transactionSync(() => {
+    return atomically(this.db, () => {
       const entry = this.db.get(keys.token(tenantId, tokenId)) as TokenEntry | undefined;
       if (entry === undefined) return false;
       void this.db.remove(keys.tokenByHash(entry.tokenHash));
@@ -176,8 +177,8 @@ export class EmbeddedStore implements Store {
 
   async upsertUsers(tenant: TenantRef, users: readonly UserUpsert[], listId: string): Promise<void> {
     const updatedAtMs = Date.now();
-    // One synchronous transaction per batch: LMDB commits (and syncs) once for all of them.
-    this.db.transactionSync(() => {
+    // One transaction per batch: LMDB commits (and syncs) once for all of them.
+    await atomically(this.db, () => {
       for (const user of users) {
         const key: Key = ['row', tenant.keyspaceName, 'users', user.userKey];
         const stored = this.db.get(key) as StoredUser | undefined;
@@ -220,7 +221,7 @@ export class EmbeddedStore implements Store {
 
   async recordImportErrors(tenant: TenantRef, importId: string, errors: readonly ImportRowError[]): Promise<void> {
     if (errors.length === 0) return;
-    this.db.transactionSync(() => {
+    await atomically(this.db, () => {
       for (const error of errors) void this.db.put(['row', tenant.keyspaceName, 'import_errors', importId, error.rowNumber], error.reason);
     });
   }
@@ -241,7 +242,7 @@ export class EmbeddedStore implements Store {
   }
 
   async createCampaign(tenant: TenantRef, campaign: Campaign): Promise<void> {
-    this.campaigns.create(tenant, campaign);
+    await this.campaigns.create(tenant, campaign);
   }
 
   async getCampaign(tenant: TenantRef, campaignId: string): Promise<Campaign | undefined> {
@@ -275,7 +276,7 @@ export class EmbeddedStore implements Store {
   }
 
   async recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> {
-    this.views.recordEvents(tenant, events);
+    await this.views.recordEvents(tenant, events);
   }
 
   async listEvents(tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]> {
@@ -286,7 +287,7 @@ export class EmbeddedStore implements Store {
     await this.db.close();
   }
 
-  /** Must run inside transactionSync. */
+  /** Must run inside `atomically`. */
   private ensureSchemaInTransaction(keyspace: string, createKeyspace: boolean, tenantId: string | undefined): void {
     const marker = this.db.get(keys.keyspace(keyspace)) as KeyspaceMarker | undefined;
     if (marker === undefined && !createKeyspace) throw keyspaceMissing(keyspace, tenantId, 'embedded');
@@ -295,7 +296,7 @@ export class EmbeddedStore implements Store {
     void this.db.put(keys.keyspace(keyspace), next);
   }
 
-  /** Must run inside transactionSync. */
+  /** Must run inside `atomically`. */
   private dropKeyspaceInTransaction(keyspace: string): void {
     for (const { key } of [...this.entriesWithPrefix(keys.keyspaceRows(keyspace))]) void this.db.remove(key);
     void this.db.remove(keys.keyspace(keyspace));

@@ -7,11 +7,12 @@
  * - ['row', ks, 'virtual_messages', userKey, mailbox, uid]  one message each, in UID order;
  * - ['row', ks, 'events', bucket, shard, eventId]           one event each (store/event-buckets.ts).
  *
- * `changeView` reads, decides and writes inside one `transactionSync`: LMDB has a single writer,
- * so nothing lands between the read and the write, and a throw rolls all of it back. Must never
- * use lmdb-js's asynchronous `transaction()` (it does not roll back on a throw).
+ * `changeView` reads, decides and writes inside one `atomically` (embedded-atomic.ts): LMDB has a
+ * single writer, so nothing lands between the read and the write, and a throw rolls all of it
+ * back.
  */
 import type { Key, RootDatabase } from 'lmdb';
+import { atomically } from './embedded-atomic.js';
 import type { TenantRef } from './store.js';
 import { bucketsOf, compareEvents, eventBucket, eventShard, inRange } from './event-buckets.js';
 import {
@@ -56,8 +57,8 @@ export class EmbeddedViewTables {
     return { ...(counters ?? EMPTY_VIEW), messages };
   }
 
-  changeView<Result>(ref: ViewRef, decide: ViewDecide<Result>): { view: StoredView; result: Result } {
-    return this.db.transactionSync(() => {
+  changeView<Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }> {
+    return atomically(this.db, () => {
       const current = this.getView(ref);
       const { change, result } = decide(current);
       if (change === null) return { view: current, result };
@@ -75,9 +76,9 @@ export class EmbeddedViewTables {
     });
   }
 
-  recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): void {
+  async recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> {
     if (events.length === 0) return;
-    this.db.transactionSync(() => {
+    await atomically(this.db, () => {
       for (const { occurredAt, ...rest } of events) {
         const stored: StoredEvent = { ...rest, occurredAtMs: occurredAt.getTime() };
         void this.db.put(['row', tenant.keyspaceName, 'events', eventBucket(occurredAt), eventShard(rest.eventId), rest.eventId], stored);

@@ -131,7 +131,7 @@ export interface Store {
   getView(ref: ViewRef): Promise<StoredView>;
   /**
    * Reads the view, asks `decide` what to change, and applies that change atomically: no other
-   * change of the same view lands between the read and the write (LMDB: one transactionSync;
+   * change of the same view lands between the read and the write (LMDB: one `atomically`;
    * Cassandra: a conditional batch on the partition's `version`, re-read at LOCAL_SERIAL and
    * retried). `decide` must be pure and synchronous: it may run more than once. Returns the view
    * after the change and the result of the `decide` call whose change was applied.

@@ -5,7 +5,7 @@
  *
  * A view is changed only through `Store.changeView(ref, decide)`: the store reads the partition,
  * calls `decide` (pure, synchronous, possibly several times when another writer got in between)
- * and applies the change it returns as one compare-and-set — LMDB `transactionSync`, Cassandra
+ * and applies the change it returns as one compare-and-set — LMDB `atomically`, Cassandra
  * a conditional batch on a static `version` column. Must never hold anything but what both
  * stores can keep exactly (millisecond times, byte-exact bodies).
  */
