@@ -35,6 +35,9 @@ export interface InternalRouteOptions {
 }
 
 const tags = ['internal'];
+/** The proxy calls these several times per IMAP session: Fastify's two info lines per request
+ *  would be most of the log and a third of the CPU of a request. Failures still log. */
+const logLevel = 'warn';
 /** A CONCURRENT_UPDATE (409) when a view kept changing under a compare-and-set. */
 const ERRORS = errorResponses(...BODY_ERRORS, 409);
 
@@ -44,6 +47,7 @@ export const internalRoutes = fp(
       '/internal/v1/views',
       {
         config: { access: 'internal' },
+        logLevel,
         schema: {
           tags,
           summary: "A user's INBOX view of virtual messages",
@@ -59,6 +63,7 @@ export const internalRoutes = fp(
       '/internal/v1/views/assign',
       {
         config: { access: 'internal' },
+        logLevel,
         schema: {
           tags,
           summary: 'Inject the campaigns that apply now after anchorServerUid',
@@ -76,6 +81,7 @@ export const internalRoutes = fp(
       '/internal/v1/views/reveal',
       {
         config: { access: 'internal' },
+        logLevel,
         schema: {
           tags,
           summary: 'Raise the epoch before showing newly arrived real mail',
@@ -91,6 +97,7 @@ export const internalRoutes = fp(
       '/internal/v1/views/flags',
       {
         config: { access: 'internal' },
+        logLevel,
         schema: {
           tags,
           summary: 'Flag changes on virtual messages (shared by all sessions)',
@@ -106,6 +113,7 @@ export const internalRoutes = fp(
       '/internal/v1/views/expunge',
       {
         config: { access: 'internal' },
+        logLevel,
         schema: {
           tags,
           summary: 'Virtual messages a client expunged',
