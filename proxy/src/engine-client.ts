@@ -16,6 +16,14 @@ export interface EngineStats {
   calls: number;
   failures: number;
   cacheHits: number;
+  /** Reveals not sent because one from this node already covered the UIDNEXT shown. */
+  revealsSaved: number;
+}
+
+/** A reveal this node made after learning that the server's UIDNEXT had reached `serverUidNext`. */
+interface CoveringReveal {
+  readonly serverUidNext: number;
+  readonly epoch: number;
 }
 
 interface CachedView {
@@ -23,12 +31,15 @@ interface CachedView {
   readonly expiresAt: number;
 }
 
+/** Users whose covering reveal this node remembers; the oldest is forgotten first (it then reveals again). */
+const MAX_REMEMBERED = 100_000;
 /** Failures are logged at most this often per node, so a middleware outage is one line a second, not one per command. */
 const FAILURE_LOG_INTERVAL_MS = 1000;
 
 export class EngineClient {
-  readonly stats: EngineStats = { calls: 0, failures: 0, cacheHits: 0 };
+  readonly stats: EngineStats = { calls: 0, failures: 0, cacheHits: 0, revealsSaved: 0 };
   private readonly cache = new Map<string, CachedView>();
+  private readonly covering = new Map<string, CoveringReveal>();
   /** One request per view in flight: sessions of one user asking together share it. */
   private readonly inFlight = new Map<string, Promise<InboxView | undefined>>();
   private lastFailureLog = 0;
@@ -69,6 +80,36 @@ export class EngineClient {
     return this.remember(key, this.post<InboxView>('/internal/v1/views/reveal', key));
   }
 
+  /**
+   * A view that holds every virtual message anchored below `serverUidNext` − 1, and after which
+   * no such message can be assigned any more — what a session needs before it tells its client
+   * about real mail up to that UIDNEXT. `serverUidNext` must have been learned from the server
+   * before this call.
+   *
+   * Usually that is a reveal. But once this node revealed after learning a UIDNEXT at least as
+   * high (epoch E), every assignment anchored lower either landed before E or fails on its stale
+   * epoch, so any view with epoch ≥ E will do: from the cache, without a write. A client that
+   * selects INBOX again, or a second session of the user, then costs the middleware nothing.
+   */
+  async revealUpTo(key: ViewKey, serverUidNext: number): Promise<{ view: InboxView | undefined; revealed: boolean }> {
+    const cacheKey = keyOf(key);
+    const covering = this.covering.get(cacheKey);
+    if (covering !== undefined && covering.serverUidNext >= serverUidNext) {
+      const view = await this.view(key);
+      if (view !== undefined && view.epoch >= covering.epoch) {
+        this.stats.revealsSaved++;
+        return { view, revealed: false };
+      }
+    }
+    const view = await this.reveal(key);
+    if (view !== undefined && (covering === undefined || serverUidNext >= covering.serverUidNext)) {
+      this.covering.delete(cacheKey); // re-inserted last: the map evicts oldest first
+      if (this.covering.size >= MAX_REMEMBERED) this.covering.delete(this.covering.keys().next().value!);
+      this.covering.set(cacheKey, { serverUidNext, epoch: view.epoch });
+    }
+    return { view, revealed: view !== undefined };
+  }
+
   assign(request: AssignRequest): Promise<AssignResult | undefined> {
     const { epoch: _epoch, anchorServerUid: _anchor, ...key } = request;
     return this.remember(key, this.post<AssignResult>('/internal/v1/views/assign', request));
@@ -96,9 +137,14 @@ export class EngineClient {
   private async remember<T extends InboxView>(key: ViewKey, answer: Promise<T | undefined>): Promise<T | undefined> {
     const view = await answer;
     if (view) {
+      const cacheKey = keyOf(key);
+      const cached = this.cache.get(cacheKey);
+      // Answers can arrive out of order; an older epoch never replaces a newer one (revealUpTo relies on it).
+      const older = cached !== undefined && cached.expiresAt > Date.now() && cached.view.epoch > view.epoch;
       const ttlMs = Math.min(view.ttlMs, this.config.viewCacheMs);
-      if (ttlMs > 0) this.cache.set(keyOf(key), { view, expiresAt: Date.now() + ttlMs });
-      else this.cache.delete(keyOf(key));
+      if (older) return view;
+      if (ttlMs > 0) this.cache.set(cacheKey, { view, expiresAt: Date.now() + ttlMs });
+      else this.cache.delete(cacheKey);
       this.evictExpired();
     }
     return view;

@@ -4,7 +4,7 @@
  *
  * Injection protocol (proxy/README.md, "Assigning a UID"): every session raises the view's
  * epoch (`reveal`) before it tells its client about real mail — at SELECT, at STATUS, and when
- * EXISTS grows. A new virtual message is anchored at the server's UIDNEXT − 1 as the session
+ * EXISTS grows — or finds that this node already did for that UIDNEXT (EngineClient.revealUpTo). A new virtual message is anchored at the server's UIDNEXT − 1 as the session
  * learned it *after* reading the epoch it assigns with: at SELECT, when the view read before the
  * SELECT went upstream has epoch E and our own reveal returned E + 1 (nobody revealed between);
  * otherwise from a hidden STATUS followed by a hidden NOOP that shows no new mail. The
@@ -52,16 +52,17 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       const inbox: Inbox = { kind: 'inbox', readOnly, map, key, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext };
       session.selection = inbox;
       const viewMatches = early !== undefined && remembered === figures.uidValidity;
-      // The client is about to learn EXISTS and UIDNEXT: raise the epoch first (see the header).
-      const revealed = engine ? await engine.reveal(key) : undefined;
-      const view = revealed ?? (viewMatches ? early : undefined);
+      // The client is about to learn EXISTS and UIDNEXT: raise the epoch first (see the header),
+      // unless this node already did for this UIDNEXT.
+      const shown = engine ? await engine.revealUpTo(key, figures.uidNext) : undefined;
+      const view = shown?.view ?? (viewMatches ? early : undefined);
       if (view) {
         await placeAtSelect(session, inbox, view);
-        if (revealed && revealed.pending > 0 && !readOnly) {
-          // Our own reveal is the only one since the view was read before the SELECT: the anchor
-          // SELECT reported is then at or above all mail anyone has shown. Otherwise, sync first.
-          const onlyOurs = viewMatches && revealed.epoch === early.epoch + 1;
-          await inject(session, inbox, revealed, onlyOurs ? figures.uidNext - 1 : null);
+        if (shown?.view && shown.view.pending > 0 && !readOnly) {
+          // No reveal but ours (if we made one) since the view was read before the SELECT: the
+          // anchor SELECT reported is then at or above all mail anyone has shown. Else sync first.
+          const onlyOurs = viewMatches && shown.view.epoch === early.epoch + (shown.revealed ? 1 : 0);
+          await inject(session, inbox, shown.view, onlyOurs ? figures.uidNext - 1 : null);
         }
       }
       return Buffer.concat([...lines.map((text) => rewriteSelectLine(session, inbox, text, figures.unseen)), line]);
@@ -208,7 +209,7 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
       rememberUidValidity(session.host.login, validity);
       const engine = session.host.engine;
       // UIDNEXT tells the client about new mail too: the same reveal as before showing it.
-      const view = engine ? await engine.reveal(session.viewKeyFor(validity)) : undefined;
+      const view = engine ? (await engine.revealUpTo(session.viewKeyFor(validity), serverNext)).view : undefined;
       const shown = (view?.messages ?? []).filter((message) => anchorOf(message.uid) < serverNext);
       const highest = shown.reduce((max, message) => Math.max(max, message.uid), 0);
       const shownValues: Record<string, number> = {
