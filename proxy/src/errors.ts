@@ -38,6 +38,8 @@ export const PROXY_ERRORS = {
   upstreamLost: { code: 'INLAY_PROXY_UPSTREAM_LOST', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Connection to the mail server lost' },
   proxyLoop: { code: 'INLAY_PROXY_LOOP', reply: 'NO', responseCode: 'UNAVAILABLE', text: 'Proxy loop detected' },
   shuttingDown: { code: 'INLAY_PROXY_SHUTDOWN', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Server shutting down, reconnect shortly' },
+  /** A bug in the proxy while relaying one session: that session ends, every other goes on. */
+  internalError: { code: 'INLAY_PROXY_INTERNAL_ERROR', reply: 'BYE', responseCode: 'SERVERBUG', text: 'Internal error in the proxy; please reconnect' },
 } as const satisfies Record<string, ProxyErrorDefinition>;
 
 export type ProxyErrorName = keyof typeof PROXY_ERRORS;

@@ -80,6 +80,7 @@ export class Relay implements RelayControl {
       writeUpstream: (bytes) => upstream.write(bytes),
       writeClient: (bytes) => this.sendToClient(bytes),
       resumeServer: () => this.resumeServer(),
+      passThroughRunning: () => this.passInFlight.size > 0,
       idleChanged: (idle) => {
         this.idle = idle;
         owner.idleChanged(idle);
@@ -90,8 +91,8 @@ export class Relay implements RelayControl {
   /** Starts relaying; the leftovers are bytes each side sent before the relay existed. */
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
     const { client, upstream } = this;
-    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
-    upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
+    client.on('data', (chunk: Buffer) => this.guarded(() => this.fromClient(chunk)));
+    upstream.on('data', (chunk: Buffer) => this.guarded(() => this.fromUpstream(chunk)));
     client.on('drain', () => upstream.resume());
     upstream.on('drain', () => client.resume());
     client.on('end', () => this.finish('client closed the connection'));
@@ -104,6 +105,18 @@ export class Relay implements RelayControl {
     if (clientLeftover.length > 0) this.fromClient(clientLeftover);
     client.resume();
     upstream.resume();
+  }
+
+  /** A throw while relaying is a bug of ours: it ends this session (BYE, logged), never the process. */
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      const error = err as Error;
+      this.owner.log.error({ code: PROXY_ERRORS.internalError.code, err: error.message, stack: error.stack }, 'relaying failed; ending this session');
+      this.client.write(imapErrorLine('*', PROXY_ERRORS.internalError));
+      this.finish(`internal error: ${error.message}`);
+    }
   }
 
   sendToClient(bytes: Buffer): void {
@@ -151,7 +164,7 @@ export class Relay implements RelayControl {
     this.clientLeftover = null;
     if (this.ended) return;
     this.client.resume();
-    if (rest !== null && rest.length > 0) this.fromClient(rest);
+    if (rest !== null && rest.length > 0) this.guarded(() => this.fromClient(rest));
   }
 
   private fromUpstream(chunk: Buffer): void {
@@ -182,7 +195,7 @@ export class Relay implements RelayControl {
     this.serverLeftover = null;
     if (this.ended) return;
     this.upstream.resume();
-    if (rest !== null && rest.length > 0) this.fromUpstream(rest);
+    if (rest !== null && rest.length > 0) this.guarded(() => this.fromUpstream(rest));
   }
 
   private upstreamGone(reason: string): void {
@@ -329,7 +342,10 @@ export class Relay implements RelayControl {
       verdict = this.inbox.onServerLine(line, first, literal);
       if (verdict === STOP) return STOP;
       if (verdict === PASS && first) verdict = this.inspectServerLine(line);
-      if (first && this.passInFlight.size > 0 && line[0] !== STAR && line[0] !== PLUS) verdict = this.passCompleted(line, verdict);
+      if (first && this.passInFlight.size > 0 && line[0] !== STAR && line[0] !== PLUS) {
+        if (this.inbox.growthPending) return this.passCompletedAfterGrowth(line, verdict);
+        verdict = this.passCompleted(line, verdict);
+      }
     } else if (first) {
       verdict = this.inspectServerLine(line);
       if (this.passInFlight.size > 0 && line[0] !== STAR && line[0] !== PLUS) verdict = this.passCompleted(line, verdict);
@@ -376,6 +392,22 @@ export class Relay implements RelayControl {
     if (word === 0x6f /* o */) return rewriteCapabilityLine(line, space + 1) ?? PASS;
     if (word === 0x62 /* b */) this.countBad();
     return PASS;
+  }
+
+  /**
+   * A pass-through command (an APPEND while INBOX is selected) brought new mail the view
+   * announces at its end: the completion waits for that, and so does the next client command.
+   */
+  private passCompletedAfterGrowth(line: Buffer, verdict: LineVerdict): LineVerdict {
+    const drained = this.passDrained;
+    this.passDrained = null;
+    const answer = this.passCompleted(line, verdict);
+    const bytes = answer === PASS ? Buffer.from(line) : (answer as Buffer);
+    void this.inbox.finishAfterGrowth(bytes).then(() => {
+      if (drained && this.passInFlight.size === 0) setImmediate(drained);
+      else this.passDrained = drained;
+    });
+    return DROP;
   }
 
   /** A pass-through command completed: rewrite INBOX UIDs in its answer, and let waiting view commands go. */

@@ -272,6 +272,7 @@ export function idle(session: InboxSession, tag: string, command: Buffer, refres
     tag,
     forbidsExpunge: false,
     refreshesItself: true,
+    idles: true,
     untagged(line) {
       if (line[0] !== 0x2b /* + */ || timer !== null) return undefined;
       session.host.idleChanged(true);

@@ -5,8 +5,9 @@
  *
  * It holds no list of the mailbox's UIDs: only the server's message count and, per virtual
  * message, how many real messages precede it (`realBefore`). Real mail only ever arrives at the
- * end and a virtual message is only ever shown after every real message the session knows, so
- * `realBefore` changes only when a real message before it is expunged.
+ * end and a virtual message is only ever shown after every real message the client has been told
+ * of (at most among new mail announced in the same EXISTS), so `realBefore` changes only when a
+ * real message before it is expunged.
  *
  * Must never reorder: client UIDs ascend with client sequence numbers, always.
  */
@@ -106,8 +107,16 @@ export class InboxMap {
 
   /** Shows a virtual message after every real message the session knows; returns its client sequence number. */
   append(message: VirtualMessage): number {
-    this.virtuals.push({ message, realBefore: this.serverExists, flags: message.flags });
-    return this.clientExists;
+    return this.appendAfter(message, this.serverExists);
+  }
+
+  /**
+   * Shows a virtual message after the first `realBefore` real messages — only ever past every
+   * message the client has been told of, with a UID above every virtual one (callers check).
+   */
+  appendAfter(message: VirtualMessage, realBefore: number): number {
+    this.virtuals.push({ message, realBefore, flags: message.flags });
+    return this.clientSeqOfVirtual(this.virtuals.length - 1);
   }
 
   /** Removes a virtual message; returns the client sequence number it had (for `* n EXPUNGE`). */

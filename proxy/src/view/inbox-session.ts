@@ -32,6 +32,8 @@ export interface InboxHost {
   /** The server side stopped at a line (STOP): carry on reading it. */
   resumeServer(): void;
   idleChanged(idle: boolean): void;
+  /** The relay is passing a command on without the view (an APPEND). */
+  passThroughRunning(): boolean;
 }
 
 /** A client command while it runs: how its responses are treated. */
@@ -52,6 +54,8 @@ export interface RunningCommand {
   readonly refreshesItself?: boolean;
   /** Set when the proxy answers the command itself: settles once the answer is out. */
   readonly local?: Promise<void>;
+  /** IDLE: new mail must be announced as it comes, not at a completion. */
+  readonly idles?: boolean;
 }
 
 export type Selection =
@@ -73,8 +77,29 @@ export type Selection =
 interface HiddenCommand {
   readonly tag: string;
   readonly untagged: string[];
+  /** `FETCH from:to (UID)`: its answers are ours, not the client's. */
+  readonly fetchRange?: { readonly from: number; readonly to: number };
   resolve(result: HiddenResult): void;
 }
+
+/**
+ * New real mail the server reported while a client command ran, not yet announced: at the end of
+ * the command the proxy learns its UIDs (a hidden FETCH), so virtual messages anchored among it
+ * can go where their UIDs belong, and one EXISTS covers all of it, as a server sends one.
+ */
+interface PendingGrowth {
+  /** The server's message count (EXISTS) now. */
+  count: number;
+  /** Where in the held output the EXISTS goes; null until the line that brought it is out. */
+  slot: number | null;
+  /** New messages whose client sequence numbers the client already saw (a FETCH of one): virtual
+   *  messages can only go after them. */
+  pinned: number;
+}
+
+const NOTHING = Buffer.alloc(0);
+/** A hidden FETCH that keeps bringing more new mail is given up on after this many tries. */
+const GROWTH_FETCH_TRIES = 3;
 
 export interface HiddenResult {
   readonly ok: boolean;
@@ -108,6 +133,9 @@ export class InboxSession {
   /** Server sequence number of the FETCH response being read. */
   private fetchSeq = 0;
   private fetchBefore: Buffer | null = null;
+  private pendingGrowth: PendingGrowth | null = null;
+  /** From the client command's tagged line until its answer is out: growth is announced at once. */
+  private completing = false;
 
   constructor(readonly host: InboxHost) {}
 
@@ -145,10 +173,10 @@ export class InboxSession {
   // --- hidden commands ---
 
   /** Sends a command of our own upstream and collects its untagged responses. */
-  hidden(command: string | Buffer): Promise<HiddenResult> {
+  hidden(command: string | Buffer, fetchRange?: HiddenCommand['fetchRange']): Promise<HiddenResult> {
     const tag = `~inlay${++this.hiddenCounter}`;
     return new Promise((resolve) => {
-      this.hiddenCommand = { tag, untagged: [], resolve };
+      this.hiddenCommand = { tag, untagged: [], resolve, ...(fetchRange ? { fetchRange } : {}) };
       const bytes = typeof command === 'string' ? Buffer.from(`${command}\r\n`, 'latin1') : command;
       this.host.writeUpstream(Buffer.concat([Buffer.from(`${tag} `), bytes]));
     });
@@ -173,33 +201,58 @@ export class InboxSession {
     const running = this.current;
     if (running && tag === running.tag) {
       this.fetchScan = null;
-      const result = running.complete(line);
-      const refresh = Buffer.isBuffer(result) ? this.refreshAfter(running) : null;
-      if (Buffer.isBuffer(result) && !(refresh instanceof Promise)) {
-        this.current = null;
-        const verdict = this.out(refresh === null ? result : Buffer.concat([refresh, result]), line);
-        this.settle();
-        return verdict;
+      if (this.pendingGrowth === null) {
+        const result = running.complete(line);
+        const refresh = Buffer.isBuffer(result) ? this.refreshAfter(running) : null;
+        if (Buffer.isBuffer(result) && !(refresh instanceof Promise)) {
+          this.current = null;
+          const verdict = this.out(refresh === null ? result : Buffer.concat([refresh, result]), line);
+          this.settle();
+          return verdict;
+        }
+        return this.finishLater(running, line, Promise.resolve(result), refresh);
       }
-      this.hold();
-      const finished = Promise.resolve(result).then(async (bytes) => {
-        const extra = await (refresh ?? this.refreshAfter(running));
-        return extra === null ? bytes : Buffer.concat([extra, bytes]);
-      });
-      void finished.then(
-        (bytes) => this.finishAsync(bytes),
-        (err: Error) => {
-          this.log.error({ err: err.message, stack: err.stack }, 'INBOX view: completing a command failed; passing the server answer on');
-          this.finishAsync(line);
-        },
-      );
-      return DROP;
+      // New mail came with the command: announce it first, so the completion sees it placed.
+      return this.finishLater(running, line, this.announceGrowth().then(() => running.complete(line)), null);
     }
+    // A pass-through command's completion while new mail waits: the relay finishes it (finishAfterGrowth).
+    if (this.pendingGrowth !== null) return PASS;
     return this.out(null, line);
+  }
+
+  get growthPending(): boolean {
+    return this.pendingGrowth !== null;
+  }
+
+  /** A pass-through command completed with new mail pending: announce it, then its answer. */
+  async finishAfterGrowth(answer: Buffer): Promise<void> {
+    this.completing = true;
+    await this.announceGrowth();
+    this.completing = false;
+    this.host.writeClient(this.release(answer));
+  }
+
+  /** The command's answer needs I/O: hold everything back until it is ready. */
+  private finishLater(running: RunningCommand, line: Buffer, result: Promise<Buffer>, refresh: Promise<Buffer> | Buffer | null): LineVerdict {
+    this.hold();
+    this.completing = true;
+    const finished = result.then(async (bytes) => {
+      const extra = await (refresh ?? this.refreshAfter(running));
+      return extra === null ? bytes : Buffer.concat([extra, bytes]);
+    });
+    void finished.then(
+        (bytes) => this.finishAsync(bytes),
+      (err: Error) => {
+        this.log.error({ err: err.message, stack: err.stack }, 'INBOX view: completing a command failed; passing the server answer on');
+        this.finishAsync(line);
+      },
+    );
+    return DROP;
   }
 
   private finishAsync(bytes: Buffer): void {
     this.current = null;
+    this.completing = false;
     this.host.writeClient(this.release(bytes));
     this.settle();
   }
@@ -221,6 +274,10 @@ export class InboxSession {
       hidden.untagged.push(text.trimEnd());
       return DROP;
     }
+    if (hidden?.fetchRange && ownFetch(hidden.fetchRange, text)) {
+      hidden.untagged.push(text.trimEnd());
+      return DROP;
+    }
     const special = this.current?.untagged?.(line, literal);
     if (special !== undefined) return special;
     const inbox = this.inbox;
@@ -234,10 +291,22 @@ export class InboxSession {
           this.host.writeClient(before);
           return STOP;
         }
-        return this.out(Buffer.concat([before, verdict === PASS ? line : verdict === DROP ? Buffer.alloc(0) : (verdict as Buffer)]), line);
+        const sent = this.out(Buffer.concat([before, verdict === PASS ? line : verdict === DROP ? NOTHING : (verdict as Buffer)]), line);
+        this.markGrowthSlot();
+        return sent;
       }
     }
-    return this.untaggedInInbox(inbox, line, literal, number, text);
+    const verdict = this.untaggedInInbox(inbox, line, literal, number, text);
+    this.markGrowthSlot();
+    return verdict;
+  }
+
+  /** The EXISTS of deferred new mail goes here, after what came before the line that brought it. */
+  private markGrowthSlot(): void {
+    const growth = this.pendingGrowth;
+    if (growth === null || growth.slot !== null || this.held === null) return;
+    growth.slot = this.held.length;
+    this.held.push(NOTHING);
   }
 
   private untaggedInInbox(inbox: Extract<Selection, { kind: 'inbox' }>, line: Buffer, literal: LiteralAnnouncement | null, number: RegExpExecArray | null, text: string): LineVerdict {
@@ -247,7 +316,7 @@ export class InboxSession {
         case 'EXISTS':
           return this.serverExists(inbox, value, line);
         case 'EXPUNGE':
-          return this.out(Buffer.from(`* ${inbox.map.serverExpunged(value)} EXPUNGE\r\n`), line);
+          return this.serverExpunge(inbox, value, line);
         case 'FETCH':
           return this.startFetch(inbox, line, literal);
         default:
@@ -266,9 +335,26 @@ export class InboxSession {
     return Buffer.from(rewritten, 'latin1');
   }
 
+  private serverExpunge(inbox: Extract<Selection, { kind: 'inbox' }>, serverSeq: number, line: Buffer): LineVerdict {
+    const growth = this.pendingGrowth;
+    if (growth !== null) {
+      growth.count--;
+      if (serverSeq > inbox.map.serverExists) {
+        // New mail not announced yet: the client never learns of it, unless a FETCH showed it.
+        if (serverSeq > inbox.map.serverExists + growth.pinned) return DROP;
+        growth.pinned--;
+        return this.out(Buffer.from(`* ${inbox.map.clientSeqOfServer(serverSeq)} EXPUNGE\r\n`), line);
+      }
+    }
+    return this.out(Buffer.from(`* ${inbox.map.serverExpunged(serverSeq)} EXPUNGE\r\n`), line);
+  }
+
   private startFetch(inbox: Extract<Selection, { kind: 'inbox' }>, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
     const head = parseFetchHead(line);
     if (!head) return this.out(null, line);
+    const growth = this.pendingGrowth;
+    // A FETCH of new mail not yet announced fixes its number: virtual messages go after it.
+    if (growth !== null && head.serverSeq > inbox.map.serverExists) growth.pinned = Math.max(growth.pinned, head.serverSeq - inbox.map.serverExists);
     const clientSeq = inbox.map.clientSeqOfServer(head.serverSeq);
     const before = this.current?.beforeFetch?.(clientSeq) ?? null;
     this.fetchScan = { depth: 0, afterUidKeyword: false };
@@ -304,11 +390,24 @@ export class InboxSession {
 
   private serverExists(inbox: Extract<Selection, { kind: 'inbox' }>, count: number, line: Buffer): LineVerdict {
     const { map } = inbox;
+    const growth = this.pendingGrowth;
+    if (growth !== null) {
+      if (count > growth.count) this.growths++;
+      growth.count = Math.max(growth.count, count);
+      return DROP;
+    }
     if (count <= map.serverExists || !this.host.engine) {
       map.serverExists = count;
       return this.out(Buffer.from(`* ${map.clientExists} EXISTS\r\n`), line);
     }
     this.growths++;
+    const running = this.current;
+    const commandRunning = running !== null ? !running.idles : this.host.passThroughRunning();
+    if (commandRunning && this.hiddenCommand === null && !this.completing) {
+      this.pendingGrowth = { count, slot: null, pinned: 0 };
+      this.hold();
+      return DROP;
+    }
     // New real mail: raise the epoch first, so no assignment based on an older anchor can land
     // below it (middleware/README.md), and show what was assigned before it, in UID order.
     const boundBefore = inbox.viewUidBound;
@@ -326,6 +425,76 @@ export class InboxSession {
       this.host.resumeServer();
     });
     return STOP;
+  }
+
+  /**
+   * Announces deferred new mail (see PendingGrowth): learns the new messages' UIDs, reveals up to
+   * them (or finds this node already did), places the virtual messages that belong before, among
+   * or right after them, and puts the one EXISTS where the server's was. Without the UIDs (the
+   * FETCH failed, or mail kept coming) it falls back to placing only what goes before the new mail.
+   */
+  private async announceGrowth(): Promise<void> {
+    const growth = this.pendingGrowth;
+    const inbox = this.inbox;
+    if (growth === null) return;
+    try {
+      if (inbox !== null) await this.placeForGrowth(inbox, growth);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'INBOX view: placing virtual messages among new mail failed; announcing the mail alone');
+    } finally {
+      this.pendingGrowth = null;
+      if (inbox !== null && this.selection === inbox) {
+        inbox.map.serverExists = growth.count;
+        const exists = Buffer.from(`* ${inbox.map.clientExists} EXISTS\r\n`);
+        if (this.held !== null && growth.slot !== null) this.held[growth.slot] = exists;
+        else if (this.held !== null) this.held.push(exists);
+        else this.host.writeClient(exists);
+      }
+    }
+  }
+
+  private async placeForGrowth(inbox: Extract<Selection, { kind: 'inbox' }>, growth: PendingGrowth): Promise<void> {
+    const engine = this.host.engine;
+    if (engine === null) return;
+    const { map } = inbox;
+    let uids: number[] | null = null;
+    for (let tries = 0; tries < GROWTH_FETCH_TRIES && uids === null; tries++) {
+      const range = { from: map.serverExists + 1, to: growth.count };
+      if (range.from > range.to) break;
+      const fetched = await this.hidden(`FETCH ${range.from}:${range.to} (UID)`, range);
+      if (fetched.ok && growth.count === range.to) uids = newUids(fetched.untagged, range);
+    }
+    const highest = uids?.[uids.length - 1];
+    const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
+    if (this.selection !== inbox) return;
+    if (view !== undefined) {
+      if (uids !== null) this.placeAmongNew(inbox, view, uids, growth.pinned, inbox.viewUidBound);
+      else this.showPlaceable(inbox, view); // before the new mail only, judged by the view as it was
+    }
+    if (highest !== undefined) {
+      inbox.syncedUidNext = Math.max(inbox.syncedUidNext, highest + 1);
+      inbox.viewUidBound = highest + 1;
+    } else {
+      inbox.viewUidBound = Infinity;
+    }
+  }
+
+  /**
+   * With the new mail's UIDs (`uids`, in order) every real UID up to the highest is known: a
+   * virtual message anchored at or above the last one the client knew (`boundBefore` − 1) goes
+   * right after the real messages at or below its anchor.
+   */
+  private placeAmongNew(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView, uids: readonly number[], pinned: number, boundBefore: number): void {
+    const { map } = inbox;
+    const known = map.serverExists;
+    for (const message of view.messages) {
+      if (message.uid <= map.highestVirtualUid || map.indexOfUid(message.uid) !== -1) continue;
+      const anchor = anchorOf(message.uid);
+      if (anchor + 1 < boundBefore || anchor > uids[uids.length - 1]!) continue;
+      const newBelow = uids.filter((uid) => uid <= anchor).length;
+      if (newBelow < pinned) continue; // the client already numbered the mail it would precede
+      map.appendAfter(message, known + newBelow);
+    }
   }
 
   /**
@@ -396,4 +565,28 @@ export function sameFlags(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   const lower = new Set(a.map((flag) => flag.toLowerCase()));
   return b.every((flag) => lower.has(flag.toLowerCase()));
+}
+
+/** `* n FETCH (UID u)` for a message of the range: an answer to our own FETCH. */
+function ownFetch(range: { readonly from: number; readonly to: number }, text: string): boolean {
+  const match = /^\* (\d+) FETCH \((?:[^)]*\s)?UID \d+[\s)]/i.exec(text);
+  if (!match) return false;
+  const seq = Number(match[1]);
+  return seq >= range.from && seq <= range.to;
+}
+
+/** The UIDs of `range` in sequence order, from our FETCH's answers; null if one is missing. */
+function newUids(lines: readonly string[], range: { readonly from: number; readonly to: number }): number[] | null {
+  const bySeq = new Map<number, number>();
+  for (const line of lines) {
+    const match = /^\* (\d+) FETCH \((?:[^)]*\s)?UID (\d+)[\s)]/i.exec(line);
+    if (match) bySeq.set(Number(match[1]), Number(match[2]));
+  }
+  const uids: number[] = [];
+  for (let seq = range.from; seq <= range.to; seq++) {
+    const uid = bySeq.get(seq);
+    if (uid === undefined) return null;
+    uids.push(uid);
+  }
+  return uids;
 }
