@@ -76,9 +76,9 @@ export function store(session: InboxSession, inbox: Inbox, request: StoreRequest
   const silent = /\.SILENT$/i.test(item);
   const command = byUid ? 'UID STORE' : 'STORE';
   const changed = inbox.readOnly ? [] : applyFlags(inbox.map, split.virtual, mode, flags);
-  // The virtual messages' FETCH FLAGS answers, in sequence order among the server's. In EXAMINE
-  // nothing changes and, as on the server, nothing is reported.
-  const pending = silent || inbox.readOnly ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!);
+  // The virtual messages' FETCH FLAGS answers, in sequence order among the server's: as Dovecot
+  // does, only for messages whose flags changed (in EXAMINE none do).
+  const pending = silent ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!).filter((shown) => changed.includes(shown.message.uid));
   const emitUpTo = (clientSeq: number): Buffer | null => {
     const lines: Buffer[] = [];
     while (pending.length > 0) {
@@ -97,10 +97,11 @@ export function store(session: InboxSession, inbox: Inbox, request: StoreRequest
     return Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
   };
   if (split.server === null) {
-    return answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', 'STORE ? +FLAGS ()');
+    const running = answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', 'STORE ? +FLAGS ()');
+    return running.then((command) => ({ ...command, storesFlags: true }));
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));
-  return { tag, forbidsExpunge: !byUid, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
+  return { tag, forbidsExpunge: !byUid, storesFlags: true, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
 }
 
 /** Applies a flag change to virtual messages in this session; returns the UIDs that changed. */

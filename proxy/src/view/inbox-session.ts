@@ -56,6 +56,8 @@ export interface RunningCommand {
   readonly local?: Promise<void>;
   /** IDLE: new mail must be announced as it comes, not at a completion. */
   readonly idles?: boolean;
+  /** STORE: the session's own flag changes are not in the middleware's view until it completes. */
+  readonly storesFlags?: boolean;
 }
 
 export type Selection =
@@ -437,15 +439,16 @@ export class InboxSession {
     const growth = this.pendingGrowth;
     const inbox = this.inbox;
     if (growth === null) return;
+    let before: Buffer = NOTHING;
     try {
-      if (inbox !== null) await this.placeForGrowth(inbox, growth);
+      if (inbox !== null) before = await this.placeForGrowth(inbox, growth);
     } catch (err) {
       this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'INBOX view: placing virtual messages among new mail failed; announcing the mail alone');
     } finally {
       this.pendingGrowth = null;
       if (inbox !== null && this.selection === inbox) {
         inbox.map.serverExists = growth.count;
-        const exists = Buffer.from(`* ${inbox.map.clientExists} EXISTS\r\n`);
+        const exists = Buffer.concat([before, Buffer.from(`* ${inbox.map.clientExists} EXISTS\r\n`)]);
         if (this.held !== null && growth.slot !== null) this.held[growth.slot] = exists;
         else if (this.held !== null) this.held.push(exists);
         else this.host.writeClient(exists);
@@ -453,9 +456,10 @@ export class InboxSession {
     }
   }
 
-  private async placeForGrowth(inbox: Extract<Selection, { kind: 'inbox' }>, growth: PendingGrowth): Promise<void> {
+  /** Places what the view holds among the new mail; returns flag updates to send before the EXISTS. */
+  private async placeForGrowth(inbox: Extract<Selection, { kind: 'inbox' }>, growth: PendingGrowth): Promise<Buffer> {
     const engine = this.host.engine;
-    if (engine === null) return;
+    if (engine === null) return NOTHING;
     const { map } = inbox;
     let uids: number[] | null = null;
     for (let tries = 0; tries < GROWTH_FETCH_TRIES && uids === null; tries++) {
@@ -466,7 +470,10 @@ export class InboxSession {
     }
     const highest = uids?.[uids.length - 1];
     const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
-    if (this.selection !== inbox) return;
+    if (this.selection !== inbox) return NOTHING;
+    // Flags other sessions changed go out with the server's own flag updates, before its EXISTS
+    // (during a STORE the view does not have ours yet: the refresh after it does that).
+    const flags = view === undefined || this.current?.storesFlags ? NOTHING : this.flagUpdates(inbox, view, false);
     if (view !== undefined) {
       if (uids !== null) this.placeAmongNew(inbox, view, uids, growth.pinned, inbox.viewUidBound);
       else this.showPlaceable(inbox, view); // before the new mail only, judged by the view as it was
@@ -477,6 +484,7 @@ export class InboxSession {
     } else {
       inbox.viewUidBound = Infinity;
     }
+    return flags;
   }
 
   /**
@@ -545,13 +553,21 @@ export class InboxSession {
       if (!listed.has(map.virtuals[index]!.message.uid)) parts.push(Buffer.from(`* ${map.remove(index)} EXPUNGE\r\n`));
     }
     if (allowExpunge) this.fullyApplied = view;
+    parts.push(this.flagUpdates(inbox, view, withUid), this.showPlaceable(inbox, view));
+    return Buffer.concat(parts);
+  }
+
+  /** FETCH FLAGS for the virtual messages whose flags another session changed. */
+  private flagUpdates(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView, withUid: boolean): Buffer {
+    const { map } = inbox;
+    const listed = new Map(view.messages.map((message) => [message.uid, message]));
+    const parts: Buffer[] = [];
     map.virtuals.forEach((shown, index) => {
       const now = listed.get(shown.message.uid);
       if (!now || sameFlags(now.flags, shown.flags)) return;
       shown.flags = now.flags;
       parts.push(fetchFlagsLine(map.clientSeqOfVirtual(index), shown.message.uid, shown.flags, withUid));
     });
-    parts.push(this.showPlaceable(inbox, view));
     return Buffer.concat(parts);
   }
 
