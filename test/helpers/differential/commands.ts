@@ -36,7 +36,7 @@ export type HarnessCommand =
   | { readonly kind: 'noop' }
   | { readonly kind: 'check' }
   | { readonly kind: 'idle' }
-  | { readonly kind: 'status' }
+  | { readonly kind: 'status'; readonly recent: boolean }
   | { readonly kind: 'append'; readonly message: GeneratedMessage; readonly flags: string }
   | { readonly kind: 'select'; readonly readOnly: boolean };
 
@@ -58,7 +58,14 @@ export interface GenerationContext {
   /** For messages a session appends. */
   readonly messageRandom: Random;
   readonly label: string;
+  /** \Recent cannot be compared (NormaliseOptions.dropRecent): no RECENT, NEW or OLD search
+   *  keys (each drawn as usual, then replaced, so a seed's other steps stay the same), and no
+   *  RECENT in STATUS. */
+  readonly withoutRecent?: boolean;
 }
+
+/** Stand-ins for the keys that depend on \Recent, used when it cannot be compared. */
+const WITHOUT_RECENT: Readonly<Record<string, string>> = { NEW: 'UNSEEN', OLD: 'ALL', RECENT: 'ALL' };
 
 export const FLAGS = ['\\Seen', '\\Flagged', '\\Answered', '\\Deleted', '\\Draft', '$Label1', '$Junk'];
 const SIMPLE_ITEMS = ['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY'];
@@ -121,7 +128,10 @@ function simpleKey(context: GenerationContext): SearchKey {
   const { random } = context;
   const text = (value: string): SearchKey => ({ kind: 'text', text: value });
   return random.weighted<() => SearchKey>([
-    [6, () => text(random.pick(['ALL', 'ANSWERED', 'DELETED', 'FLAGGED', 'SEEN', 'DRAFT', 'UNANSWERED', 'UNDELETED', 'UNFLAGGED', 'UNSEEN', 'UNDRAFT', 'NEW', 'OLD', 'RECENT']))],
+    [6, () => {
+      const key = random.pick(['ALL', 'ANSWERED', 'DELETED', 'FLAGGED', 'SEEN', 'DRAFT', 'UNANSWERED', 'UNDELETED', 'UNFLAGGED', 'UNSEEN', 'UNDRAFT', 'NEW', 'OLD', 'RECENT']);
+      return text((context.withoutRecent ? WITHOUT_RECENT[key] : undefined) ?? key);
+    }],
     [1, () => text(`${random.pick(['KEYWORD', 'UNKEYWORD'])} ${random.pick(['$Label1', '$Junk'])}`)],
     [2, () => text(`${random.pick(['LARGER', 'SMALLER'])} ${random.pick([200, 600, 1000, 2000, 5000])}`)],
     [3, () => text(`${random.pick(['SUBJECT', 'BODY', 'TEXT'])} ${quoted(random.pick(SEARCH_WORDS))}`)],
@@ -172,8 +182,9 @@ export function generateCommand(kind: CommandKind, context: GenerationContext): 
     case 'noop':
     case 'check':
     case 'idle':
-    case 'status':
       return { kind };
+    case 'status':
+      return { kind, recent: !context.withoutRecent };
   }
 }
 
@@ -235,7 +246,7 @@ export function renderCommand(command: HarnessCommand, spelling: UidSpelling): R
     case 'idle':
       return line('IDLE');
     case 'status':
-      return line('STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)');
+      return line(`STATUS INBOX (MESSAGES ${command.recent ? 'RECENT ' : ''}UIDNEXT UIDVALIDITY UNSEEN)`);
     case 'append':
       return { line: `APPEND INBOX ${command.flags} "${command.message.internalDate}" `, literal: command.message.bytes };
     case 'select':

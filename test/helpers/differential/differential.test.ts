@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseResponse } from '../imap-invariants-wire.ts';
 import { generateCommand, renderCommand, type CommandKind, type GenerationContext } from './commands.ts';
 import { generateMessage } from './messages.ts';
-import { normaliseResponse, UidRenaming, uidSpeller } from './normalise.ts';
+import { normaliseResponse, normaliseResponses, UidRenaming, uidSpeller } from './normalise.ts';
 import { Random } from './random.ts';
 import { lineDiff, readableDiff } from './report.ts';
 
@@ -45,6 +45,26 @@ describe('normalisation', () => {
     expect(line('t1 OK [EXPUNGEISSUED] x', 'oracle')).toBe('TAGGED OK [EXPUNGEISSUED]');
     expect(line('* 3 RECENT', 'oracle', true)).toBeNull();
     expect(line('* 1 FETCH (FLAGS (\\Recent \\Seen))', 'oracle', true)).toBe('* 1 FETCH (FLAGS (\\Seen))');
+  });
+
+  it('orders FETCH responses of different messages between two other responses, nothing else', () => {
+    const lines = (...texts: string[]): string[] =>
+      normaliseResponses(texts.map((text) => parseResponse(Buffer.from(`${text}\r\n`))), uidSpeller(renaming, 'oracle'), false, { dropRecent: false });
+    const asked = '* 9 FETCH (RFC822.SIZE 5)';
+    const [seen, seenAgain, flagged] = ['* 2 FETCH (FLAGS (\\Seen))', '* 2 FETCH (FLAGS ())', '* 4 FETCH (FLAGS (\\Flagged))'];
+    expect(lines(asked, seen, flagged, '* 10 EXISTS')).toEqual(lines(seen, flagged, asked, '* 10 EXISTS'));
+    // The same message's updates keep their order; EXISTS and EXPUNGE delimit what may move.
+    expect(lines(seen, seenAgain)).not.toEqual(lines(seenAgain, seen));
+    expect(lines(asked, '* 10 EXISTS', seen)).not.toEqual(lines(seen, '* 10 EXISTS', asked));
+    expect(lines(asked, '* 3 EXPUNGE', seen)).not.toEqual(lines(seen, '* 3 EXPUNGE', asked));
+  });
+
+  it('compares consecutive EXPUNGE responses by the messages they remove, not their order', () => {
+    const lines = (...seqs: number[]): string[] =>
+      normaliseResponses(seqs.map((seq) => parseResponse(Buffer.from(`* ${seq} EXPUNGE\r\n`))), uidSpeller(renaming, 'oracle'), false, { dropRecent: false });
+    expect(lines(8, 3, 2, 6)).toEqual(lines(9, 8, 3, 2));
+    expect(lines(2, 2, 2)).toEqual(lines(4, 3, 2));
+    expect(lines(8, 3, 2, 6)).not.toEqual(lines(9, 8, 3, 1));
   });
 
   it('keeps differences: flags, unpaired UIDs, body bytes', () => {

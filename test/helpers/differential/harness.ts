@@ -10,8 +10,8 @@
  * FETCH 1:*) to pair every new UID and compare the whole mailbox. Commands never overlap
  * within a target: concurrency means several sessions see each other's changes, not racing
  * bytes, so any difference is the subject's and not timing's. Responses are compared in
- * order, unsolicited FETCH FLAGS updates included: stepped this way, two Dovecot accounts
- * never differed in them over hundreds of seeds, so no reordering is tolerated.
+ * order, unsolicited FETCH FLAGS updates included, except that FETCH responses of different
+ * messages between two other responses may come in any order (normalise.ts, sortFetchRuns).
  *
  *   const result = await runDifferential({ seed, steps: 60, sessions: 3, subject, oracle });
  *   assertNoDifference(result);   // throws a report naming seed, step, command, both answers
@@ -179,6 +179,7 @@ class DifferentialRun {
           count: view?.uids.length ?? 0,
           sessionUids: (view?.uids ?? []).filter((uid): uid is number => uid !== null && this.renaming.subjectOf(uid) !== undefined),
           mappedUids: this.renaming.oracleUids(),
+          withoutRecent: this.normalise.dropRecent,
         });
         return this.exchange(pair, command);
       }

@@ -7,8 +7,10 @@
  *
  * Also erased, because they may legitimately differ: UIDVALIDITY and UIDNEXT values (their
  * monotonic behaviour is the invariant checker's job), human-readable response text, untagged
- * OK without a code (keep-alives), the order of FETCH items, of flags and of SEARCH hits, and
- * quoted-versus-literal string forms. \Recent and RECENT only when asked (see dropRecent).
+ * OK without a code (keep-alives), the order of FETCH items, of flags and of SEARCH hits, the
+ * order of FETCH responses of different messages between two other responses (sortFetchRuns),
+ * the order of consecutive EXPUNGE responses (canonicalExpungeRuns), and quoted-versus-literal
+ * string forms. \Recent and RECENT only when asked (see dropRecent).
  */
 import { canonicalValue, type ImapResponse, type ResponseCode } from '../imap-invariants-wire.ts';
 import { internalDateInstant, normaliseSection } from '../imap-invariants-facts.ts';
@@ -158,8 +160,71 @@ export function normaliseResponse(
 export function normaliseResponses(
   responses: readonly ImapResponse[], spell: (uid: number) => string, uidSearch: boolean, options: NormaliseOptions,
 ): string[] {
-  return responses.flatMap((response) => {
+  const lines = responses.flatMap((response) => {
     const line = normaliseResponse(response, spell, uidSearch, options);
     return line === null ? [] : [line];
   });
+  return canonicalExpungeRuns(sortFetchRuns(lines));
+}
+
+const EXPUNGE_SEQ = /^\* (\d+) EXPUNGE$/;
+
+/**
+ * Rewrites each run of consecutive EXPUNGE responses into the same removals, highest first (as
+ * Dovecot sends them). "* 8 EXPUNGE, * 3 EXPUNGE, * 6 EXPUNGE" and "* 9, * 8, * 3" remove the
+ * same messages: a client applying either ends with the same mailbox, each number being right at
+ * the moment it is read. The proxy announces its own removals after the server's.
+ */
+function canonicalExpungeRuns(lines: readonly string[]): string[] {
+  const result: string[] = [];
+  let removed: number[] = []; // positions before the run, ascending
+  const flush = (): void => {
+    result.push(...[...removed].reverse().map((seq) => `* ${seq} EXPUNGE`));
+    removed = [];
+  };
+  for (const line of lines) {
+    const match = EXPUNGE_SEQ.exec(line);
+    if (!match) {
+      flush();
+      result.push(line);
+      continue;
+    }
+    // The message now numbered n: the n-th position, counting only those not removed yet.
+    let position = Number(match[1]);
+    for (const gone of removed) if (gone <= position) position++;
+    removed.push(position);
+    removed.sort((a, b) => a - b);
+  }
+  flush();
+  return result;
+}
+
+const FETCH_SEQ = /^\* (\d+) FETCH /;
+
+/**
+ * Within each run of consecutive FETCH responses, orders them by sequence number, keeping the
+ * order of those for the same message (a later FLAGS overrides an earlier one). RFC 3501 orders
+ * FETCH responses of different messages in no way — unsolicited flag updates may come before,
+ * among or after the data a command asked for — and the proxy adds its virtual messages' data
+ * and flag updates at other points than a server would. EXISTS and EXPUNGE still delimit runs:
+ * sequence numbers mean something else on either side of them.
+ */
+function sortFetchRuns(lines: readonly string[]): string[] {
+  const sorted: string[] = [];
+  let run: { seq: number; line: string }[] = [];
+  const flush = (): void => {
+    sorted.push(...run.sort((a, b) => a.seq - b.seq).map((entry) => entry.line));
+    run = [];
+  };
+  for (const line of lines) {
+    const match = FETCH_SEQ.exec(line);
+    if (match) {
+      run.push({ seq: Number(match[1]), line });
+      continue;
+    }
+    flush();
+    sorted.push(line);
+  }
+  flush();
+  return sorted;
 }
