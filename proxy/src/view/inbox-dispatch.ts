@@ -95,7 +95,7 @@ async function inboxCommand(session: InboxSession, inbox: Inbox, command: Parsed
       case 'UNSELECT':
         return close(session, inbox, tag, bytes, name === 'CLOSE');
       default:
-        return passThrough(session, tag, bytes, name);
+        return passThrough(session, tag, bytes);
     }
   } catch (err) {
     if (err instanceof SearchCharsetError) return answeredLocally(session, tag, badCharsetAnswer(tag));

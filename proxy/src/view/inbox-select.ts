@@ -194,6 +194,7 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
   return {
     tag,
     forbidsExpunge: false,
+    leavesMailbox: true,
     untagged(line, literal) {
       const text = literal === null ? line.toString('latin1') : '';
       if (!/^\* STATUS /i.test(text)) return undefined;
@@ -226,10 +227,10 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
 }
 
 /** A command the view does not rewrite (LIST, CREATE, LOGOUT, …): passed on as it is. */
-export function passThrough(session: InboxSession, tag: string, command: Buffer, name = ''): RunningCommand {
+export function passThrough(session: InboxSession, tag: string, command: Buffer): RunningCommand {
   session.host.writeUpstream(command);
-  // After LOGOUT the server closes the connection: its OK must not wait for the view.
-  return { tag, forbidsExpunge: false, refreshesItself: name === 'LOGOUT', complete: (line) => line };
+  // (After LOGOUT the server closes the connection: its OK must not wait for the view either.)
+  return { tag, forbidsExpunge: false, leavesMailbox: true, complete: (line) => line };
 }
 
 /** SELECT/EXAMINE of another mailbox: nothing of it is rewritten; INBOX rewriting stops. */

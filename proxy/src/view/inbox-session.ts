@@ -52,6 +52,9 @@ export interface RunningCommand {
   complete(line: Buffer): Buffer | Promise<Buffer>;
   /** NOOP, CHECK, IDLE, SELECT: the command applies the view itself. */
   readonly refreshesItself?: boolean;
+  /** STATUS, LIST, LOGOUT and the like do not look at the selected mailbox, and a server reports
+   *  no changes of it after them (Dovecot does not): neither does the view. */
+  readonly leavesMailbox?: boolean;
   /** Set when the proxy answers the command itself: settles once the answer is out. */
   readonly local?: Promise<void>;
   /** IDLE: new mail must be announced as it comes, not at a completion. */
@@ -208,7 +211,7 @@ export class InboxSession {
         const refresh = Buffer.isBuffer(result) ? this.refreshAfter(running) : null;
         if (Buffer.isBuffer(result) && !(refresh instanceof Promise)) {
           this.current = null;
-          const verdict = this.out(refresh === null ? result : Buffer.concat([refresh, result]), line);
+          const verdict = this.out(refresh === null ? result : beforeCompletion(result, refresh), line);
           this.settle();
           return verdict;
         }
@@ -240,7 +243,7 @@ export class InboxSession {
     this.completing = true;
     const finished = result.then(async (bytes) => {
       const extra = await (refresh ?? this.refreshAfter(running));
-      return extra === null ? bytes : Buffer.concat([extra, bytes]);
+      return extra === null ? bytes : beforeCompletion(bytes, extra);
     });
     void finished.then(
         (bytes) => this.finishAsync(bytes),
@@ -532,7 +535,7 @@ export class InboxSession {
   private refreshAfter(running: RunningCommand): Buffer | Promise<Buffer> | null {
     const inbox = this.inbox;
     const engine = this.host.engine;
-    if (!inbox || !engine || running.refreshesItself) return null;
+    if (!inbox || !engine || running.refreshesItself || running.leavesMailbox) return null;
     const apply = (view: InboxView | undefined): Buffer =>
       view === undefined || this.selection !== inbox ? Buffer.alloc(0) : this.applyViewChanges(inbox, view, false, !running.forbidsExpunge);
     const cached = engine.cachedView(inbox.key);
@@ -605,4 +608,14 @@ function newUids(lines: readonly string[], range: { readonly from: number; reado
     uids.push(uid);
   }
   return uids;
+}
+
+/**
+ * `answer` (the command's own last data, then its tagged completion) with `extra` — what changed
+ * meanwhile — between the two: a server reports such changes after the data a command asked for.
+ */
+function beforeCompletion(answer: Buffer, extra: Buffer): Buffer {
+  const end = answer.length >= 2 && answer[answer.length - 1] === 0x0a ? answer.length - 1 : answer.length;
+  const lastLine = answer.lastIndexOf(0x0a, end - 1) + 1;
+  return Buffer.concat([answer.subarray(0, lastLine), extra, answer.subarray(lastLine)]);
 }
