@@ -474,9 +474,14 @@ export class InboxSession {
     const highest = uids?.[uids.length - 1];
     const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
     if (this.selection !== inbox) return NOTHING;
-    // Flags other sessions changed go out with the server's own flag updates, before its EXISTS
-    // (during a STORE the view does not have ours yet: the refresh after it does that).
-    const flags = view === undefined || this.current?.storesFlags ? NOTHING : this.flagUpdates(inbox, view, false);
+    // Withdrawals and flags other sessions changed go out where a server sends its own, before
+    // its EXISTS: withdrawals only where EXPUNGE is legal and nothing numbered followed the EXISTS
+    // (its numbers would move); flags not during a STORE (the view does not have ours yet). The
+    // refresh after the command does what is left.
+    const running = this.current;
+    const expungeHere = view !== undefined && !running?.forbidsExpunge && this.onlyRecentAfter(growth);
+    const withdrawn = expungeHere ? this.withdrawals(inbox, view) : NOTHING;
+    const flags = view === undefined || running?.storesFlags ? NOTHING : this.flagUpdates(inbox, view, false);
     if (view !== undefined) {
       if (uids !== null) this.placeAmongNew(inbox, view, uids, growth.pinned, inbox.viewUidBound);
       else this.showPlaceable(inbox, view); // before the new mail only, judged by the view as it was
@@ -487,7 +492,13 @@ export class InboxSession {
     } else {
       inbox.viewUidBound = Infinity;
     }
-    return flags;
+    return Buffer.concat([withdrawn, flags]);
+  }
+
+  /** Whether the server sent nothing after the held-back EXISTS but RECENT. */
+  private onlyRecentAfter(growth: PendingGrowth): boolean {
+    if (this.held === null || growth.slot === null) return false;
+    return this.held.slice(growth.slot + 1).every((bytes) => /^(\* \d+ RECENT\r\n)*$/i.test(bytes.toString('latin1')));
   }
 
   /**
@@ -550,13 +561,23 @@ export class InboxSession {
   applyViewChanges(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView, withUid: boolean, allowExpunge = true): Buffer {
     const { map } = inbox;
     const parts: Buffer[] = [];
-    const listed = new Map(view.messages.map((message) => [message.uid, message]));
-    // Highest first: each EXPUNGE number is then right at the moment the client reads it.
-    for (let index = map.virtuals.length - 1; allowExpunge && index >= 0; index--) {
+    if (allowExpunge) {
+      parts.push(this.withdrawals(inbox, view));
+      this.fullyApplied = view;
+    }
+    parts.push(this.flagUpdates(inbox, view, withUid), this.showPlaceable(inbox, view));
+    return Buffer.concat(parts);
+  }
+
+  /** EXPUNGE for the virtual messages the view no longer lists, highest first: each number is
+   *  then right at the moment the client reads it. Only where EXPUNGE is legal. */
+  private withdrawals(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView): Buffer {
+    const { map } = inbox;
+    const listed = new Set(view.messages.map((message) => message.uid));
+    const parts: Buffer[] = [];
+    for (let index = map.virtuals.length - 1; index >= 0; index--) {
       if (!listed.has(map.virtuals[index]!.message.uid)) parts.push(Buffer.from(`* ${map.remove(index)} EXPUNGE\r\n`));
     }
-    if (allowExpunge) this.fullyApplied = view;
-    parts.push(this.flagUpdates(inbox, view, withUid), this.showPlaceable(inbox, view));
     return Buffer.concat(parts);
   }
 
