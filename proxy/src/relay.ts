@@ -222,11 +222,14 @@ export class Relay implements RelayControl {
     if (this.collecting !== null) return this.collect(line, literal);
     if (this.idle && first) {
       // In IDLE the only thing a client may send is DONE (RFC 2177).
-      if (/^DONE\r?\n$/i.test(line.toString('latin1', 0, 8))) {
+      const done = /^DONE\r?\n$/i.test(line.toString('latin1', 0, 8));
+      if (done) {
         this.idle = false;
         this.owner.idleChanged(false);
       }
       if (this.inbox.current === null) return PASS;
+      // The proxy had ended the upstream IDLE itself (to place new mail): this DONE is not sent.
+      if (done && this.inbox.clientEndsIdle()) return STOP;
       // The view's IDLE completes with the server's OK; nothing more is read until then.
       return PASS_AND_STOP;
     }

@@ -122,6 +122,42 @@ m.logout()
   });
 });
 
+describe('new mail while a client idles', () => {
+  it('is announced in one EXISTS, the proxy idling on for the client until its DONE', async () => {
+    const user = await userWithMail(dovecot, 2);
+    const raw = await tap.connect(stack.proxy.port);
+    await raw.greeting();
+    await raw.command('a', `LOGIN ${user.user} ${user.password}`);
+    expect(await raw.command('b', 'SELECT INBOX')).toContain('* 3 EXISTS'); // two real, the campaign
+    raw.write('c IDLE\r\n');
+    await raw.waitFor(/^\+ [^\n]*\n/);
+    await dovecot.deliver(user.user, 'From: a@example.org\r\nSubject: while idling\r\n\r\nnew\r\n');
+    // The proxy ends the upstream IDLE to learn the new UID, then idles again: the client sees
+    // the mail, and neither the server's answer to that DONE nor its second "+".
+    expect(await raw.waitFor(/\* 4 EXISTS\r\n/)).not.toMatch(/^c |\+ /m);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(raw.text).toMatch(/^(\* \d+ RECENT\r\n)*$/);
+    raw.write('DONE\r\n');
+    expect(await raw.waitFor(/^c [^\n]*\n/m)).toMatch(/^c OK/m);
+    expect(await raw.command('d', 'UID SEARCH ALL')).toContain('* SEARCH 16 32 33 48');
+
+    // A DONE sent right after new mail, which may cross the proxy's own DONE: the client's IDLE
+    // still ends once, with its own tag, and the mail is there.
+    raw.write('e IDLE\r\n');
+    await raw.waitFor(/^\+ [^\n]*\n/);
+    await dovecot.deliver(user.user, 'From: a@example.org\r\nSubject: racing DONE\r\n\r\nnew\r\n');
+    raw.write('DONE\r\n');
+    const ended = await raw.waitFor(/^e [^\n]*\n/m);
+    expect(ended).toMatch(/^e OK/m);
+    expect(ended).not.toMatch(/BAD/);
+    await raw.command('f', 'NOOP');
+    expect(await raw.command('h', 'UID SEARCH ALL')).toContain('* SEARCH 16 32 33 48 64');
+    expect(stack.proxy.logs().filter((entry) => Number(entry['level']) >= 50)).toEqual([]);
+    await raw.command('g', 'LOGOUT');
+    raw.close();
+  });
+});
+
 describe('the campaign side failing', () => {
   it('mail keeps working while the middleware is down; injection resumes after, under the same UIDVALIDITY', async () => {
     const user = await userWithMail(dovecot, 2);

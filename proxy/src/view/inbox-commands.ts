@@ -255,13 +255,17 @@ function copyUidCode(real: ServerCopyUid | null, pairs: readonly { source: numbe
   return `[COPYUID ${shownValidity} ${order.map((index) => sources[index]).join(',')} ${order.map((index) => targets[index]).join(',')}] `;
 }
 
-/** IDLE: passed on; the view is refreshed now and then while idling, and once more at DONE. */
+/**
+ * IDLE: passed on; the view is refreshed now and then while idling, and once more at DONE. New
+ * mail during IDLE makes the proxy end the upstream IDLE itself (DONE), place the mail with its
+ * UIDs (InboxSession.announceGrowth) and IDLE again; the client sees one EXISTS and idles on.
+ */
 export function idle(session: InboxSession, tag: string, command: Buffer, refreshEveryMs: number, readyForDone: () => void): RunningCommand {
   session.host.writeUpstream(command);
   let timer: NodeJS.Timeout | null = null;
   let refreshing = false;
   const refresh = (): void => {
-    if (refreshing) return;
+    if (refreshing || session.idleInterrupted) return;
     refreshing = true;
     // EXPUNGE and EXISTS may be sent at any time during IDLE (RFC 2177).
     void refreshWhileIdle(session).then((bytes) => {
@@ -269,13 +273,20 @@ export function idle(session: InboxSession, tag: string, command: Buffer, refres
       if (bytes.length > 0 && session.current?.tag === tag) session.host.writeClient(bytes);
     });
   };
+  let established = false;
   return {
     tag,
     forbidsExpunge: false,
     refreshesItself: true,
     idles: true,
+    pauseIdle() {
+      if (!established || refreshing) return false;
+      session.host.writeUpstream(Buffer.from('DONE\r\n', 'latin1'));
+      return true;
+    },
     untagged(line) {
-      if (line[0] !== 0x2b /* + */ || timer !== null) return undefined;
+      if (line[0] !== 0x2b /* + */ || established) return undefined;
+      established = true;
       session.host.idleChanged(true);
       if (session.host.engine && refreshEveryMs > 0) timer = setInterval(refresh, refreshEveryMs);
       readyForDone();

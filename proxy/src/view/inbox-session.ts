@@ -59,6 +59,9 @@ export interface RunningCommand {
   readonly local?: Promise<void>;
   /** IDLE: new mail must be announced as it comes, not at a completion. */
   readonly idles?: boolean;
+  /** IDLE, once the server has said "+": ends the upstream IDLE (DONE) so that new mail can be
+   *  placed with its UIDs; false when it cannot now. */
+  pauseIdle?(): boolean;
   /** STORE: the session's own flag changes are not in the middleware's view until it completes. */
   readonly storesFlags?: boolean;
 }
@@ -139,6 +142,11 @@ export class InboxSession {
   private fetchSeq = 0;
   private fetchBefore: Buffer | null = null;
   private pendingGrowth: PendingGrowth | null = null;
+  /** The proxy ended the upstream IDLE to place new mail; the client still idles. `completion` is
+   *  the server's answer to our DONE once it came. */
+  private idlePause: { clientDone: boolean; completion: Buffer | null } | null = null;
+  /** IDLE sent upstream again after a pause: its "+" is ours, not the client's. */
+  private idleResuming = false;
   /** From the client command's tagged line until its answer is out: growth is announced at once. */
   private completing = false;
 
@@ -193,6 +201,10 @@ export class InboxSession {
     if (!first) return this.continueFetch(line, literal);
     const c0 = line[0];
     if (c0 === 0x2a /* * */) return this.untagged(line, literal);
+    if (c0 === 0x2b /* + */ && this.idleResuming) {
+      this.idleResuming = false;
+      return DROP;
+    }
     if (c0 === 0x2b /* + */) return this.current?.untagged?.(line, literal) ?? this.out(null, line);
     const space = line.indexOf(0x20);
     const tag = line.toString('latin1', 0, space);
@@ -204,6 +216,13 @@ export class InboxSession {
       return DROP;
     }
     const running = this.current;
+    if (running && tag === running.tag && this.idlePause !== null) {
+      // The answer to our own DONE: place the new mail, then idle on (or end, if the client did).
+      const pause = this.idlePause;
+      pause.completion = Buffer.from(line);
+      void this.announceGrowth().then(() => this.afterIdlePause(running, pause));
+      return DROP;
+    }
     if (running && tag === running.tag) {
       this.fetchScan = null;
       if (this.pendingGrowth === null) {
@@ -227,6 +246,34 @@ export class InboxSession {
 
   get growthPending(): boolean {
     return this.pendingGrowth !== null;
+  }
+
+  /** The client ended IDLE: true when the proxy had already ended it upstream (the DONE is ours to drop). */
+  clientEndsIdle(): boolean {
+    const pause = this.idlePause;
+    if (pause === null) return false;
+    pause.clientDone = true;
+    return true;
+  }
+
+  /** Whether the upstream IDLE is being paused or resumed by the proxy (no view refresh meanwhile). */
+  get idleInterrupted(): boolean {
+    return this.idlePause !== null || this.idleResuming;
+  }
+
+  private afterIdlePause(running: RunningCommand, pause: { clientDone: boolean; completion: Buffer | null }): void {
+    const completion = pause.completion!;
+    if (this.current !== running) return;
+    if (!pause.clientDone) {
+      this.idlePause = null;
+      this.host.writeClient(this.release());
+      this.idleResuming = true;
+      this.host.writeUpstream(Buffer.from(`${running.tag} IDLE\r\n`, 'latin1'));
+      // The client's DONE may have come while the IDLE went out: it is forwarded then.
+      return;
+    }
+    this.idlePause = null;
+    this.finishLater(running, completion, Promise.resolve(running.complete(completion)), null);
   }
 
   /** A pass-through command completed with new mail pending: announce it, then its answer. */
@@ -413,6 +460,13 @@ export class InboxSession {
       this.hold();
       return DROP;
     }
+    // In IDLE: end it upstream, place the mail at its answer, idle on (the client sees one EXISTS).
+    if (running?.idles && this.hiddenCommand === null && !this.completing && !this.idleInterrupted && running.pauseIdle?.()) {
+      this.idlePause = { clientDone: false, completion: null };
+      this.pendingGrowth = { count, slot: null, pinned: 0 };
+      this.hold();
+      return DROP;
+    }
     // New real mail: raise the epoch first, so no assignment based on an older anchor can land
     // below it (middleware/README.md), and show what was assigned before it, in UID order.
     const boundBefore = inbox.viewUidBound;
@@ -474,14 +528,14 @@ export class InboxSession {
     const highest = uids?.[uids.length - 1];
     const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
     if (this.selection !== inbox) return NOTHING;
-    // Withdrawals and flags other sessions changed go out where a server sends its own, before
+    // Flags other sessions changed and withdrawals go out where a server sends its own, before
     // its EXISTS: withdrawals only where EXPUNGE is legal and nothing numbered followed the EXISTS
     // (its numbers would move); flags not during a STORE (the view does not have ours yet). The
     // refresh after the command does what is left.
     const running = this.current;
+    const flags = view === undefined || running?.storesFlags ? NOTHING : this.flagUpdates(inbox, view, false);
     const expungeHere = view !== undefined && !running?.forbidsExpunge && this.onlyRecentAfter(growth);
     const withdrawn = expungeHere ? this.withdrawals(inbox, view) : NOTHING;
-    const flags = view === undefined || running?.storesFlags ? NOTHING : this.flagUpdates(inbox, view, false);
     if (view !== undefined) {
       if (uids !== null) this.placeAmongNew(inbox, view, uids, growth.pinned, inbox.viewUidBound);
       else this.showPlaceable(inbox, view); // before the new mail only, judged by the view as it was
@@ -492,7 +546,7 @@ export class InboxSession {
     } else {
       inbox.viewUidBound = Infinity;
     }
-    return Buffer.concat([withdrawn, flags]);
+    return Buffer.concat([flags, withdrawn]);
   }
 
   /** Whether the server sent nothing after the held-back EXISTS but RECENT. */
@@ -561,11 +615,13 @@ export class InboxSession {
   applyViewChanges(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView, withUid: boolean, allowExpunge = true): Buffer {
     const { map } = inbox;
     const parts: Buffer[] = [];
+    // In the order Dovecot reports changes: flags, expunges, new messages.
+    parts.push(this.flagUpdates(inbox, view, withUid));
     if (allowExpunge) {
       parts.push(this.withdrawals(inbox, view));
       this.fullyApplied = view;
     }
-    parts.push(this.flagUpdates(inbox, view, withUid), this.showPlaceable(inbox, view));
+    parts.push(this.showPlaceable(inbox, view));
     return Buffer.concat(parts);
   }
 
