@@ -67,6 +67,13 @@ describe('normalisation', () => {
     expect(lines(8, 3, 2, 6)).not.toEqual(lines(9, 8, 3, 1));
   });
 
+  it('compares a flag update before an EXPUNGE with the same update renumbered after it', () => {
+    const lines = (...texts: string[]): string[] =>
+      normaliseResponses(texts.map((text) => parseResponse(Buffer.from(`${text}\r\n`))), uidSpeller(renaming, 'oracle'), false, { dropRecent: false });
+    expect(lines('* 6 FETCH (FLAGS (\\Seen))', '* 1 EXPUNGE')).toEqual(lines('* 1 EXPUNGE', '* 5 FETCH (FLAGS (\\Seen))'));
+    expect(lines('* 6 FETCH (FLAGS (\\Seen))', '* 1 EXPUNGE')).not.toEqual(lines('* 1 EXPUNGE', '* 6 FETCH (FLAGS (\\Seen))'));
+  });
+
   it('keeps differences: flags, unpaired UIDs, body bytes', () => {
     expect(line('* 1 FETCH (FLAGS (\\Seen))', 'oracle')).not.toBe(line('* 1 FETCH (FLAGS ())', 'subject'));
     expect(line('* 1 FETCH (UID 8)', 'oracle')).not.toBe(line('* 1 FETCH (UID 128)', 'subject'));

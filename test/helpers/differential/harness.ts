@@ -11,7 +11,8 @@
  * within a target: concurrency means several sessions see each other's changes, not racing
  * bytes, so any difference is the subject's and not timing's. Responses are compared in
  * order, unsolicited FETCH FLAGS updates included, except that FETCH responses of different
- * messages between two other responses may come in any order (normalise.ts, sortFetchRuns).
+ * messages and EXPUNGEs between two other responses may come in any order that says the same
+ * (normalise.ts, canonicalChangeRuns).
  *
  *   const result = await runDifferential({ seed, steps: 60, sessions: 3, subject, oracle });
  *   assertNoDifference(result);   // throws a report naming seed, step, command, both answers

@@ -8,9 +8,8 @@
  * Also erased, because they may legitimately differ: UIDVALIDITY and UIDNEXT values (their
  * monotonic behaviour is the invariant checker's job), human-readable response text, untagged
  * OK without a code (keep-alives), the order of FETCH items, of flags and of SEARCH hits, the
- * order of FETCH responses of different messages between two other responses (sortFetchRuns),
- * the order of consecutive EXPUNGE responses (canonicalExpungeRuns), and quoted-versus-literal
- * string forms. \Recent and RECENT only when asked (see dropRecent).
+ * order of FETCH and EXPUNGE responses between two other responses, as long as they say the
+ * same (canonicalChangeRuns), and quoted-versus-literal string forms. \Recent and RECENT only when asked (see dropRecent).
  */
 import { canonicalValue, type ImapResponse, type ResponseCode } from '../imap-invariants-wire.ts';
 import { internalDateInstant, normaliseSection } from '../imap-invariants-facts.ts';
@@ -164,67 +163,52 @@ export function normaliseResponses(
     const line = normaliseResponse(response, spell, uidSearch, options);
     return line === null ? [] : [line];
   });
-  return canonicalExpungeRuns(sortFetchRuns(lines));
+  return canonicalChangeRuns(lines);
 }
 
+const FETCH_SEQ = /^\* (\d+) FETCH /;
 const EXPUNGE_SEQ = /^\* (\d+) EXPUNGE$/;
 
 /**
- * Rewrites each run of consecutive EXPUNGE responses into the same removals, highest first (as
- * Dovecot sends them). "* 8 EXPUNGE, * 3 EXPUNGE, * 6 EXPUNGE" and "* 9, * 8, * 3" remove the
- * same messages: a client applying either ends with the same mailbox, each number being right at
- * the moment it is read. The proxy announces its own removals after the server's.
+ * Rewrites each run of consecutive FETCH and EXPUNGE responses into one canonical form carrying
+ * the same information: every FETCH renumbered to the message's number at the start of the run
+ * and the FETCHes ordered by it (those of one message keep their order: a later FLAGS overrides),
+ * then the EXPUNGEs, highest first (as Dovecot sends them). RFC 3501 orders FETCH responses of
+ * different messages in no way, and "* 8 EXPUNGE, * 3 EXPUNGE, * 6 EXPUNGE" removes the same
+ * messages as "* 9, * 8, * 3": a client applying either ends with the same mailbox, each number
+ * being right at the moment it is read. The proxy reports its own changes at other points than
+ * a server would. EXISTS and everything else still delimit runs.
  */
-function canonicalExpungeRuns(lines: readonly string[]): string[] {
+function canonicalChangeRuns(lines: readonly string[]): string[] {
   const result: string[] = [];
-  let removed: number[] = []; // positions before the run, ascending
+  let fetches: { seq: number; line: string }[] = [];
+  let removed: number[] = []; // numbers at the start of the run, ascending
+  const original = (seq: number): number => {
+    let position = seq;
+    for (const gone of removed) if (gone <= position) position++;
+    return position;
+  };
   const flush = (): void => {
+    result.push(...fetches.sort((a, b) => a.seq - b.seq).map((entry) => entry.line));
     result.push(...[...removed].reverse().map((seq) => `* ${seq} EXPUNGE`));
+    fetches = [];
     removed = [];
   };
   for (const line of lines) {
-    const match = EXPUNGE_SEQ.exec(line);
-    if (!match) {
+    const fetch = FETCH_SEQ.exec(line);
+    const expunge = fetch ? null : EXPUNGE_SEQ.exec(line);
+    if (fetch) {
+      const seq = original(Number(fetch[1]));
+      fetches.push({ seq, line: line.replace(FETCH_SEQ, `* ${seq} FETCH `) });
+    } else if (expunge) {
+      removed.push(original(Number(expunge[1])));
+      removed.sort((a, b) => a - b);
+    } else {
       flush();
       result.push(line);
-      continue;
     }
-    // The message now numbered n: the n-th position, counting only those not removed yet.
-    let position = Number(match[1]);
-    for (const gone of removed) if (gone <= position) position++;
-    removed.push(position);
-    removed.sort((a, b) => a - b);
   }
   flush();
   return result;
 }
 
-const FETCH_SEQ = /^\* (\d+) FETCH /;
-
-/**
- * Within each run of consecutive FETCH responses, orders them by sequence number, keeping the
- * order of those for the same message (a later FLAGS overrides an earlier one). RFC 3501 orders
- * FETCH responses of different messages in no way — unsolicited flag updates may come before,
- * among or after the data a command asked for — and the proxy adds its virtual messages' data
- * and flag updates at other points than a server would. EXISTS and EXPUNGE still delimit runs:
- * sequence numbers mean something else on either side of them.
- */
-function sortFetchRuns(lines: readonly string[]): string[] {
-  const sorted: string[] = [];
-  let run: { seq: number; line: string }[] = [];
-  const flush = (): void => {
-    sorted.push(...run.sort((a, b) => a.seq - b.seq).map((entry) => entry.line));
-    run = [];
-  };
-  for (const line of lines) {
-    const match = FETCH_SEQ.exec(line);
-    if (match) {
-      run.push({ seq: Number(match[1]), line });
-      continue;
-    }
-    flush();
-    sorted.push(line);
-  }
-  flush();
-  return sorted;
-}
