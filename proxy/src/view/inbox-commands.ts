@@ -127,28 +127,46 @@ function deletedVirtuals(map: InboxMap, indexes?: readonly number[]): number[] {
   return candidates.filter((index) => map.virtuals[index]?.flags.some((flag) => flag.toLowerCase() === DELETED));
 }
 
-/** Removes virtual messages (highest first) and tells the middleware; returns the EXPUNGE lines. */
-async function expungeVirtuals(session: InboxSession, inbox: Inbox, indexes: readonly number[], announce: boolean): Promise<Buffer> {
-  if (indexes.length === 0) return Buffer.alloc(0);
-  const uids = indexes.map((index) => inbox.map.virtuals[index]!.message.uid);
-  await session.host.engine?.expunge({ ...inbox.key, uids });
+/** Removes virtual messages from the session's view (highest first); returns the EXPUNGE lines. */
+function removeVirtuals(inbox: Inbox, indexes: readonly number[]): Buffer {
   const lines: Buffer[] = [];
-  for (const index of [...indexes].sort((x, y) => y - x)) {
-    const seq = inbox.map.remove(index);
-    if (announce) lines.push(Buffer.from(`* ${seq} EXPUNGE\r\n`));
-  }
+  for (const index of [...indexes].sort((x, y) => y - x)) lines.push(Buffer.from(`* ${inbox.map.remove(index)} EXPUNGE\r\n`));
   return Buffer.concat(lines);
 }
 
-/** EXPUNGE, or UID EXPUNGE with its set already split. */
+/** Removes virtual messages and tells the middleware; returns the EXPUNGE lines (if announced). */
+async function expungeVirtuals(session: InboxSession, inbox: Inbox, indexes: readonly number[], announce: boolean): Promise<Buffer> {
+  if (indexes.length === 0) return Buffer.alloc(0);
+  const uids = indexes.map((index) => inbox.map.virtuals[index]!.message.uid);
+  const lines = removeVirtuals(inbox, indexes);
+  await session.host.engine?.expunge({ ...inbox.key, uids });
+  return announce ? lines : Buffer.alloc(0);
+}
+
+/**
+ * EXPUNGE, or UID EXPUNGE with its set already split. The virtual messages go among the server's
+ * own EXPUNGEs (before the first untagged response that is not a FETCH), as a server reports all
+ * it removed before what else changed; the middleware is told at the end.
+ */
 export function expunge(session: InboxSession, inbox: Inbox, tag: string, split: SplitSet | null): RunningCommand | Promise<RunningCommand> {
   const virtual = inbox.readOnly ? [] : deletedVirtuals(inbox.map, split?.virtual);
-  const finish = async (line: Buffer): Promise<Buffer> => Buffer.concat([await expungeVirtuals(session, inbox, virtual, true), line]);
   if (split !== null && split.server === null) {
-    return answeredWithSync(session, tag, true, finish(Buffer.alloc(0)), 'Expunge completed.', 'EXPUNGE ?');
+    return answeredWithSync(session, tag, true, expungeVirtuals(session, inbox, virtual, true), 'Expunge completed.', 'EXPUNGE ?');
   }
+  const uids = virtual.map((index) => inbox.map.virtuals[index]!.message.uid);
+  let removed = false;
+  const announce = (): Buffer | null => {
+    if (removed || virtual.length === 0) return null;
+    removed = true;
+    return removeVirtuals(inbox, virtual);
+  };
+  const finish = async (line: Buffer): Promise<Buffer> => {
+    const lines = announce();
+    if (uids.length > 0) await session.host.engine?.expunge({ ...inbox.key, uids });
+    return lines === null ? line : Buffer.concat([lines, line]);
+  };
   session.host.writeUpstream(Buffer.from(split === null ? `${tag} EXPUNGE\r\n` : `${tag} UID EXPUNGE ${split.server}\r\n`, 'latin1'));
-  return { tag, forbidsExpunge: false, complete: finish };
+  return { tag, forbidsExpunge: false, beforeOther: announce, complete: finish };
 }
 
 /** CLOSE expunges silently; UNSELECT does not. Either way INBOX rewriting ends with it. */

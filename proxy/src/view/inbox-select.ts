@@ -211,7 +211,13 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
       const engine = session.host.engine;
       // UIDNEXT tells the client about new mail too: the same reveal as before showing it.
       const view = engine ? (await engine.revealUpTo(session.viewKeyFor(validity), serverNext)).view : undefined;
-      const shown = (view?.messages ?? []).filter((message) => anchorOf(message.uid) < serverNext);
+      // On the selected INBOX a server answers with the mailbox as this session last reported it
+      // (Dovecot: [CLIENTBUG]); so do the virtual messages: those the session has shown.
+      const selected = session.inbox;
+      const shown =
+        selected !== null && selected.key.serverUidValidity === validity
+          ? selected.map.virtuals.map((virtual) => ({ ...virtual.message, flags: [...virtual.flags] }))
+          : (view?.messages ?? []).filter((message) => anchorOf(message.uid) < serverNext);
       const highest = shown.reduce((max, message) => Math.max(max, message.uid), 0);
       const shownValues: Record<string, number> = {
         MESSAGES: (values.get('MESSAGES') ?? 0) + shown.length,
