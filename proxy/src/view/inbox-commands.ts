@@ -11,7 +11,7 @@ import type { InboxMap, SplitSet } from './inbox-map.js';
 import { clientUidValidity } from './inbox-map.js';
 import { refreshAtSafePoint } from './inbox-select.js';
 import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
-import { sameFlags } from './inbox-session.js';
+import { sameFlags } from './inbox-placement.js';
 import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
 import { DROP, PASS } from '../framer.js';
 import { ENGINE_LOG_CODES } from '../errors.js';

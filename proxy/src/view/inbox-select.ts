@@ -15,6 +15,7 @@
  */
 import type { InboxView } from '@inlay/schemas';
 import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
+import { showPlaceable } from './inbox-placement.js';
 import { rememberedUidValidity, rememberUidValidity, type InboxSession, type RunningCommand, type Selection } from './inbox-session.js';
 import { DROP, PASS } from '../framer.js';
 
@@ -152,7 +153,7 @@ async function inject(session: InboxSession, inbox: Inbox, view: InboxView, know
   const result = await engine.assign({ ...inbox.key, epoch: view.epoch, anchorServerUid: anchor });
   if (!result) return Buffer.alloc(0);
   if (!result.applied) session.log.debug({ epoch: view.epoch, now: result.epoch }, 'assignment skipped: new mail was shown meanwhile; next time');
-  return session.showPlaceable(inbox, result);
+  return showPlaceable(inbox, result);
 }
 
 /**
@@ -168,7 +169,7 @@ export async function refreshAtSafePoint(session: InboxSession, withUid: boolean
   const parts = [session.applyViewChanges(inbox, view, withUid)];
   const deferred = view.messages.some((message) => message.uid > inbox.map.highestVirtualUid && inbox.map.indexOfUid(message.uid) === -1);
   if (view.pending > 0 && !inbox.readOnly) parts.push(await inject(session, inbox, view, null));
-  else if (deferred && (await syncedAnchor(session, inbox)) !== null) parts.push(session.showPlaceable(inbox, view));
+  else if (deferred && (await syncedAnchor(session, inbox)) !== null) parts.push(showPlaceable(inbox, view));
   return Buffer.concat(parts);
 }
 

@@ -17,9 +17,10 @@ import type { Logger } from 'pino';
 import type { InboxView, ViewKey } from '@inlay/schemas';
 import type { EngineClient } from '../engine-client.js';
 import { DROP, PASS, STOP, type LineVerdict, type LiteralAnnouncement } from '../framer.js';
-import { InboxMap, anchorOf, clientUidNext } from './inbox-map.js';
-import { parseFetchHead, rewriteFetchUids, rewriteUidCodes, type FetchScanState } from './response-rewrite.js';
-import { fetchFlagsLine } from './virtual-fetch.js';
+import { InboxMap, clientUidNext } from './inbox-map.js';
+import { placeForGrowth, type PendingGrowth } from './inbox-growth.js';
+import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
+import { beforeCompletion, parseFetchHead, rewriteFetchUids, rewriteUidCodes, type FetchScanState } from './response-rewrite.js';
 
 export interface InboxHost {
   readonly log: Logger;
@@ -90,25 +91,6 @@ interface HiddenCommand {
   resolve(result: HiddenResult): void;
 }
 
-/**
- * New real mail the server reported while a client command ran, not yet announced: at the end of
- * the command the proxy learns its UIDs (a hidden FETCH), so virtual messages anchored among it
- * can go where their UIDs belong, and one EXISTS covers all of it, as a server sends one.
- */
-interface PendingGrowth {
-  /** The server's message count (EXISTS) now. */
-  count: number;
-  /** Where in the held output the EXISTS goes; null until the line that brought it is out. */
-  slot: number | null;
-  /** New messages whose client sequence numbers the client already saw (a FETCH of one): virtual
-   *  messages can only go after them. */
-  pinned: number;
-}
-
-const NOTHING = Buffer.alloc(0);
-/** A hidden FETCH that keeps bringing more new mail is given up on after this many tries. */
-const GROWTH_FETCH_TRIES = 3;
-
 export interface HiddenResult {
   readonly ok: boolean;
   readonly untagged: readonly string[];
@@ -128,6 +110,14 @@ export function rememberedUidValidity(login: string): number | undefined {
   return knownUidValidity.get(login.toLowerCase());
 }
 
+const NOTHING = Buffer.alloc(0);
+
+/** An upstream IDLE the proxy ended (DONE) while the client idles on. */
+interface IdlePause {
+  /** The client sent its own DONE meanwhile (not passed on): end its IDLE after placing. */
+  clientDone: boolean;
+}
+
 export class InboxSession {
   selection: Selection = { kind: 'none' };
   current: RunningCommand | null = null;
@@ -142,9 +132,8 @@ export class InboxSession {
   private fetchSeq = 0;
   private fetchBefore: Buffer | null = null;
   private pendingGrowth: PendingGrowth | null = null;
-  /** The proxy ended the upstream IDLE to place new mail; the client still idles. `completion` is
-   *  the server's answer to our DONE once it came. */
-  private idlePause: { clientDone: boolean; completion: Buffer | null } | null = null;
+  /** The proxy ended the upstream IDLE to place new mail; the client still idles. */
+  private idlePause: IdlePause | null = null;
   /** IDLE sent upstream again after a pause: its "+" is ours, not the client's. */
   private idleResuming = false;
   /** From the client command's tagged line until its answer is out: growth is announced at once. */
@@ -219,8 +208,8 @@ export class InboxSession {
     if (running && tag === running.tag && this.idlePause !== null) {
       // The answer to our own DONE: place the new mail, then idle on (or end, if the client did).
       const pause = this.idlePause;
-      pause.completion = Buffer.from(line);
-      void this.announceGrowth().then(() => this.afterIdlePause(running, pause));
+      const completion = Buffer.from(line);
+      void this.announceGrowth().then(() => this.afterIdlePause(running, pause, completion));
       return DROP;
     }
     if (running && tag === running.tag) {
@@ -261,8 +250,7 @@ export class InboxSession {
     return this.idlePause !== null || this.idleResuming;
   }
 
-  private afterIdlePause(running: RunningCommand, pause: { clientDone: boolean; completion: Buffer | null }): void {
-    const completion = pause.completion!;
+  private afterIdlePause(running: RunningCommand, pause: IdlePause, completion: Buffer): void {
     if (this.current !== running) return;
     if (!pause.clientDone) {
       this.idlePause = null;
@@ -293,7 +281,7 @@ export class InboxSession {
       return extra === null ? bytes : beforeCompletion(bytes, extra);
     });
     void finished.then(
-        (bytes) => this.finishAsync(bytes),
+      (bytes) => this.finishAsync(bytes),
       (err: Error) => {
         this.log.error({ err: err.message, stack: err.stack }, 'INBOX view: completing a command failed; passing the server answer on');
         this.finishAsync(line);
@@ -462,7 +450,7 @@ export class InboxSession {
     }
     // In IDLE: end it upstream, place the mail at its answer, idle on (the client sees one EXISTS).
     if (running?.idles && this.hiddenCommand === null && !this.completing && !this.idleInterrupted && running.pauseIdle?.()) {
-      this.idlePause = { clientDone: false, completion: null };
+      this.idlePause = { clientDone: false };
       this.pendingGrowth = { count, slot: null, pinned: 0 };
       this.hold();
       return DROP;
@@ -475,7 +463,7 @@ export class InboxSession {
       // Placed before the new mail, so judged by what the view held before it arrived.
       inbox.viewUidBound = boundBefore;
       // One EXISTS covers both, as a server reports all mail that arrived since its last report.
-      if (view) this.showPlaceable(inbox, view);
+      if (view) showPlaceable(inbox, view);
       inbox.viewUidBound = Infinity;
       map.serverExists = count;
       const bytes = Buffer.from(`* ${map.clientExists} EXISTS\r\n`);
@@ -498,7 +486,7 @@ export class InboxSession {
     if (growth === null) return;
     let before: Buffer = NOTHING;
     try {
-      if (inbox !== null) before = await this.placeForGrowth(inbox, growth);
+      if (inbox !== null) before = await placeForGrowth(this, inbox, growth, () => this.onlyRecentAfter(growth));
     } catch (err) {
       this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'INBOX view: placing virtual messages among new mail failed; announcing the mail alone');
     } finally {
@@ -513,82 +501,10 @@ export class InboxSession {
     }
   }
 
-  /** Places what the view holds among the new mail; returns flag updates to send before the EXISTS. */
-  private async placeForGrowth(inbox: Extract<Selection, { kind: 'inbox' }>, growth: PendingGrowth): Promise<Buffer> {
-    const engine = this.host.engine;
-    if (engine === null) return NOTHING;
-    const { map } = inbox;
-    let uids: number[] | null = null;
-    for (let tries = 0; tries < GROWTH_FETCH_TRIES && uids === null; tries++) {
-      const range = { from: map.serverExists + 1, to: growth.count };
-      if (range.from > range.to) break;
-      const fetched = await this.hidden(`FETCH ${range.from}:${range.to} (UID)`, range);
-      if (fetched.ok && growth.count === range.to) uids = newUids(fetched.untagged, range);
-    }
-    const highest = uids?.[uids.length - 1];
-    const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
-    if (this.selection !== inbox) return NOTHING;
-    // Flags other sessions changed and withdrawals go out where a server sends its own, before
-    // its EXISTS: withdrawals only where EXPUNGE is legal and nothing numbered followed the EXISTS
-    // (its numbers would move); flags not during a STORE (the view does not have ours yet). The
-    // refresh after the command does what is left.
-    const running = this.current;
-    const flags = view === undefined || running?.storesFlags ? NOTHING : this.flagUpdates(inbox, view, false);
-    const expungeHere = view !== undefined && !running?.forbidsExpunge && this.onlyRecentAfter(growth);
-    const withdrawn = expungeHere ? this.withdrawals(inbox, view) : NOTHING;
-    if (view !== undefined) {
-      if (uids !== null) this.placeAmongNew(inbox, view, uids, growth.pinned, inbox.viewUidBound);
-      else this.showPlaceable(inbox, view); // before the new mail only, judged by the view as it was
-    }
-    if (highest !== undefined) {
-      inbox.syncedUidNext = Math.max(inbox.syncedUidNext, highest + 1);
-      inbox.viewUidBound = highest + 1;
-    } else {
-      inbox.viewUidBound = Infinity;
-    }
-    return Buffer.concat([flags, withdrawn]);
-  }
-
   /** Whether the server sent nothing after the held-back EXISTS but RECENT. */
   private onlyRecentAfter(growth: PendingGrowth): boolean {
     if (this.held === null || growth.slot === null) return false;
     return this.held.slice(growth.slot + 1).every((bytes) => /^(\* \d+ RECENT\r\n)*$/i.test(bytes.toString('latin1')));
-  }
-
-  /**
-   * With the new mail's UIDs (`uids`, in order) every real UID up to the highest is known: a
-   * virtual message anchored at or above the last one the client knew (`boundBefore` − 1) goes
-   * right after the real messages at or below its anchor.
-   */
-  private placeAmongNew(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView, uids: readonly number[], pinned: number, boundBefore: number): void {
-    const { map } = inbox;
-    const known = map.serverExists;
-    for (const message of view.messages) {
-      if (message.uid <= map.highestVirtualUid || map.indexOfUid(message.uid) !== -1) continue;
-      const anchor = anchorOf(message.uid);
-      if (anchor + 1 < boundBefore || anchor > uids[uids.length - 1]!) continue;
-      const newBelow = uids.filter((uid) => uid <= anchor).length;
-      if (newBelow < pinned) continue; // the client already numbered the mail it would precede
-      map.appendAfter(message, known + newBelow);
-    }
-  }
-
-  /**
-   * Shows the view's messages this session has not shown yet and can place: those anchored
-   * below every real message still to come. Returns the EXISTS to send (or nothing).
-   */
-  showPlaceable(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView): Buffer {
-    const { map } = inbox;
-    let added = false;
-    for (const message of view.messages) {
-      if (message.uid <= map.highestVirtualUid || map.indexOfUid(message.uid) !== -1) continue;
-      const anchor = anchorOf(message.uid);
-      // Placed only at the end: every real message up to its anchor is here, none above it.
-      if (anchor >= inbox.syncedUidNext || anchor + 1 < inbox.viewUidBound) continue;
-      map.append(message);
-      added = true;
-    }
-    return added ? Buffer.from(`* ${map.clientExists} EXISTS\r\n`) : Buffer.alloc(0);
   }
 
   /**
@@ -616,38 +532,12 @@ export class InboxSession {
     const { map } = inbox;
     const parts: Buffer[] = [];
     // In the order Dovecot reports changes: flags, expunges, new messages.
-    parts.push(this.flagUpdates(inbox, view, withUid));
+    parts.push(flagUpdates(inbox, view, withUid));
     if (allowExpunge) {
-      parts.push(this.withdrawals(inbox, view));
+      parts.push(withdrawals(inbox, view));
       this.fullyApplied = view;
     }
-    parts.push(this.showPlaceable(inbox, view));
-    return Buffer.concat(parts);
-  }
-
-  /** EXPUNGE for the virtual messages the view no longer lists, highest first: each number is
-   *  then right at the moment the client reads it. Only where EXPUNGE is legal. */
-  private withdrawals(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView): Buffer {
-    const { map } = inbox;
-    const listed = new Set(view.messages.map((message) => message.uid));
-    const parts: Buffer[] = [];
-    for (let index = map.virtuals.length - 1; index >= 0; index--) {
-      if (!listed.has(map.virtuals[index]!.message.uid)) parts.push(Buffer.from(`* ${map.remove(index)} EXPUNGE\r\n`));
-    }
-    return Buffer.concat(parts);
-  }
-
-  /** FETCH FLAGS for the virtual messages whose flags another session changed. */
-  private flagUpdates(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView, withUid: boolean): Buffer {
-    const { map } = inbox;
-    const listed = new Map(view.messages.map((message) => [message.uid, message]));
-    const parts: Buffer[] = [];
-    map.virtuals.forEach((shown, index) => {
-      const now = listed.get(shown.message.uid);
-      if (!now || sameFlags(now.flags, shown.flags)) return;
-      shown.flags = now.flags;
-      parts.push(fetchFlagsLine(map.clientSeqOfVirtual(index), shown.message.uid, shown.flags, withUid));
-    });
+    parts.push(showPlaceable(inbox, view));
     return Buffer.concat(parts);
   }
 
@@ -655,44 +545,4 @@ export class InboxSession {
     return { login: this.host.login, mailbox: 'INBOX', serverUidValidity };
   }
 
-}
-
-export function sameFlags(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const lower = new Set(a.map((flag) => flag.toLowerCase()));
-  return b.every((flag) => lower.has(flag.toLowerCase()));
-}
-
-/** `* n FETCH (UID u)` for a message of the range: an answer to our own FETCH. */
-function ownFetch(range: { readonly from: number; readonly to: number }, text: string): boolean {
-  const match = /^\* (\d+) FETCH \((?:[^)]*\s)?UID \d+[\s)]/i.exec(text);
-  if (!match) return false;
-  const seq = Number(match[1]);
-  return seq >= range.from && seq <= range.to;
-}
-
-/** The UIDs of `range` in sequence order, from our FETCH's answers; null if one is missing. */
-function newUids(lines: readonly string[], range: { readonly from: number; readonly to: number }): number[] | null {
-  const bySeq = new Map<number, number>();
-  for (const line of lines) {
-    const match = /^\* (\d+) FETCH \((?:[^)]*\s)?UID (\d+)[\s)]/i.exec(line);
-    if (match) bySeq.set(Number(match[1]), Number(match[2]));
-  }
-  const uids: number[] = [];
-  for (let seq = range.from; seq <= range.to; seq++) {
-    const uid = bySeq.get(seq);
-    if (uid === undefined) return null;
-    uids.push(uid);
-  }
-  return uids;
-}
-
-/**
- * `answer` (the command's own last data, then its tagged completion) with `extra` — what changed
- * meanwhile — between the two: a server reports such changes after the data a command asked for.
- */
-function beforeCompletion(answer: Buffer, extra: Buffer): Buffer {
-  const end = answer.length >= 2 && answer[answer.length - 1] === 0x0a ? answer.length - 1 : answer.length;
-  const lastLine = answer.lastIndexOf(0x0a, end - 1) + 1;
-  return Buffer.concat([answer.subarray(0, lastLine), extra, answer.subarray(lastLine)]);
 }

@@ -112,3 +112,13 @@ export function rewriteUidCodes(line: string, options: { sourceIsInbox: boolean;
       return `[COPYUID ${shownValidity} ${shownSource} ${shownTarget}]`;
     });
 }
+
+/**
+ * `answer` (a command's own last data, then its tagged completion) with `extra` — what changed
+ * meanwhile — between the two: a server reports such changes after the data a command asked for.
+ */
+export function beforeCompletion(answer: Buffer, extra: Buffer): Buffer {
+  const end = answer.length >= 2 && answer[answer.length - 1] === 0x0a ? answer.length - 1 : answer.length;
+  const lastLine = answer.lastIndexOf(0x0a, end - 1) + 1;
+  return Buffer.concat([answer.subarray(0, lastLine), extra, answer.subarray(lastLine)]);
+}

@@ -1,0 +1,69 @@
+/**
+ * New real mail a session has not announced yet (InboxSession holds the server's EXISTS back to
+ * the end of the command, or pauses IDLE): learning its UIDs with a hidden FETCH, revealing up to
+ * them, and placing the view's virtual messages before, among or after it. The session then sends
+ * the one EXISTS where the server's was (proxy/README.md, "UIDs and sequence numbers").
+ *
+ * Must never place a virtual message among new mail whose UIDs it does not know: without them
+ * only what goes before the new mail is placed, and the session waits for its next sync.
+ */
+import type { InboxSession, Selection } from './inbox-session.js';
+import { flagUpdates, newUids, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
+
+type Inbox = Extract<Selection, { kind: 'inbox' }>;
+
+/** New mail the server reported and the session holds back. */
+export interface PendingGrowth {
+  /** The server's message count (EXISTS) now. */
+  count: number;
+  /** Where in the held output the EXISTS goes; null until the line that brought it is out. */
+  slot: number | null;
+  /** New messages whose client sequence numbers the client already saw (a FETCH of one): virtual
+   *  messages can only go after them. */
+  pinned: number;
+}
+
+/** A hidden FETCH that keeps bringing more new mail is given up on after this many tries. */
+const FETCH_TRIES = 3;
+
+/**
+ * Places what the view holds among the new mail; returns what to send before the EXISTS: flag
+ * updates and withdrawals, where a server sends its own. Withdrawals only where EXPUNGE is legal
+ * and `nothingNumberedAfter()` (a number sent after the EXISTS would move); flags not during a
+ * STORE (the view does not have the session's own change yet). The refresh after the command does
+ * what is left.
+ */
+export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth: PendingGrowth, nothingNumberedAfter: () => boolean): Promise<Buffer> {
+  const engine = session.host.engine;
+  if (engine === null) return Buffer.alloc(0);
+  const uids = await learnNewUids(session, inbox, growth);
+  const highest = uids?.[uids.length - 1];
+  const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
+  if (session.selection !== inbox) return Buffer.alloc(0);
+  const running = session.current;
+  const flags = view === undefined || running?.storesFlags ? Buffer.alloc(0) : flagUpdates(inbox, view, false);
+  const withdrawn = view !== undefined && !running?.forbidsExpunge && nothingNumberedAfter() ? withdrawals(inbox, view) : Buffer.alloc(0);
+  if (view !== undefined) {
+    if (uids !== null) placeAmongNew(inbox, view, uids, growth.pinned, inbox.viewUidBound);
+    else showPlaceable(inbox, view); // before the new mail only, judged by the view as it was
+  }
+  if (highest !== undefined) {
+    inbox.syncedUidNext = Math.max(inbox.syncedUidNext, highest + 1);
+    inbox.viewUidBound = highest + 1;
+  } else {
+    inbox.viewUidBound = Infinity;
+  }
+  return Buffer.concat([flags, withdrawn]);
+}
+
+/** The new messages' UIDs in sequence order, or null (the FETCH failed, or mail kept coming). */
+async function learnNewUids(session: InboxSession, inbox: Inbox, growth: PendingGrowth): Promise<number[] | null> {
+  for (let tries = 0; tries < FETCH_TRIES; tries++) {
+    const range = { from: inbox.map.serverExists + 1, to: growth.count };
+    if (range.from > range.to) return null;
+    const fetched = await session.hidden(`FETCH ${range.from}:${range.to} (UID)`, range);
+    if (!fetched.ok) return null;
+    if (growth.count === range.to) return newUids(fetched.untagged, range);
+  }
+  return null;
+}

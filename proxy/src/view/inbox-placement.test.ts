@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import type { InboxView, VirtualMessage } from '@inlay/schemas';
+import { InboxMap } from './inbox-map.js';
+import type { Selection } from './inbox-session.js';
+import { newUids, ownFetch, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
+
+type Inbox = Extract<Selection, { kind: 'inbox' }>;
+
+const virtual = (uid: number): VirtualMessage => ({ uid, campaignId: `c${uid}`, variantId: null, internalDate: '2026-11-22T00:00:00Z', flags: [], rfc822: '' });
+const view = (...uids: number[]): InboxView => ({ known: true, epoch: 1, messages: uids.map(virtual), pending: 0, ttlMs: 0 });
+
+/** Real messages with server UIDs 1..known, all told to the client. */
+function inboxKnowing(known: number): Inbox {
+  return { kind: 'inbox', readOnly: false, map: new InboxMap(known), key: { login: 'u', mailbox: 'INBOX', serverUidValidity: 1 }, syncedUidNext: known + 1, viewUidBound: known + 1 };
+}
+
+const order = (inbox: Inbox, newUidsInOrder: number[]): number[] => {
+  // Client UIDs in sequence order: real ones scaled ×16, virtual ones as they are.
+  const { map } = inbox;
+  const reals = [...Array.from({ length: map.serverExists - newUidsInOrder.length }, (_, i) => i + 1), ...newUidsInOrder];
+  const out: number[] = [];
+  for (let seq = 1; seq <= map.clientExists; seq++) {
+    const message = map.resolve(seq)!;
+    out.push(message.kind === 'real' ? reals[message.serverSeq - 1]! * 16 : map.virtuals[message.index]!.message.uid);
+  }
+  return out;
+};
+
+describe('placing virtual messages', () => {
+  it('puts one anchored among new mail right after the real messages at or below its anchor', () => {
+    const inbox = inboxKnowing(3);
+    // New mail with UIDs 4, 6, 7 (5 expunged before anyone saw it); a campaign anchored at 6.
+    placeAmongNew(inbox, view(97), [4, 6, 7], 0, inbox.viewUidBound);
+    inbox.map.serverExists = 6;
+    expect(order(inbox, [4, 6, 7])).toEqual([16, 32, 48, 64, 96, 97, 112]);
+  });
+
+  it('never puts one before new mail the client already numbered, nor below mail it knew', () => {
+    const pinned = inboxKnowing(3);
+    placeAmongNew(pinned, view(65), [4, 6], 2, pinned.viewUidBound); // a FETCH showed both new ones
+    expect(pinned.map.virtuals).toEqual([]);
+    const below = inboxKnowing(3);
+    placeAmongNew(below, view(33), [4], 0, below.viewUidBound); // anchored at 2, below known UID 3
+    expect(below.map.virtuals).toEqual([]);
+  });
+
+  it('shows at the end only what goes after every real message known, and withdraws highest first', () => {
+    const inbox = inboxKnowing(3);
+    expect(showPlaceable(inbox, view(49, 50, 65)).toString()).toBe('* 5 EXISTS\r\n'); // 65: UID 4 not seen yet
+    expect(withdrawals(inbox, view()).toString()).toBe('* 5 EXPUNGE\r\n* 4 EXPUNGE\r\n');
+  });
+
+  it('reads the answers to its own FETCH (UID), and only those', () => {
+    expect(ownFetch({ from: 4, to: 5 }, '* 4 FETCH (UID 9)\r\n')).toBe(true);
+    expect(ownFetch({ from: 4, to: 5 }, '* 3 FETCH (UID 8)\r\n')).toBe(false);
+    expect(ownFetch({ from: 4, to: 5 }, '* 4 FETCH (FLAGS (\\Seen))\r\n')).toBe(false);
+    expect(newUids(['* 4 FETCH (UID 9)', '* 5 FETCH (UID 12)'], { from: 4, to: 5 })).toEqual([9, 12]);
+    expect(newUids(['* 4 FETCH (UID 9)'], { from: 4, to: 5 })).toBeNull();
+  });
+});

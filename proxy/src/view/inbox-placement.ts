@@ -1,0 +1,108 @@
+/**
+ * Where the messages of a user's view go in one session's INBOX: pure functions on the session's
+ * numbering (InboxMap) that add what can be shown, remove what was withdrawn and report flag
+ * changes, each returning the lines that tell the client. The session decides when each may run
+ * (inbox-session.ts); these decide where.
+ *
+ * Must never place a virtual message below a real message the client has been told of, nor give
+ * two messages one UID out of order: a client UID always ascends with its sequence number.
+ */
+import type { InboxView } from '@inlay/schemas';
+import { anchorOf } from './inbox-map.js';
+import type { Selection } from './inbox-session.js';
+import { fetchFlagsLine } from './virtual-fetch.js';
+
+type Inbox = Extract<Selection, { kind: 'inbox' }>;
+
+/**
+ * Shows the view's messages this session has not shown yet and can place: those anchored
+ * below every real message still to come. Returns the EXISTS to send (or nothing).
+ */
+export function showPlaceable(inbox: Inbox, view: InboxView): Buffer {
+  const { map } = inbox;
+  let added = false;
+  for (const message of view.messages) {
+    if (message.uid <= map.highestVirtualUid || map.indexOfUid(message.uid) !== -1) continue;
+    const anchor = anchorOf(message.uid);
+    // Placed only at the end: every real message up to its anchor is here, none above it.
+    if (anchor >= inbox.syncedUidNext || anchor + 1 < inbox.viewUidBound) continue;
+    map.append(message);
+    added = true;
+  }
+  return added ? Buffer.from(`* ${map.clientExists} EXISTS\r\n`) : Buffer.alloc(0);
+}
+
+/**
+ * New mail not yet announced, with its UIDs (`uids`, in order): every real UID up to the highest
+ * is known, so a virtual message anchored at or above the last real one the client knew
+ * (`boundBefore` − 1) goes right after the real messages at or below its anchor — but after the
+ * first `pinned` new ones, whose numbers the client already saw. The caller announces the EXISTS.
+ */
+export function placeAmongNew(inbox: Inbox, view: InboxView, uids: readonly number[], pinned: number, boundBefore: number): void {
+  const { map } = inbox;
+  const known = map.serverExists;
+  for (const message of view.messages) {
+    if (message.uid <= map.highestVirtualUid || map.indexOfUid(message.uid) !== -1) continue;
+    const anchor = anchorOf(message.uid);
+    if (anchor + 1 < boundBefore || anchor > uids[uids.length - 1]!) continue;
+    const newBelow = uids.filter((uid) => uid <= anchor).length;
+    if (newBelow < pinned) continue;
+    map.appendAfter(message, known + newBelow);
+  }
+}
+
+/** EXPUNGE for the virtual messages the view no longer lists, highest first: each number is
+ *  then right at the moment the client reads it. Only where EXPUNGE is legal. */
+export function withdrawals(inbox: Inbox, view: InboxView): Buffer {
+  const { map } = inbox;
+  const listed = new Set(view.messages.map((message) => message.uid));
+  const parts: Buffer[] = [];
+  for (let index = map.virtuals.length - 1; index >= 0; index--) {
+    if (!listed.has(map.virtuals[index]!.message.uid)) parts.push(Buffer.from(`* ${map.remove(index)} EXPUNGE\r\n`));
+  }
+  return Buffer.concat(parts);
+}
+
+/** FETCH FLAGS for the virtual messages whose flags another session changed. */
+export function flagUpdates(inbox: Inbox, view: InboxView, withUid: boolean): Buffer {
+  const { map } = inbox;
+  const listed = new Map(view.messages.map((message) => [message.uid, message]));
+  const parts: Buffer[] = [];
+  map.virtuals.forEach((shown, index) => {
+    const now = listed.get(shown.message.uid);
+    if (!now || sameFlags(now.flags, shown.flags)) return;
+    shown.flags = now.flags;
+    parts.push(fetchFlagsLine(map.clientSeqOfVirtual(index), shown.message.uid, shown.flags, withUid));
+  });
+  return Buffer.concat(parts);
+}
+
+export function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const lower = new Set(a.map((flag) => flag.toLowerCase()));
+  return b.every((flag) => lower.has(flag.toLowerCase()));
+}
+
+/** `* n FETCH (UID u)` for a message of the range: an answer to our own FETCH. */
+export function ownFetch(range: { readonly from: number; readonly to: number }, text: string): boolean {
+  const match = /^\* (\d+) FETCH \((?:[^)]*\s)?UID \d+[\s)]/i.exec(text);
+  if (!match) return false;
+  const seq = Number(match[1]);
+  return seq >= range.from && seq <= range.to;
+}
+
+/** The UIDs of `range` in sequence order, from our FETCH's answers; null if one is missing. */
+export function newUids(lines: readonly string[], range: { readonly from: number; readonly to: number }): number[] | null {
+  const bySeq = new Map<number, number>();
+  for (const line of lines) {
+    const match = /^\* (\d+) FETCH \((?:[^)]*\s)?UID (\d+)[\s)]/i.exec(line);
+    if (match) bySeq.set(Number(match[1]), Number(match[2]));
+  }
+  const uids: number[] = [];
+  for (let seq = range.from; seq <= range.to; seq++) {
+    const uid = bySeq.get(seq);
+    if (uid === undefined) return null;
+    uids.push(uid);
+  }
+  return uids;
+}
