@@ -38,9 +38,10 @@ const NEW_MAIL_SEEDS = [...REGRESSION_SEEDS, 427651833, 312260886, 711518148, 77
  * mail while a campaign waited to be placed crashed the proxy, then virtual data came after the
  * EXISTS of a campaign placed at the same command's end; 8000, the view's changes followed a
  * STATUS, after which Dovecot reports none; 8001, a withdrawal came after new mail's EXISTS,
- * where Dovecot sends its EXPUNGEs first.
+ * where Dovecot sends its EXPUNGEs first; 7002, a STORE on a virtual message applied to the flags
+ * this client was last told, not those another session had set since.
  */
-const CAMPAIGN_SEEDS = [7000, 7001, 7003, 7005, 7006, 7007, 7008, 8000, 8001, 8003, 8009, 8014];
+const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 8000, 8001, 8003, 8009, 8014];
 const FRESH_SEEDS = Number(process.env['INLAY_DIFFERENTIAL_RUNS'] ?? 8);
 const STEPS = 60;
 const SESSIONS = 3;

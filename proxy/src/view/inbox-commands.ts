@@ -6,6 +6,7 @@
  * Must never send the server a set that names a message the client did not name, and never
  * announce the EXPUNGE of a virtual message except where RFC 3501 §7.4.1 allows one.
  */
+import type { InboxView } from '@inlay/schemas';
 import { expandSmallSet, type RawRange } from './sequence-set.js';
 import type { InboxMap, SplitSet } from './inbox-map.js';
 import { clientUidValidity } from './inbox-map.js';
@@ -70,15 +71,18 @@ export interface StoreRequest {
   readonly flags: readonly string[];
 }
 
-export function store(session: InboxSession, inbox: Inbox, request: StoreRequest): RunningCommand | Promise<RunningCommand> {
+export async function store(session: InboxSession, inbox: Inbox, request: StoreRequest): Promise<RunningCommand> {
   const { tag, byUid, split, item, flags } = request;
   const mode = item.startsWith('+') ? 'add' : item.startsWith('-') ? 'remove' : 'set';
   const silent = /\.SILENT$/i.test(item);
   const command = byUid ? 'UID STORE' : 'STORE';
-  const changed = inbox.readOnly ? [] : applyFlags(inbox.map, split.virtual, mode, flags);
+  // The change applies to the flags as they are now, which another session may have changed
+  // since this client was last told (this node's cached view when fresh).
+  const current = split.virtual.length > 0 && !inbox.readOnly ? await session.host.engine?.view(inbox.key) : undefined;
+  const { reported, changed } = inbox.readOnly ? { reported: [], changed: [] } : applyFlags(inbox.map, split.virtual, mode, flags, current);
   // The virtual messages' FETCH FLAGS answers, in sequence order among the server's: as Dovecot
-  // does, only for messages whose flags changed (in EXAMINE none do).
-  const pending = silent ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!).filter((shown) => changed.includes(shown.message.uid));
+  // does, only for messages whose flags differ from what the client was told (none in EXAMINE).
+  const pending = silent ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!).filter((shown) => reported.includes(shown.message.uid));
   const emitUpTo = (clientSeq: number): Buffer | null => {
     const lines: Buffer[] = [];
     while (pending.length > 0) {
@@ -97,28 +101,37 @@ export function store(session: InboxSession, inbox: Inbox, request: StoreRequest
     return Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
   };
   if (split.server === null) {
-    const running = answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', 'STORE ? +FLAGS ()');
-    return running.then((command) => ({ ...command, storesFlags: true }));
+    const running = await answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', 'STORE ? +FLAGS ()');
+    return { ...running, storesFlags: true };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));
   return { tag, forbidsExpunge: !byUid, storesFlags: true, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
 }
 
-/** Applies a flag change to virtual messages in this session; returns the UIDs that changed. */
-function applyFlags(map: InboxMap, indexes: readonly number[], mode: 'set' | 'add' | 'remove', flags: readonly string[]): number[] {
+/**
+ * Applies a flag change to virtual messages, starting from their flags in `current` (the view now)
+ * where it lists them. Returns the UIDs whose flags now differ from what the client was told
+ * (`reported`: a FETCH goes out) and those the change itself alters (`changed`: the middleware is
+ * told).
+ */
+function applyFlags(map: InboxMap, indexes: readonly number[], mode: 'set' | 'add' | 'remove', flags: readonly string[], current: InboxView | undefined): { reported: number[]; changed: number[] } {
+  const reported: number[] = [];
   const changed: number[] = [];
+  const now = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
   const named = new Set(flags.map((flag) => flag.toLowerCase()).filter((flag) => flag !== '\\recent'));
   for (const index of indexes) {
     const shown = map.virtuals[index];
     if (!shown) continue;
-    const kept = shown.flags.filter((flag) => (mode === 'set' ? false : mode === 'remove' ? !named.has(flag.toLowerCase()) : true));
+    const base = now.get(shown.message.uid) ?? shown.flags;
+    const kept = base.filter((flag) => (mode === 'set' ? false : mode === 'remove' ? !named.has(flag.toLowerCase()) : true));
     const added = mode === 'remove' ? [] : flags.filter((flag) => flag.toLowerCase() !== '\\recent' && !kept.some((have) => have.toLowerCase() === flag.toLowerCase()));
     const next = [...kept, ...added];
+    if (!sameFlags(next, base)) changed.push(shown.message.uid);
     if (sameFlags(next, shown.flags)) continue;
     shown.flags = next;
-    changed.push(shown.message.uid);
+    reported.push(shown.message.uid);
   }
-  return changed;
+  return { reported, changed };
 }
 
 /** Virtual messages marked \Deleted among `indexes` (all when undefined). */
