@@ -14,13 +14,24 @@ import { FetchItemsError, parseVirtualFetch, virtualFetchResponse, type VirtualF
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 
-export function fetch(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, split: SplitSet, itemsText: string): RunningCommand | Promise<RunningCommand> {
+export async function fetch(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, split: SplitSet, itemsText: string): Promise<RunningCommand> {
   let plan: VirtualFetchPlan;
   try {
     plan = parseVirtualFetch(itemsText, byUid);
   } catch (err) {
     if (!(err instanceof FetchItemsError)) throw err;
     return answeredLocally(session, tag, Buffer.from(`${tag} BAD ${err.message}\r\n`, 'latin1'));
+  }
+  // FLAGS in the answer are the flags now, which another session may have changed since this
+  // client was last told (this node's cached view when fresh). Only where FLAGS goes out: a
+  // change not told here is told by the refresh after the command.
+  if (split.virtual.length > 0 && plan.items.some((item) => item.kind === 'flags')) {
+    const current = await session.host.engine?.view(inbox.key);
+    const now = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
+    for (const index of split.virtual) {
+      const shown = inbox.map.virtuals[index]!;
+      shown.flags = now.get(shown.message.uid) ?? shown.flags;
+    }
   }
   const pending = [...split.virtual];
   const seenChanges: number[] = [];
