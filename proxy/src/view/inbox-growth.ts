@@ -36,7 +36,8 @@ const FETCH_TRIES = 3;
 export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth: PendingGrowth, nothingNumberedAfter: () => boolean): Promise<Buffer> {
   const engine = session.host.engine;
   if (engine === null) return Buffer.alloc(0);
-  const uids = await learnNewUids(session, inbox, growth);
+  const learnt = await learnNewUids(session, inbox, growth);
+  const uids = learnt?.uids ?? null;
   const highest = uids?.[uids.length - 1];
   const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
   if (session.selection !== inbox) return Buffer.alloc(0);
@@ -44,7 +45,7 @@ export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth
   const flags = view === undefined || running?.storesFlags ? Buffer.alloc(0) : flagUpdates(inbox, view, false);
   const withdrawn = view !== undefined && !running?.forbidsExpunge && nothingNumberedAfter() ? withdrawals(inbox, view) : Buffer.alloc(0);
   if (view !== undefined) {
-    if (uids !== null) placeAmongNew(inbox, view, uids, growth.pinned, inbox.viewUidBound);
+    if (learnt !== null) placeAmongNew(inbox, view, learnt.uids, growth.pinned, learnt.boundBefore);
     else showPlaceable(inbox, view); // before the new mail only, judged by the view as it was
   }
   if (highest !== undefined) {
@@ -56,14 +57,23 @@ export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth
   return Buffer.concat([flags, withdrawn]);
 }
 
-/** The new messages' UIDs in sequence order, or null (the FETCH failed, or mail kept coming). */
-async function learnNewUids(session: InboxSession, inbox: Inbox, growth: PendingGrowth): Promise<number[] | null> {
+/**
+ * The new messages' UIDs in sequence order, and the bound every real message the client already
+ * knows is below; null when the FETCH failed or mail kept coming. When that bound is not known
+ * (mail came earlier whose UIDs were never learnt), the FETCH also takes the last known message.
+ */
+async function learnNewUids(session: InboxSession, inbox: Inbox, growth: PendingGrowth): Promise<{ uids: number[]; boundBefore: number } | null> {
   for (let tries = 0; tries < FETCH_TRIES; tries++) {
-    const range = { from: inbox.map.serverExists + 1, to: growth.count };
-    if (range.from > range.to) return null;
+    const known = inbox.map.serverExists;
+    const withLast = inbox.viewUidBound === Infinity && known > 0;
+    const range = { from: withLast ? known : known + 1, to: growth.count };
+    if (known + 1 > range.to) return null;
     const fetched = await session.hidden(`FETCH ${range.from}:${range.to} (UID)`, range);
     if (!fetched.ok) return null;
-    if (growth.count === range.to) return newUids(fetched.untagged, range);
+    if (growth.count !== range.to || inbox.map.serverExists !== known) continue;
+    const uids = newUids(fetched.untagged, range);
+    if (uids === null) return null;
+    return withLast ? { uids: uids.slice(1), boundBefore: uids[0]! + 1 } : { uids, boundBefore: inbox.viewUidBound };
   }
   return null;
 }

@@ -316,7 +316,9 @@ export class InboxSession {
     }
     if (hidden?.fetchRange && ownFetch(hidden.fetchRange, text)) {
       hidden.untagged.push(text.trimEnd());
-      return DROP;
+      // A message the client knows, with a flag change the server folded in: the client gets that.
+      const knownToClient = Number(/^\* (\d+)/.exec(text)![1]) <= (this.inbox?.map.serverExists ?? 0);
+      if (!(knownToClient && /\bFLAGS\b/i.test(text))) return DROP;
     }
     const special = this.current?.untagged?.(line, literal);
     if (special !== undefined) return special;
