@@ -23,26 +23,22 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
     return answeredLocally(session, tag, Buffer.from(`${tag} BAD ${err.message}\r\n`, 'latin1'));
   }
   // FLAGS in the answer are the flags now, which another session may have changed since this
-  // client was last told (this node's cached view when fresh). Only where FLAGS goes out: a
-  // change not told here is told by the refresh after the command.
-  if (split.virtual.length > 0 && plan.items.some((item) => item.kind === 'flags')) {
-    const current = await session.host.engine?.view(inbox.key);
-    const now = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
-    for (const index of split.virtual) {
-      const shown = inbox.map.virtuals[index]!;
-      shown.flags = now.get(shown.message.uid) ?? shown.flags;
-    }
-  }
+  // client was last told (this node's cached view when fresh). As on Dovecot, the change is also
+  // reported as an update after the command (the refresh), since this session had not told it.
+  const current = split.virtual.length > 0 && (plan.setsSeen || plan.items.some((item) => item.kind === 'flags')) ? await session.host.engine?.view(inbox.key) : undefined;
+  const flagsNow = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
   const pending = [...split.virtual];
   const seenChanges: number[] = [];
   const responseFor = (index: number): Buffer => {
     const shown = inbox.map.virtuals[index]!;
-    if (plan.setsSeen && !inbox.readOnly && !shown.flags.some((flag) => flag.toLowerCase() === '\\seen')) {
+    const flags = flagsNow.get(shown.message.uid) ?? shown.flags;
+    const seq = inbox.map.clientSeqOfVirtual(index);
+    if (plan.setsSeen && !inbox.readOnly && !flags.some((flag) => flag.toLowerCase() === '\\seen')) {
       shown.flags = [...shown.flags, '\\Seen'];
       seenChanges.push(shown.message.uid);
-      return virtualFetchResponse(inbox.map.clientSeqOfVirtual(index), shown, plan, true);
+      return virtualFetchResponse(seq, { ...shown, flags: [...flags, '\\Seen'] }, plan, true);
     }
-    return virtualFetchResponse(inbox.map.clientSeqOfVirtual(index), shown, plan, false);
+    return virtualFetchResponse(seq, { ...shown, flags }, plan, false);
   };
   const emitUpTo = (clientSeq: number): Buffer | null => {
     const parts: Buffer[] = [];
