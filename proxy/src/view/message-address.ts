@@ -2,8 +2,9 @@
  * Address-list parsing for ENVELOPE as Dovecot 2.3 does it (src/lib-mail/message-address.c with
  * MESSAGE_ADDRESS_PARSE_FLAG_FILL_MISSING): display names, routes, groups (a group start is an
  * address with only a mailbox, its end an all-NIL address) and Dovecot's placeholders for broken
- * input (MISSING_MAILBOX, MISSING_DOMAIN, SYNTAX_ERROR, INVALID_ROUTE). Must never decode encoded
- * words or otherwise tidy what the header said: clients expect the server's raw view.
+ * input (MISSING_MAILBOX, MISSING_DOMAIN, SYNTAX_ERROR, INVALID_ROUTE). SEARCH's FROM/TO/CC/BCC
+ * parse with it too (search-header-values.ts), as Dovecot's do. Must never decode encoded words
+ * or otherwise tidy what the header said: clients expect the server's raw view.
  */
 import type { ByteString } from './imap-string.js';
 import { NUL_REPLACEMENT, Rfc822Parser, type StringBuffer } from './message-rfc822-parser.js';

@@ -3,7 +3,9 @@
  * rfc2231-parser.c): atoms, dot-atoms, quoted strings, comments, phrases, domains, content types
  * and parameters. Addresses, Content-Type and Content-Disposition are read with it, so its
  * quirks (what counts as whitespace, where a broken value stops) decide what ENVELOPE and
- * BODYSTRUCTURE show. Must never be "fixed" towards the RFCs: only Dovecot's behaviour counts.
+ * BODYSTRUCTURE show, and equally what SEARCH matches (address lists, Date:, Content-Type and
+ * Content-Transfer-Encoding): Dovecot reads all of them with these same functions, so the proxy
+ * keeps one port. Must never be "fixed" towards the RFCs: only Dovecot's behaviour counts.
  *
  * Return codes follow the C code: 1 = more data follows, 0 = end of input, -1 = invalid.
  */

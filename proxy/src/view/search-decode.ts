@@ -7,19 +7,20 @@
  * what Dovecot drops (an unknown transfer encoding, trailing whitespace of a quoted-printable
  * part, an incomplete last UTF-8 sequence) is dropped here too.
  */
-import { Rfc822Reader } from './search-rfc822.js';
+import { asciiLower } from './imap-string.js';
+import { parseMimeParameters, Rfc822Parser, type MimeParameter } from './message-rfc822-parser.js';
 import { completeUtf8Length, normalizeText, normalizeUtf8, validUtf8OrReplaced } from './search-unicode.js';
 
 export type TransferEncoding = '7bit' | 'base64' | 'quoted-printable' | 'unknown';
 
 /** message_decoder_parse_cte: one MIME token, comments allowed, a ";" may follow; else unknown. */
 export function transferEncodingOf(value: string): TransferEncoding {
-  const reader = new Rfc822Reader(value);
-  reader.skipLwsp();
+  const parser = new Rfc822Parser(value);
+  parser.skipLwsp();
   const token = { value: '' };
-  if (reader.mimeToken(token) === 1) {
-    reader.skipLwsp();
-    if (reader.cur() !== ';') return 'unknown';
+  if (parser.parseMimeToken(token) === 1) {
+    parser.skipLwsp();
+    if (parser.data[parser.pos] !== ';') return 'unknown';
   }
   switch (token.value.toLowerCase()) {
     case '7bit':
@@ -33,6 +34,23 @@ export function transferEncodingOf(value: string): TransferEncoding {
     default:
       return 'unknown';
   }
+}
+
+/**
+ * A Content-Type value as message-parser.c and message-decoder.c read it: "type/subtype" (partial
+ * or '' when invalid, as Dovecot keeps it) and, only when valid, its parameters.
+ */
+export function contentTypeOf(value: string): { type: string; params: MimeParameter[] } {
+  const parser = new Rfc822Parser(value);
+  parser.skipLwsp();
+  const type = { value: '' };
+  const ret = parser.parseContentType(type);
+  return { type: type.value, params: ret < 0 ? [] : parseMimeParameters(parser) };
+}
+
+/** A parameter's value ("charset", "boundary"), the first of that name (strcasecmp), or null. */
+export function paramOf(params: readonly MimeParameter[], name: string): string | null {
+  return params.find(([key]) => asciiLower(key) === name)?.[1] ?? null;
 }
 
 function hexValue(byte: number | undefined): number {

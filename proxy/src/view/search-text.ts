@@ -10,9 +10,8 @@
  * It must never throw on malformed mail, and never keep more than one analysis per message
  * (cached by the Buffer; a virtual message's bytes never change).
  */
-import { decodeBase64, decodeQuotedPrintable, normalizeBody, normalizeHeaderValue, transferEncodingOf, type TransferEncoding } from './search-decode.js';
+import { contentTypeOf, decodeBase64, decodeQuotedPrintable, normalizeBody, normalizeHeaderValue, paramOf, transferEncodingOf, type TransferEncoding } from './search-decode.js';
 import { normalizedAddressList, sentWallClockSeconds } from './search-header-values.js';
-import { contentTypeOf, paramOf } from './search-rfc822.js';
 import { normalizeUtf8 } from './search-unicode.js';
 
 /** One header as message_parse_header_next returns it, byte strings (latin1). */
