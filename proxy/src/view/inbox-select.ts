@@ -16,10 +16,23 @@
 import type { InboxView } from '@inlay/schemas';
 import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
 import { showPlaceable } from './inbox-placement.js';
-import { rememberedUidValidity, rememberUidValidity, type InboxSession, type RunningCommand, type Selection } from './inbox-session.js';
+import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
 import { DROP, PASS } from '../framer.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
+
+/** Server UIDVALIDITY per login, so a SELECT can ask for the view before it reaches the server. */
+const knownUidValidity = new Map<string, number>();
+const KNOWN_UID_VALIDITY_MAX = 100_000;
+
+function rememberUidValidity(login: string, validity: number): void {
+  if (knownUidValidity.size >= KNOWN_UID_VALIDITY_MAX) knownUidValidity.clear();
+  knownUidValidity.set(login.toLowerCase(), validity);
+}
+
+function rememberedUidValidity(login: string): number | undefined {
+  return knownUidValidity.get(login.toLowerCase());
+}
 
 const SELECT_LINE = /^\* (\d+) (EXISTS|RECENT)\b|^\* OK \[(UIDVALIDITY|UIDNEXT|UNSEEN) (\d+)\]/i;
 

@@ -9,9 +9,13 @@
  * when the previous one has completed, so the proxy's numbering and the server's move in
  * lockstep, and our own hidden commands never interleave with the client's.
  *
+ * New mail is held back to the end of the command that brought it (or IDLE is paused upstream)
+ * so its UIDs can be learnt first (inbox-growth.ts); where the view's messages go is decided in
+ * inbox-placement.ts.
+ *
  * It must never: send the client a number from the server's numbering, show a virtual message
- * anywhere but after every real message the session knows, announce an EXPUNGE while a FETCH,
- * STORE or SEARCH is running, or let a failure of the campaign side fail a command.
+ * below a real message the client has been told of, announce an EXPUNGE while a FETCH, STORE or
+ * SEARCH is running, or let a failure of the campaign side fail a command.
  */
 import type { Logger } from 'pino';
 import type { InboxView, ViewKey } from '@inlay/schemas';
@@ -95,19 +99,6 @@ export interface HiddenResult {
   readonly ok: boolean;
   readonly untagged: readonly string[];
   readonly text: string;
-}
-
-/** Server UIDVALIDITY per login, so a SELECT can ask for the view before it reaches the server. */
-const knownUidValidity = new Map<string, number>();
-const KNOWN_UID_VALIDITY_MAX = 100_000;
-
-export function rememberUidValidity(login: string, validity: number): void {
-  if (knownUidValidity.size >= KNOWN_UID_VALIDITY_MAX) knownUidValidity.clear();
-  knownUidValidity.set(login.toLowerCase(), validity);
-}
-
-export function rememberedUidValidity(login: string): number | undefined {
-  return knownUidValidity.get(login.toLowerCase());
 }
 
 const NOTHING = Buffer.alloc(0);
