@@ -50,8 +50,9 @@ export interface RunningCommand {
   untagged?(line: Buffer, literal: LiteralAnnouncement | null): LineVerdict | undefined;
   /** A FETCH response's client sequence number is about to go out: what to send before it. */
   beforeFetch?(clientSeq: number): Buffer | null;
-  /** Another untagged response (EXISTS, EXPUNGE, FLAGS, …) is about to go out: the server has
-   *  finished the command's own data, so what the proxy adds to it goes first. */
+  /** Another untagged response (EXISTS, EXPUNGE, …; not a keyword's FLAGS/PERMANENTFLAGS) is
+   *  about to go out: the server has finished the command's own data, so what the proxy adds to
+   *  it goes first. */
   beforeOther?(): Buffer | null;
   /** The tagged completion from the server; returns what the client gets instead. */
   complete(line: Buffer): Buffer | Promise<Buffer>;
@@ -102,6 +103,11 @@ export interface HiddenResult {
 }
 
 const NOTHING = Buffer.alloc(0);
+
+/** `* FLAGS (…)` or `* OK [PERMANENTFLAGS (…)]`: the mailbox's flags, announced again. */
+function announcesFlags(text: string): boolean {
+  return /^\* (FLAGS|OK \[PERMANENTFLAGS)\b/i.test(text);
+}
 
 /** An upstream IDLE the proxy ended (DONE) while the client idles on. */
 interface IdlePause {
@@ -316,7 +322,9 @@ export class InboxSession {
     const inbox = this.inbox;
     if (!inbox) return this.out(null, line);
     const number = /^\* (\d+) (EXISTS|EXPUNGE|FETCH|RECENT)\b/i.exec(line.toString('latin1', 0, 32));
-    if (number?.[2]?.toUpperCase() !== 'FETCH') {
+    // A new keyword's FLAGS and PERMANENTFLAGS come before the data that uses it, so they do not
+    // end the command's data: a STORE adding $Junk to real and virtual messages announces it first.
+    if (number?.[2]?.toUpperCase() !== 'FETCH' && !announcesFlags(text)) {
       const before = this.current?.beforeOther?.() ?? null;
       if (before !== null) {
         const verdict = this.untaggedInInbox(inbox, line, literal, number, text);
