@@ -79,10 +79,12 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
   // The change applies to the flags as they are now, which another session may have changed
   // since this client was last told (this node's cached view when fresh).
   const current = split.virtual.length > 0 && !inbox.readOnly ? await session.host.engine?.view(inbox.key) : undefined;
-  const { reported, changed } = inbox.readOnly ? { reported: [], changed: [] } : applyFlags(inbox.map, split.virtual, mode, flags, current);
+  const { reported, unforeseen, changed } = inbox.readOnly ? { reported: [], unforeseen: [], changed: [] } : applyFlags(inbox.map, split.virtual, mode, flags, current);
   // The virtual messages' FETCH FLAGS answers, in sequence order among the server's: as Dovecot
-  // does, only for messages whose flags differ from what the client was told (none in EXAMINE).
-  const pending = silent ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!).filter((shown) => reported.includes(shown.message.uid));
+  // does, only for messages whose flags differ from what the client was told (none in EXAMINE);
+  // .SILENT spares the client only the echo of its own change, not what another session did.
+  const answered = silent ? unforeseen : reported;
+  const pending = split.virtual.map((index) => inbox.map.virtuals[index]!).filter((shown) => answered.includes(shown.message.uid));
   const emitUpTo = (clientSeq: number): Buffer | null => {
     const lines: Buffer[] = [];
     while (pending.length > 0) {
@@ -111,27 +113,37 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
 /**
  * Applies a flag change to virtual messages, starting from their flags in `current` (the view now)
  * where it lists them. Returns the UIDs whose flags now differ from what the client was told
- * (`reported`: a FETCH goes out) and those the change itself alters (`changed`: the middleware is
- * told).
+ * (`reported`: a FETCH goes out), those that differ from what the client can work out itself from
+ * what it was told and its change (`unforeseen`: another session changed them; a FETCH goes out
+ * even for .SILENT), and those the change itself alters (`changed`: the middleware is told).
  */
-function applyFlags(map: InboxMap, indexes: readonly number[], mode: 'set' | 'add' | 'remove', flags: readonly string[], current: InboxView | undefined): { reported: number[]; changed: number[] } {
+function applyFlags(
+  map: InboxMap, indexes: readonly number[], mode: 'set' | 'add' | 'remove', flags: readonly string[], current: InboxView | undefined,
+): { reported: number[]; unforeseen: number[]; changed: number[] } {
   const reported: number[] = [];
+  const unforeseen: number[] = [];
   const changed: number[] = [];
   const now = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
-  const named = new Set(flags.map((flag) => flag.toLowerCase()).filter((flag) => flag !== '\\recent'));
   for (const index of indexes) {
     const shown = map.virtuals[index];
     if (!shown) continue;
     const base = now.get(shown.message.uid) ?? shown.flags;
-    const kept = base.filter((flag) => (mode === 'set' ? false : mode === 'remove' ? !named.has(flag.toLowerCase()) : true));
-    const added = mode === 'remove' ? [] : flags.filter((flag) => flag.toLowerCase() !== '\\recent' && !kept.some((have) => have.toLowerCase() === flag.toLowerCase()));
-    const next = [...kept, ...added];
+    const next = changedFlags(base, mode, flags);
     if (!sameFlags(next, base)) changed.push(shown.message.uid);
     if (sameFlags(next, shown.flags)) continue;
+    if (!sameFlags(next, changedFlags(shown.flags, mode, flags))) unforeseen.push(shown.message.uid);
     shown.flags = next;
     reported.push(shown.message.uid);
   }
-  return { reported, changed };
+  return { reported, unforeseen, changed };
+}
+
+/** `base` after a STORE of `flags` in `mode`; \Recent cannot be stored. */
+function changedFlags(base: readonly string[], mode: 'set' | 'add' | 'remove', flags: readonly string[]): string[] {
+  const named = new Set(flags.map((flag) => flag.toLowerCase()).filter((flag) => flag !== '\\recent'));
+  const kept = base.filter((flag) => (mode === 'set' ? false : mode === 'remove' ? !named.has(flag.toLowerCase()) : true));
+  const added = mode === 'remove' ? [] : flags.filter((flag) => flag.toLowerCase() !== '\\recent' && !kept.some((have) => have.toLowerCase() === flag.toLowerCase()));
+  return [...kept, ...added];
 }
 
 /** Virtual messages marked \Deleted among `indexes` (all when undefined). */
