@@ -261,8 +261,11 @@ class DifferentialRun {
    * Pairs UIDs that name the same message: the same FETCH response position on both sides,
    * the same sequence number in both sessions' maps, and APPENDUID.
    */
-  private learnPairs(pair: SessionPair, oracle: readonly ImapResponse[], subject: readonly ImapResponse[]): string | null {
+  private learnPairs(pair: SessionPair, oracleResponses: readonly ImapResponse[], subjectResponses: readonly ImapResponse[]): string | null {
     const found: [number, number][] = [];
+    // Positions are compared among responses that say something of the mailbox: a "+" or a
+    // RECENT on one side only must not shift the pairing (both are dropped from the comparison).
+    const [oracle, subject] = [oracleResponses, subjectResponses].map((responses) => responses.filter((response) => response.kind !== 'continuation' && response.kind !== 'recent')) as [ImapResponse[], ImapResponse[]];
     oracle.forEach((response, index) => {
       const other = subject[index];
       if (response.kind === 'fetch' && other?.kind === 'fetch' && response.seq === other.seq) {
