@@ -5,11 +5,12 @@
  *
  *   const tap = useImapTap();                      // (imap-invariants-vitest.ts) checked after each test
  *   const client = await tap.connect(proxy.port);  // a RawImap whose session is checked
+ *   const relay = await tap.relay(proxy.port);     // for clients that open their own sockets
  *
  * All sessions of one ImapTap share a MessageHistory, so "a UID never changes its message" is
  * checked across a user's sessions too. A tap never alters a byte in either direction.
  */
-import type { Socket } from 'node:net';
+import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { RawImap } from './raw-imap.ts';
 import { formatViolations, ImapInvariantChecker, MessageHistory, type InvariantViolation } from './imap-invariants.ts';
@@ -72,6 +73,18 @@ export class ImapTap {
     return this.wrap(await RawImap.connect(port, options), name);
   }
 
+  /**
+   * A loopback relay to `targetPort` for clients that open their own sockets (imapflow, imaplib,
+   * curl, mbsync): point them at the relay's port and each connection is checked by a checker
+   * of this tap. The relay only sees the wire, so it checks plaintext sessions only: after a
+   * STARTTLS it would see ciphertext, and such a session has to be tapped inside the client
+   * (tapRawImap). Close it when done; that also ends the connections still open.
+   */
+  async relay(targetPort: number, name = 'relayed'): Promise<TappedRelay> {
+    let connections = 0;
+    return startRelay(targetPort, () => this.checker(`${name} #${++connections}`));
+  }
+
   violations(): InvariantViolation[] {
     return this.checkers.flatMap((checker) => checker.violations);
   }
@@ -85,4 +98,48 @@ export class ImapTap {
     });
     if (fresh.length > 0) throw new Error(`IMAP invariants broken:\n\n${formatViolations(fresh)}`);
   }
+}
+
+export interface TappedRelay {
+  readonly port: number;
+  /** Stops listening and destroys every connection still open. */
+  close(): Promise<void>;
+}
+
+async function startRelay(targetPort: number, checkerForConnection: () => ImapInvariantChecker): Promise<TappedRelay> {
+  const open = new Set<Socket>();
+  // Half-open on both legs, so a client's FIN reaches the server and the answer still comes back.
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    const checker = checkerForConnection();
+    const upstream = netConnect({ host: '127.0.0.1', port: targetPort, allowHalfOpen: true });
+    for (const socket of [client, upstream]) {
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
+      // Errors end in 'close' (below); without a listener they would crash the test run.
+      socket.on('error', () => {});
+    }
+    // Fed where the relay sees the bytes, before forwarding them: a command is checked before
+    // its answer can exist, an answer before the client can react to it.
+    client.on('data', (chunk: Buffer) => checker.clientBytes(chunk));
+    upstream.on('data', (chunk: Buffer) => checker.serverBytes(chunk));
+    // pipe() carries backpressure and passes each side's FIN on to the other.
+    client.pipe(upstream);
+    upstream.pipe(client);
+    // Nobody is left to read the server's answers once the client has gone.
+    client.once('close', () => upstream.destroy());
+    // A server that closed cleanly has its last bytes delivered first; a failed one is passed on as one.
+    upstream.once('close', (hadError) => (hadError ? client.destroy() : client.end()));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    async close(): Promise<void> {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of open) socket.destroy();
+      await stopped;
+    },
+  };
 }
