@@ -2,7 +2,9 @@
 // the real proxy splices the campaign message into the real Dovecot's INBOX. Each client must
 // see it as mail; two sessions of one user must agree on its UID and flags; the middleware
 // going away must leave mail working, and coming back must resume injection without a
-// UIDVALIDITY change.
+// UIDVALIDITY change. Every session is checked against the IMAP invariants after each test:
+// the raw ones through a tap on their socket, the real clients' (all plaintext) through a
+// relay to the proxy named after the client.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,13 +14,26 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dovecotFromInfo, type DovecotClient } from '../services/dovecot.ts';
 import { imapflowThrough, userWithMail } from '../helpers/fixtures.ts';
 import { startInjectionStack, type InjectionStack } from '../helpers/injection-stack.ts';
+import type { TappedRelay } from '../helpers/imap-invariants-tap.ts';
 import { useImapTap } from '../helpers/imap-invariants-vitest.ts';
 
 const run = promisify(execFile);
 const dovecot: DovecotClient = dovecotFromInfo(inject('dovecot'));
-// Every raw session below is checked against the IMAP invariants after each test.
+type RealClient = 'imapflow' | 'imaplib' | 'curl' | 'mbsync';
+
 const tap = useImapTap();
 let stack: InjectionStack;
+const relays = new Map<RealClient, TappedRelay>();
+
+/** The port a real client connects to: a relay to the proxy whose sessions the tap checks. */
+async function portFor(client: RealClient): Promise<number> {
+  let relay = relays.get(client);
+  if (!relay) {
+    relay = await tap.relay(stack.proxy.port, client);
+    relays.set(client, relay);
+  }
+  return relay.port;
+}
 
 beforeAll(async () => {
   stack = await startInjectionStack({ dovecot });
@@ -26,6 +41,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  for (const relay of relays.values()) await relay.close();
   await stack?.stop();
 });
 
@@ -52,7 +68,7 @@ class Session {
 }
 
 async function subjectsVia(user: { user: string; password: string }): Promise<{ uid: number; subject: string | undefined; seen: boolean }[]> {
-  const client = imapflowThrough(stack.proxy.port, user);
+  const client = imapflowThrough(await portFor('imapflow'), user);
   await client.connect();
   const lock = await client.getMailboxLock('INBOX');
   try {
@@ -91,14 +107,14 @@ typ, data = m.uid('FETCH', data[0].split()[-1], '(BODY.PEEK[HEADER.FIELDS (SUBJE
 print(data[0][1].decode().strip())
 m.logout()
 `;
-    const { stdout } = await run('python3', ['-c', script, String(stack.proxy.port), user.user, user.password]);
+    const { stdout } = await run('python3', ['-c', script, String(await portFor('imaplib')), user.user, user.password]);
     expect(stdout.trim().split('\n')).toEqual(['3', '16 32 33', `Subject: Winter offer for ${user.user}`]);
   });
 
   it('curl fetches it by its UID', async () => {
     const user = await userWithMail(dovecot, 1);
     await subjectsVia(user); // first login injects
-    const { stdout } = await run('curl', ['-sS', '--max-time', '20', '--user', `${user.user}:${user.password}`, `imap://127.0.0.1:${stack.proxy.port}/INBOX;UID=17`]);
+    const { stdout } = await run('curl', ['-sS', '--max-time', '20', '--user', `${user.user}:${user.password}`, `imap://127.0.0.1:${await portFor('curl')}/INBOX;UID=17`]);
     expect(stdout).toContain(`Subject: Winter offer for ${user.user}`);
     expect(stdout).toContain('Winter offer, just for you.');
   });
@@ -199,7 +215,7 @@ describe('mbsync', () => {
       [
         'IMAPAccount proxy',
         'Host 127.0.0.1',
-        `Port ${stack.proxy.port}`,
+        `Port ${await portFor('mbsync')}`,
         `User ${user.user}`,
         `Pass ${user.password}`,
         'SSLType None',
