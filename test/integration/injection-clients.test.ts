@@ -136,6 +136,33 @@ m.logout()
     await first.logout();
     await second.logout();
   });
+
+  it('\\Seen set, then cleared, in one session reaches the other while it idles, unasked', async () => {
+    const user = await userWithMail(dovecot, 2);
+    const first = await Session.open(stack.proxy.port);
+    await first.command(`LOGIN ${user.user} ${user.password}`);
+    await first.command('SELECT INBOX');
+    const idler = await tap.connect(stack.proxy.port);
+    await idler.greeting();
+    await idler.command('a', `LOGIN ${user.user} ${user.password}`);
+    expect(await idler.command('b', 'SELECT INBOX')).toContain('* 3 EXISTS'); // two real, the campaign
+    idler.write('c IDLE\r\n');
+    await idler.waitFor(/^\+ [^\n]*\n/);
+    // The campaign message's flags live in the middleware, so Dovecot's IDLE cannot tell; the
+    // proxy asks for the view every idleRefreshMs (1 s here, with viewCacheMs 0). The update must
+    // be all the idler receives, besides Dovecot's keepalive (imap_idle_notify_interval): no end
+    // to its IDLE, nothing it would have had to ask for.
+    const keepalives = /^(\* OK Still here\r\n)*/;
+    expect((await first.command('UID STORE 33 +FLAGS (\\Seen)')).status).toBe('OK');
+    expect((await idler.waitFor(/\* 3 FETCH [^\n]*\n/, 15_000)).replace(keepalives, '')).toBe('* 3 FETCH (FLAGS (\\Seen))\r\n');
+    expect((await first.command('UID STORE 33 -FLAGS (\\Seen)')).status).toBe('OK');
+    expect((await idler.waitFor(/\* 3 FETCH [^\n]*\n/, 15_000)).replace(keepalives, '')).toBe('* 3 FETCH (FLAGS ())\r\n');
+    idler.write('DONE\r\n');
+    expect(await idler.waitFor(/^c [^\n]*\n/m)).toMatch(/^c OK/m);
+    await idler.command('d', 'LOGOUT');
+    idler.close();
+    await first.logout();
+  });
 });
 
 describe('new mail while a client idles', () => {
