@@ -81,7 +81,7 @@ export function search(session: InboxSession, inbox: Inbox, tag: string, byUid: 
   let answered = false;
   return {
     tag,
-    forbidsExpunge: !byUid,
+    forbidsExpunge: !byUid || prepared.namesSequenceNumbers,
     untagged(line, literal) {
       const text = literal === null ? line.toString('latin1') : '';
       if (!/^\* SEARCH\b/i.test(text)) return undefined;

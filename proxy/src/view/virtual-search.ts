@@ -19,6 +19,9 @@ export interface PreparedSearch {
   /** The criteria for the server, sets translated. */
   readonly serverCriteria: Buffer;
   readonly program: SearchProgram;
+  /** The criteria name messages by sequence number, so no EXPUNGE may come even in UID SEARCH
+   *  (the numbers would shift under the client; Dovecot syncs without expunges then too). */
+  readonly namesSequenceNumbers: boolean;
 }
 
 export interface VirtualSearchContext {
@@ -38,14 +41,18 @@ export { SearchCharsetError };
 export function prepareSearch(inbox: Inbox, args: readonly ImapToken[]): PreparedSearch {
   const program = parseSearch(args);
   const { map } = inbox;
+  let namesSequenceNumbers = false;
   const mapped = mapSearchSets(program, {
-    sequence: (set) => map.splitSequenceSet(set.ranges, false).server,
+    sequence: (set) => {
+      namesSequenceNumbers = true;
+      return map.splitSequenceSet(set.ranges, false).server;
+    },
     uid: (set) => {
       const server = map.splitUidSet(set.ranges).server;
       return server === null ? null : { uid: server };
     },
   });
-  return { serverCriteria: formatSearch(mapped), program };
+  return { serverCriteria: formatSearch(mapped), program, namesSequenceNumbers };
 }
 
 export function evaluateVirtualSearch(prepared: PreparedSearch, context: VirtualSearchContext): boolean {
