@@ -179,7 +179,8 @@ describe('new mail while a client idles', () => {
     // the mail, and neither the server's answer to that DONE nor its second "+".
     expect(await raw.waitFor(/\* 4 EXISTS\r\n/)).not.toMatch(/^c |\+ /m);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(raw.text).toMatch(/^(\* \d+ RECENT\r\n)*$/);
+    // Only RECENT, or Dovecot's keep-alive if its interval happens to end now.
+    expect(raw.text).toMatch(/^(\* \d+ RECENT\r\n|\* OK Still here\r\n)*$/);
     raw.write('DONE\r\n');
     expect(await raw.waitFor(/^c [^\n]*\n/m)).toMatch(/^c OK/m);
     expect(await raw.command('d', 'UID SEARCH ALL')).toContain('* SEARCH 16 32 33 48');
