@@ -84,6 +84,7 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
   // does, only for messages whose flags differ from what the client was told (none in EXAMINE);
   // .SILENT spares the client only the echo of its own change, not what another session did.
   const answered = silent ? unforeseen : reported;
+  const flagsChanging = new Set(split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid));
   const pending = split.virtual.map((index) => inbox.map.virtuals[index]!).filter((shown) => answered.includes(shown.message.uid));
   const emitUpTo = (clientSeq: number): Buffer | null => {
     const lines: Buffer[] = [];
@@ -104,10 +105,10 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
   };
   if (split.server === null) {
     const running = await answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', 'STORE ? +FLAGS ()');
-    return { ...running, storesFlags: true };
+    return { ...running, flagsChanging };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));
-  return { tag, forbidsExpunge: !byUid, storesFlags: true, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
+  return { tag, forbidsExpunge: !byUid, flagsChanging, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
 }
 
 /**

@@ -51,13 +51,17 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
     if (seenChanges.length > 0) await session.host.engine?.flags({ ...inbox.key, changes: seenChanges.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })) });
     return Buffer.concat([rest, line]);
   };
+  // Like a STORE, a body fetch that sets \Seen is not in the middleware's view until the command
+  // completes: new mail announced meanwhile must not take the view's older flags for news.
+  const flagsChanging = new Set(plan.setsSeen && !inbox.readOnly ? split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid) : []);
   if (split.server === null) {
-    return answeredWithSync(session, tag, byUid, finish(Buffer.alloc(0)), 'Fetch completed.', 'FETCH ? (UID)');
+    return { ...(await answeredWithSync(session, tag, byUid, finish(Buffer.alloc(0)), 'Fetch completed.', 'FETCH ? (UID)')), flagsChanging };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${byUid ? 'UID FETCH' : 'FETCH'} ${split.server} ${itemsText}\r\n`, 'latin1'));
   return {
     tag,
     forbidsExpunge: !byUid,
+    flagsChanging,
     beforeFetch: emitUpTo,
     beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER),
     complete: (line) => (pending.length === 0 && seenChanges.length === 0 ? line : finish(line)),
@@ -81,7 +85,7 @@ export function search(session: InboxSession, inbox: Inbox, tag: string, byUid: 
   let answered = false;
   return {
     tag,
-    forbidsExpunge: !byUid || prepared.namesSequenceNumbers,
+    forbidsExpunge: !byUid || prepared.namesMessageSets,
     untagged(line, literal) {
       const text = literal === null ? line.toString('latin1') : '';
       if (!/^\* SEARCH\b/i.test(text)) return undefined;

@@ -63,14 +63,17 @@ export function withdrawals(inbox: Inbox, view: InboxView): Buffer {
   return Buffer.concat(parts);
 }
 
-/** FETCH FLAGS for the virtual messages whose flags another session changed. */
-export function flagUpdates(inbox: Inbox, view: InboxView, withUid: boolean): Buffer {
+/**
+ * FETCH FLAGS for the virtual messages whose flags another session changed; not for those in
+ * `changing`, whose flags the running command is changing itself (the view is behind for them).
+ */
+export function flagUpdates(inbox: Inbox, view: InboxView, withUid: boolean, changing?: ReadonlySet<number>): Buffer {
   const { map } = inbox;
   const listed = new Map(view.messages.map((message) => [message.uid, message]));
   const parts: Buffer[] = [];
   map.virtuals.forEach((shown, index) => {
     const now = listed.get(shown.message.uid);
-    if (!now || sameFlags(now.flags, shown.flags)) return;
+    if (!now || changing?.has(shown.message.uid) || sameFlags(now.flags, shown.flags)) return;
     shown.flags = now.flags;
     parts.push(fetchFlagsLine(map.clientSeqOfVirtual(index), shown.message.uid, shown.flags, withUid));
   });

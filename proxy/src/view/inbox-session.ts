@@ -68,8 +68,9 @@ export interface RunningCommand {
   /** IDLE, once the server has said "+": ends the upstream IDLE (DONE) so that new mail can be
    *  placed with its UIDs; false when it cannot now. */
   pauseIdle?(): boolean;
-  /** STORE: the session's own flag changes are not in the middleware's view until it completes. */
-  readonly storesFlags?: boolean;
+  /** STORE, or a body FETCH setting \Seen: the virtual messages (UIDs) whose flags the command
+   *  changes, which the middleware's view shows only once it completes. */
+  readonly flagsChanging?: ReadonlySet<number>;
 }
 
 export type Selection =

@@ -19,9 +19,13 @@ export interface PreparedSearch {
   /** The criteria for the server, sets translated. */
   readonly serverCriteria: Buffer;
   readonly program: SearchProgram;
-  /** The criteria name messages by sequence number, so no EXPUNGE may come even in UID SEARCH
-   *  (the numbers would shift under the client; Dovecot syncs without expunges then too). */
-  readonly namesSequenceNumbers: boolean;
+  /**
+   * The criteria name a set of messages (by sequence number or UID): no EXPUNGE is reported even
+   * after UID SEARCH. Sequence numbers would shift under the client; Dovecot turns UID sets into
+   * sequence ranges before it searches and syncs without expunges for either (imap-search.c,
+   * have_seqsets), and the proxy reports the view's withdrawals where the server reports its own.
+   */
+  readonly namesMessageSets: boolean;
 }
 
 export interface VirtualSearchContext {
@@ -41,18 +45,19 @@ export { SearchCharsetError };
 export function prepareSearch(inbox: Inbox, args: readonly ImapToken[]): PreparedSearch {
   const program = parseSearch(args);
   const { map } = inbox;
-  let namesSequenceNumbers = false;
+  let namesMessageSets = false;
   const mapped = mapSearchSets(program, {
     sequence: (set) => {
-      namesSequenceNumbers = true;
+      namesMessageSets = true;
       return map.splitSequenceSet(set.ranges, false).server;
     },
     uid: (set) => {
+      namesMessageSets = true;
       const server = map.splitUidSet(set.ranges).server;
       return server === null ? null : { uid: server };
     },
   });
-  return { serverCriteria: formatSearch(mapped), program, namesSequenceNumbers };
+  return { serverCriteria: formatSearch(mapped), program, namesMessageSets };
 }
 
 export function evaluateVirtualSearch(prepared: PreparedSearch, context: VirtualSearchContext): boolean {
