@@ -68,6 +68,10 @@ export const InboxViewSchema = Type.Object(
     /** The visible virtual messages, ascending by UID. A message a session showed that is no
      *  longer listed was withdrawn or expunged: the session announces an EXPUNGE for it. */
     messages: Type.Array(VirtualMessageSchema),
+    /** Above every UID ever assigned in this view, listed or not (withdrawn, expunged): a UID is
+     *  never reused, so no client may be told a UIDNEXT at or below one it may have seen.
+     *  Absent when nothing was assigned under this UIDVALIDITY. */
+    uidNext: Type.Optional(Type.Integer({ minimum: 1 })),
     /** Campaigns that apply to the user now and would get a message from an `assign` call. */
     pending: Type.Integer({ minimum: 0 }),
     /** How long the proxy may reuse this view for the user's other sessions. */

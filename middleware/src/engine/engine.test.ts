@@ -121,7 +121,8 @@ describe('what applies, and withdrawal', () => {
     nowMs += 1500;
     await store.deleteCampaign(acme, deleted.id);
     await store.updateCampaign(acme, paused.id, (current) => ({ ...current, status: 'paused' }));
-    expect(await engine.view(u.key)).toMatchObject({ messages: [], pending: 0, ttlMs: 5000 });
+    // Nothing listed, but the three UIDs (17, 18, 19 after server UID 1) stay handed out.
+    expect(await engine.view(u.key)).toMatchObject({ messages: [], uidNext: 20, pending: 0, ttlMs: 5000 });
     expect((await store.getView({ keyspaceName: acme.keyspaceName, userKey: u.login, mailbox: 'INBOX' })).messages.map((message) => message.state)).toEqual(['withdrawn', 'withdrawn', 'withdrawn']);
   });
 

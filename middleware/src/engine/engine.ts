@@ -222,6 +222,7 @@ export class Engine {
       known: true,
       epoch: view.epoch,
       messages: era === 'current' ? view.messages.filter((message) => message.state === 'visible').map(toVirtualMessage) : [],
+      ...(era === 'current' ? { uidNext: view.nextUid } : {}),
       pending: era === 'stale' ? 0 : eligibleCampaigns(seen, current.applicable, nowMs).length,
       ttlMs: Math.max(0, Math.ceil(Math.min(...waits))),
     };

@@ -77,6 +77,17 @@ describe('client UIDNEXT and UIDVALIDITY', () => {
     expect(clientUidNext(11, 161)).toBe(162);
     expect(clientUidNext(12, 161)).toBe(177);
   });
+  it('stays above a virtual message gone since, and above what the view says was assigned', () => {
+    const map = new InboxMap(9); // server UIDNEXT 10: real UIDs up to 144
+    map.append(virtual(145));
+    map.remove(0); // withdrawn: 145 is never handed out again, so UIDNEXT stays above it
+    expect(clientUidNext(10, map.highestUidHandedOut)).toBe(146);
+    const fresh = new InboxMap(9); // a later session, which never saw 145
+    expect(clientUidNext(10, fresh.highestUidHandedOut)).toBe(145);
+    fresh.noteAssignedBelow(147);
+    fresh.noteAssignedBelow(undefined);
+    expect(clientUidNext(10, fresh.highestUidHandedOut)).toBe(147);
+  });
   it('differs from the server UIDVALIDITY and is never 0', () => {
     expect(clientUidValidity(1_700_000_000)).not.toBe(1_700_000_000);
     expect(clientUidValidity(0x5a5a5a5a)).toBe(1);

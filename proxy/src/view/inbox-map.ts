@@ -65,8 +65,20 @@ export function clientUidValidity(serverUidValidity: number): number {
 
 export class InboxMap {
   readonly virtuals: ShownVirtual[] = [];
+  /** The highest UID this session showed or the view says was assigned, shown or gone since. */
+  private handedOut = 0;
 
   constructor(public serverExists: number) {}
+
+  /** The view's UIDNEXT: UIDs below it may be known to some client, withdrawn or not. */
+  noteAssignedBelow(uidNext: number | undefined): void {
+    if (uidNext !== undefined) this.handedOut = Math.max(this.handedOut, uidNext - 1);
+  }
+
+  /** What UIDNEXT must stay above (clientUidNext): never lowered by a withdrawal or an EXPUNGE. */
+  get highestUidHandedOut(): number {
+    return Math.max(this.handedOut, this.highestVirtualUid);
+  }
 
   get clientExists(): number {
     return this.serverExists + this.virtuals.length;
@@ -116,6 +128,7 @@ export class InboxMap {
    */
   appendAfter(message: VirtualMessage, realBefore: number): number {
     this.virtuals.push({ message, realBefore, flags: message.flags });
+    this.handedOut = Math.max(this.handedOut, message.uid);
     return this.clientSeqOfVirtual(this.virtuals.length - 1);
   }
 

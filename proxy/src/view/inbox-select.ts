@@ -70,6 +70,7 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       // unless this node already did for this UIDNEXT.
       const shown = engine ? await engine.revealUpTo(key, figures.uidNext) : undefined;
       const view = shown?.view ?? (viewMatches ? early : undefined);
+      map.noteAssignedBelow(view?.uidNext);
       if (view) {
         await placeAtSelect(session, inbox, view);
         if (shown?.view && shown.view.pending > 0 && !readOnly) {
@@ -99,7 +100,7 @@ function rewriteSelectLine(session: InboxSession, inbox: Inbox, text: string, se
     return Buffer.from(`* ${map.clientExists} EXISTS\r\n${extra}`, 'latin1');
   }
   if (match?.[3]?.toUpperCase() === 'UNSEEN') return Buffer.from(text.replace(/\[UNSEEN \d+\]/i, `[UNSEEN ${firstUnseen(inbox, serverUnseen)}]`), 'latin1');
-  if (match?.[3]?.toUpperCase() === 'UIDNEXT') return Buffer.from(text.replace(/\[UIDNEXT \d+\]/i, `[UIDNEXT ${clientUidNext(Number(match[4]), map.highestVirtualUid)}]`), 'latin1');
+  if (match?.[3]?.toUpperCase() === 'UIDNEXT') return Buffer.from(text.replace(/\[UIDNEXT \d+\]/i, `[UIDNEXT ${clientUidNext(Number(match[4]), map.highestUidHandedOut)}]`), 'latin1');
   return session.rewriteCodes(inbox, text);
 }
 
@@ -232,7 +233,10 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
         selected !== null && selected.key.serverUidValidity === validity
           ? selected.map.virtuals.map((virtual) => ({ ...virtual.message, flags: [...virtual.flags] }))
           : (view?.messages ?? []).filter((message) => anchorOf(message.uid) < serverNext);
-      const highest = shown.reduce((max, message) => Math.max(max, message.uid), 0);
+      const highest = Math.max(
+        selected !== null && selected.key.serverUidValidity === validity ? selected.map.highestUidHandedOut : (view?.uidNext ?? 1) - 1,
+        ...shown.map((message) => message.uid),
+      );
       const shownValues: Record<string, number> = {
         MESSAGES: (values.get('MESSAGES') ?? 0) + shown.length,
         UNSEEN: (values.get('UNSEEN') ?? 0) + shown.filter((message) => !message.flags.some((flag) => flag.toLowerCase() === '\\seen')).length,

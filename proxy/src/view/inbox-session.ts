@@ -372,7 +372,7 @@ export class InboxSession {
   rewriteCodes(inbox: Extract<Selection, { kind: 'inbox' }>, text: string): Buffer {
     const rewritten = rewriteUidCodes(text, { sourceIsInbox: true, targetIsInbox: false }).replace(
       /\[UIDNEXT (\d+)\]/i,
-      (_, next: string) => `[UIDNEXT ${clientUidNext(Number(next), inbox.map.highestVirtualUid)}]`,
+      (_, next: string) => `[UIDNEXT ${clientUidNext(Number(next), inbox.map.highestUidHandedOut)}]`,
     );
     return Buffer.from(rewritten, 'latin1');
   }
