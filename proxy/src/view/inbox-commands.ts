@@ -85,6 +85,8 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
   // .SILENT spares the client only the echo of its own change, not what another session did.
   const answered = silent ? unforeseen : reported;
   const flagsChanging = new Set(split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid));
+  // Every flag update during UID STORE carries the UID, except with .SILENT (Dovecot, cmd-store.c).
+  const updatesCarryUid = byUid && !silent;
   const pending = split.virtual.map((index) => inbox.map.virtuals[index]!).filter((shown) => answered.includes(shown.message.uid));
   const emitUpTo = (clientSeq: number): Buffer | null => {
     const lines: Buffer[] = [];
@@ -93,7 +95,7 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
       const seq = index === -1 ? 0 : inbox.map.clientSeqOfVirtual(index);
       if (seq >= clientSeq) break;
       const shown = pending.shift()!;
-      if (index !== -1) lines.push(fetchFlagsLine(seq, shown.message.uid, shown.flags, byUid));
+      if (index !== -1) lines.push(fetchFlagsLine(seq, shown.message.uid, shown.flags, updatesCarryUid));
     }
     return lines.length > 0 ? Buffer.concat(lines) : null;
   };
@@ -105,10 +107,10 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
   };
   if (split.server === null) {
     const running = await answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', 'STORE ? +FLAGS ()');
-    return { ...running, flagsChanging };
+    return { ...running, flagsChanging, updatesCarryUid };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));
-  return { tag, forbidsExpunge: !byUid, flagsChanging, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
+  return { tag, forbidsExpunge: !byUid, flagsChanging, updatesCarryUid, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
 }
 
 /**

@@ -65,6 +65,8 @@ export interface RunningCommand {
   readonly local?: Promise<void>;
   /** IDLE: new mail must be announced as it comes, not at a completion. */
   readonly idles?: boolean;
+  /** UID STORE: flag updates reported while it runs carry the UID. */
+  readonly updatesCarryUid?: boolean;
   /** IDLE, once the server has said "+": ends the upstream IDLE (DONE) so that new mail can be
    *  placed with its UIDs; false when it cannot now. */
   pauseIdle?(): boolean;
@@ -520,7 +522,7 @@ export class InboxSession {
     const engine = this.host.engine;
     if (!inbox || !engine || running.refreshesItself || running.leavesMailbox) return null;
     const apply = (view: InboxView | undefined): Buffer =>
-      view === undefined || this.selection !== inbox ? Buffer.alloc(0) : this.applyViewChanges(inbox, view, false, !running.forbidsExpunge);
+      view === undefined || this.selection !== inbox ? Buffer.alloc(0) : this.applyViewChanges(inbox, view, running.updatesCarryUid === true, !running.forbidsExpunge);
     const cached = engine.cachedView(inbox.key);
     if (cached !== undefined) return cached === this.fullyApplied ? null : apply(cached);
     return engine.view(inbox.key).then(apply);
