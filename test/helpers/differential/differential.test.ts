@@ -4,12 +4,13 @@
  * whose UIDs are spelled differently, determinism of generation, and the readable diff.
  */
 import { describe, expect, it } from 'vitest';
-import { parseResponse } from '../imap-invariants-wire.ts';
+import { parseResponse, type ImapResponse } from '../imap-invariants-wire.ts';
 import { generateCommand, renderCommand, type CommandKind, type GenerationContext } from './commands.ts';
 import { generateMessage } from './messages.ts';
 import { normaliseResponse, normaliseResponses, UidRenaming, uidSpeller } from './normalise.ts';
 import { Random } from './random.ts';
 import { lineDiff, readableDiff } from './report.ts';
+import { OracleMailbox, withoutWithdrawn } from './withdrawn.ts';
 
 describe('UidRenaming', () => {
   it('pairs UIDs once and refuses pairings that contradict earlier ones or the order', () => {
@@ -127,5 +128,50 @@ describe('report', () => {
     const shown = readableDiff([...same, 'old'], [...same, 'new']);
     expect(shown).toContain('  … 7 equal lines …');
     expect(shown.slice(-2)).toEqual(['- old', '+ new']);
+  });
+});
+
+describe('messages withdrawn while a session still has them', () => {
+  const responses = (...lines: string[]): ImapResponse[] => lines.map((text) => parseResponse(Buffer.from(`${text}\r\n`)));
+  const shown = (list: readonly ImapResponse[]): string[] => normaliseResponses(list, String, false, { dropRecent: false });
+
+  it('follows a session UID by UID and says which of its messages the world took out', () => {
+    const mailbox = new OracleMailbox();
+    const session = {};
+    mailbox.listed([1, 2, 3]);
+    mailbox.follow(session, responses('* 3 EXISTS', 'a OK [READ-WRITE] done'), true, [null, null, null]);
+    expect(mailbox.listed([1, 2, 3, 4])).toEqual([4]); // a campaign starts
+    mailbox.follow(session, responses('* 4 EXISTS', 'b OK done'), false, [null, null, null, null]);
+    mailbox.listed([1, 2, 3]); // and ends
+    mailbox.withdraw(4);
+    expect(mailbox.withdrawnIn(session)).toEqual([false, false, false, true]);
+    // Its own APPEND: the EXISTS comes before the APPENDUID that names it.
+    mailbox.follow(session, responses('* 2 EXPUNGE', '* 4 EXISTS', 'c OK [APPENDUID 9 5] done'), false, [1, 3, 4, 5]);
+    expect(mailbox.withdrawnIn(session)).toEqual([false, false, true, false]);
+  });
+
+  it('knows nothing of a session whose account does not add up, or disagrees with its checker', () => {
+    const mailbox = new OracleMailbox();
+    const [counted, contradicted] = [{}, {}];
+    mailbox.listed([1, 2]);
+    mailbox.follow(counted, responses('* 3 EXISTS', 'a OK done'), true, undefined); // three, where the INBOX holds two
+    expect(mailbox.withdrawnIn(counted)).toBeNull();
+    mailbox.follow(contradicted, responses('* 2 EXISTS', 'a OK done'), true, [1, 7]);
+    expect(mailbox.withdrawnIn(contradicted)).toBeNull();
+  });
+
+  it('leaves out what is said of those messages only, following numbers through EXPUNGE and EXISTS', () => {
+    const answer = responses(
+      '* 1 FETCH (FLAGS (\\Seen))', '* 2 FETCH (RFC822.SIZE 0 FLAGS ())', '* 3 FETCH (FLAGS ())', '* SEARCH 1 2 3',
+      '* 1 EXPUNGE', '* 1 FETCH (FLAGS (\\Deleted))', '* 3 EXISTS', 'a OK [EXPUNGEISSUED] done',
+    );
+    expect(shown(withoutWithdrawn(answer, [false, true, false], () => false, false))).toEqual([
+      '* 1 FETCH (FLAGS (\\Seen))', '* 3 FETCH (FLAGS ())', '* SEARCH 1 3', '* 1 EXPUNGE', '* 3 EXISTS', 'TAGGED OK',
+    ]);
+    // Nothing withdrawn, or an unknown view: compared whole.
+    expect(withoutWithdrawn(answer, [false, false, false], () => false, false)).toBe(answer);
+    expect(withoutWithdrawn(answer, null, () => false, false)).toBe(answer);
+    // UID SEARCH hits are UIDs.
+    expect(shown(withoutWithdrawn(responses('* SEARCH 16 32', 'a OK done'), [true], (uid) => uid === 32, true))).toEqual(['* SEARCH 16', 'TAGGED OK']);
   });
 });

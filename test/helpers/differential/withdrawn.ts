@@ -1,0 +1,121 @@
+/**
+ * Messages the world took out of the oracle's INBOX (a campaign ended) while a session still
+ * has them, its EXPUNGE not sent yet. Until then RFC 2180 §4.1–4.2 lets a server answer for such
+ * a message in more than one way: its data as before, or empty data and EXPUNGEISSUED (RFC 5530);
+ * a STORE on it applied and reported, or ignored; a SEARCH hit or not. Dovecot's own answer
+ * depends on what its cache still holds (the full data in one run, NIL in the next, in the same
+ * step), so no subject could match it. The comparison therefore leaves out, on both sides and
+ * only for those messages, their FETCH responses, their SEARCH hits and the EXPUNGEISSUED code;
+ * when the EXPUNGE comes, and everything about every other message, is compared as before.
+ *
+ * To know which sequence numbers those are, OracleMailbox follows each oracle session's view
+ * UID by UID from the INBOX's history (complete listings, APPENDUIDs, EXPUNGEs). Where its
+ * account cannot be checked or stops adding up, it knows nothing for that session, and the
+ * comparison is strict.
+ */
+import type { ImapResponse } from '../imap-invariants-wire.ts';
+
+export class OracleMailbox {
+  /** Every UID that has been in the INBOX. */
+  private readonly known = new Set<number>();
+  /** Those that are not any more. */
+  private readonly gone = new Set<number>();
+  /** Those the world took out (a campaign ended). */
+  private readonly withdrawn = new Set<number>();
+  /** Each session's messages in sequence order; null when unknown. */
+  private readonly views = new WeakMap<object, number[] | null>();
+
+  /** A complete listing of the INBOX now (an observer's UID FETCH 1:* after a sync); returns the UIDs new to it. */
+  listed(uids: readonly number[]): number[] {
+    const present = new Set(uids);
+    const added = uids.filter((uid) => !this.known.has(uid));
+    for (const uid of added) this.known.add(uid);
+    for (const uid of this.known) if (!present.has(uid)) this.gone.add(uid);
+    return added;
+  }
+
+  withdraw(uid: number): void {
+    this.withdrawn.add(uid);
+  }
+
+  isWithdrawn(uid: number): boolean {
+    return this.withdrawn.has(uid);
+  }
+
+  /** Which of the session's messages, by sequence number - 1, are withdrawn; null when unknown. */
+  withdrawnIn(session: object): boolean[] | null {
+    return this.views.get(session)?.map((uid) => this.withdrawn.has(uid)) ?? null;
+  }
+
+  /**
+   * Follows a session through one command's responses. `selected`: the command (re)selected the
+   * INBOX, so its view starts from the INBOX as it is. `checked`: the UIDs the session's invariant
+   * checker knows afterwards (null where it does not), which must agree.
+   */
+  follow(session: object, responses: readonly ImapResponse[], selected: boolean, checked: readonly (number | null)[] | undefined): void {
+    for (const response of responses) {
+      if (response.kind === 'tagged' && response.code?.name.toUpperCase() === 'APPENDUID') this.known.add(Number(response.code.args.split(' ')[1]));
+    }
+    let view = selected ? [] : this.views.get(session) ?? null;
+    for (const response of responses) {
+      if (view === null) break;
+      if (response.kind === 'exists') view = this.grown(view, response.number, selected);
+      else if (response.kind === 'expunge') {
+        const [uid] = view.splice(response.number - 1, 1);
+        if (uid === undefined) view = null;
+        else this.gone.add(uid);
+      }
+    }
+    if (view !== null && checked !== undefined && (checked.length !== view.length || checked.some((uid, index) => uid !== null && uid !== view![index]))) view = null;
+    this.views.set(session, view);
+  }
+
+  /**
+   * The view after EXISTS `count`: the INBOX's next messages by UID, or null if they do not add
+   * up (at a SELECT, the whole INBOX must be counted).
+   */
+  private grown(view: number[], count: number, selected: boolean): number[] | null {
+    if (count < view.length) return null;
+    const last = view.at(-1) ?? 0;
+    const next = [...this.known].filter((uid) => uid > last && !this.gone.has(uid)).sort((a, b) => a - b);
+    if (next.length < count - view.length || (selected && next.length !== count - view.length)) return null;
+    return [...view, ...next.slice(0, count - view.length)];
+  }
+}
+
+/**
+ * One command's responses without what they say of withdrawn messages: `withdrawnAt[seq - 1]`
+ * tells whether message seq is one when the command starts; `isWithdrawnUid` the same of a UID in
+ * a UID SEARCH answer. Numbers follow the EXISTS and EXPUNGE responses on the way.
+ */
+export function withoutWithdrawn(
+  responses: readonly ImapResponse[], withdrawnAt: readonly boolean[] | null, isWithdrawnUid: (uid: number) => boolean, uidSearch: boolean,
+): readonly ImapResponse[] {
+  if (withdrawnAt === null || !withdrawnAt.includes(true)) return responses;
+  const at = [...withdrawnAt];
+  const kept: ImapResponse[] = [];
+  for (const response of responses) {
+    switch (response.kind) {
+      case 'exists':
+        while (at.length < response.number) at.push(false);
+        kept.push(response);
+        break;
+      case 'expunge':
+        at.splice(response.number - 1, 1);
+        kept.push(response);
+        break;
+      case 'fetch':
+        if (at[response.seq - 1] !== true) kept.push(response);
+        break;
+      case 'search':
+        kept.push({ ...response, numbers: response.numbers.filter((number) => !(uidSearch ? isWithdrawnUid(number) : at[number - 1] === true)) });
+        break;
+      case 'tagged':
+        kept.push(response.code?.name.toUpperCase() === 'EXPUNGEISSUED' ? { ...response, code: null } : response);
+        break;
+      default:
+        kept.push(response);
+    }
+  }
+  return kept;
+}
