@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InboxView } from '@inlay/schemas';
+import cassandra from 'cassandra-driver';
 import type { CassandraInfo } from '../services/cassandra.ts';
 import type { DovecotClient, DovecotUser } from '../services/dovecot.ts';
 import { startMiddleware, type RunningMiddleware } from './middleware.ts';
@@ -157,11 +158,23 @@ export async function startInjectionStack(options: InjectionStackOptions): Promi
     },
     async stop() {
       await proxy.stop();
+      // On Cassandra the tenant's keyspace and the registry outlive the process: drop them.
+      if (options.cassandra) await api('/api/tenants/default?dropDB=true', { method: 'DELETE' }).catch(() => undefined);
       await middleware.stop();
+      if (options.cassandra) await dropKeyspace(options.cassandra, registry);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
   return stack;
+}
+
+async function dropKeyspace(info: CassandraInfo, keyspace: string): Promise<void> {
+  const admin = new cassandra.Client({ contactPoints: [`${info.host}:${info.port}`], localDataCenter: info.localDataCenter });
+  try {
+    await admin.execute(`DROP KEYSPACE IF EXISTS "${keyspace}"`, [], { readTimeout: 60_000 });
+  } finally {
+    await admin.shutdown();
+  }
 }
 
 async function serverUidValidity(dovecot: DovecotClient, user: DovecotUser): Promise<number> {
