@@ -106,7 +106,7 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
     return Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
   };
   if (split.server === null) {
-    const running = await answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', 'STORE ? +FLAGS ()');
+    const running = await answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', `STORE ? ${silent ? '+FLAGS.SILENT' : '+FLAGS'} ()`);
     return { ...running, flagsChanging, updatesCarryUid };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));
