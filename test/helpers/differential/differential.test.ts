@@ -10,7 +10,7 @@ import { generateMessage } from './messages.ts';
 import { normaliseResponse, normaliseResponses, UidRenaming, uidSpeller } from './normalise.ts';
 import { Random } from './random.ts';
 import { lineDiff, readableDiff } from './report.ts';
-import { OracleMailbox, withoutWithdrawn } from './withdrawn.ts';
+import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
 
 describe('UidRenaming', () => {
   it('pairs UIDs once and refuses pairings that contradict earlier ones or the order', () => {
@@ -131,23 +131,25 @@ describe('report', () => {
   });
 });
 
-describe('messages withdrawn while a session still has them', () => {
+describe('messages expunged elsewhere while a session still has them', () => {
   const responses = (...lines: string[]): ImapResponse[] => lines.map((text) => parseResponse(Buffer.from(`${text}\r\n`)));
   const shown = (list: readonly ImapResponse[]): string[] => normaliseResponses(list, String, false, { dropRecent: false });
 
-  it('follows a session UID by UID and says which of its messages the world took out', () => {
+  it('follows a session UID by UID and says which of its messages left the INBOX elsewhere', () => {
     const mailbox = new OracleMailbox();
-    const session = {};
+    const [session, other] = [{}, {}];
     mailbox.listed([1, 2, 3]);
     mailbox.follow(session, responses('* 3 EXISTS', 'a OK [READ-WRITE] done'), true, [null, null, null]);
-    expect(mailbox.listed([1, 2, 3, 4])).toEqual([4]); // a campaign starts
+    mailbox.follow(other, responses('* 3 EXISTS', 'a OK [READ-WRITE] done'), true, undefined);
+    mailbox.listed([1, 2, 3, 4]); // a campaign starts
     mailbox.follow(session, responses('* 4 EXISTS', 'b OK done'), false, [null, null, null, null]);
     mailbox.listed([1, 2, 3]); // and ends
-    mailbox.withdraw(4);
-    expect(mailbox.withdrawnIn(session)).toEqual([false, false, false, true]);
+    expect(mailbox.goneIn(session)).toEqual([false, false, false, true]);
+    mailbox.follow(other, responses('* 3 EXPUNGE', 'c OK done'), false, undefined); // another session expunges 3
+    expect(mailbox.goneIn(session)).toEqual([false, false, true, true]);
     // Its own APPEND: the EXISTS comes before the APPENDUID that names it.
     mailbox.follow(session, responses('* 2 EXPUNGE', '* 4 EXISTS', 'c OK [APPENDUID 9 5] done'), false, [1, 3, 4, 5]);
-    expect(mailbox.withdrawnIn(session)).toEqual([false, false, true, false]);
+    expect(mailbox.goneIn(session)).toEqual([false, true, true, false]);
   });
 
   it('knows nothing of a session whose account does not add up, or disagrees with its checker', () => {
@@ -155,9 +157,9 @@ describe('messages withdrawn while a session still has them', () => {
     const [counted, contradicted] = [{}, {}];
     mailbox.listed([1, 2]);
     mailbox.follow(counted, responses('* 3 EXISTS', 'a OK done'), true, undefined); // three, where the INBOX holds two
-    expect(mailbox.withdrawnIn(counted)).toBeNull();
+    expect(mailbox.goneIn(counted)).toBeNull();
     mailbox.follow(contradicted, responses('* 2 EXISTS', 'a OK done'), true, [1, 7]);
-    expect(mailbox.withdrawnIn(contradicted)).toBeNull();
+    expect(mailbox.goneIn(contradicted)).toBeNull();
   });
 
   it('leaves out what is said of those messages only, following numbers through EXPUNGE and EXISTS', () => {
@@ -165,13 +167,13 @@ describe('messages withdrawn while a session still has them', () => {
       '* 1 FETCH (FLAGS (\\Seen))', '* 2 FETCH (RFC822.SIZE 0 FLAGS ())', '* 3 FETCH (FLAGS ())', '* SEARCH 1 2 3',
       '* 1 EXPUNGE', '* 1 FETCH (FLAGS (\\Deleted))', '* 3 EXISTS', 'a OK [EXPUNGEISSUED] done',
     );
-    expect(shown(withoutWithdrawn(answer, [false, true, false], () => false, false))).toEqual([
+    expect(shown(withoutExpungedElsewhere(answer, [false, true, false], () => false, false))).toEqual([
       '* 1 FETCH (FLAGS (\\Seen))', '* 3 FETCH (FLAGS ())', '* SEARCH 1 3', '* 1 EXPUNGE', '* 3 EXISTS', 'TAGGED OK',
     ]);
-    // Nothing withdrawn, or an unknown view: compared whole.
-    expect(withoutWithdrawn(answer, [false, false, false], () => false, false)).toBe(answer);
-    expect(withoutWithdrawn(answer, null, () => false, false)).toBe(answer);
+    // Nothing gone, or an unknown view: compared whole.
+    expect(withoutExpungedElsewhere(answer, [false, false, false], () => false, false)).toBe(answer);
+    expect(withoutExpungedElsewhere(answer, null, () => false, false)).toBe(answer);
     // UID SEARCH hits are UIDs.
-    expect(shown(withoutWithdrawn(responses('* SEARCH 16 32', 'a OK done'), [true], (uid) => uid === 32, true))).toEqual(['* SEARCH 16', 'TAGGED OK']);
+    expect(shown(withoutExpungedElsewhere(responses('* SEARCH 16 32', 'a OK done'), [true], (uid) => uid === 32, true))).toEqual(['* SEARCH 16', 'TAGGED OK']);
   });
 });

@@ -26,7 +26,7 @@ import { Random } from './random.ts';
 import type { DifferentialResult, Mismatch } from './report.ts';
 import { HarnessSession, type CommandOutcome } from './session.ts';
 import type { CampaignSpec, DifferentialTarget } from './target.ts';
-import { OracleMailbox, withoutWithdrawn } from './withdrawn.ts';
+import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
 
 export type WorldEventKind = 'deliver' | 'campaign-start' | 'campaign-end';
 export type ActionKind = CommandKind | WorldEventKind | 'reconnect';
@@ -79,8 +79,6 @@ class DifferentialRun {
   private readonly pairs: SessionPair[] = [];
   private readonly actions: string[] = [];
   private readonly campaigns: CampaignSpec[] = [];
-  /** The oracle's UID of each running campaign's message. */
-  private readonly campaignUids = new Map<string, number>();
   private readonly oracleMailbox = new OracleMailbox();
   private observer: SessionPair | null = null;
   /** Violations judged so far, per session. */
@@ -207,27 +205,20 @@ class DifferentialRun {
         const rendering = await subject.startCampaign(campaign);
         await oracle.startCampaign(rendering ? { ...campaign, message: { ...campaign.message, ...rendering } } : campaign);
         this.campaigns.push(campaign);
-        const [uid, ...more] = await this.checkpoint(kind);
-        if (uid !== undefined && more.length === 0) this.campaignUids.set(campaign.id, uid);
-        return;
+        break;
       }
       case 'campaign-end': {
         const [campaign] = this.campaigns.splice(this.random.int(0, this.campaigns.length - 1), 1) as [CampaignSpec];
         this.log('world', `${campaign.id} ends`);
         await Promise.all([subject.endCampaign(campaign), oracle.endCampaign(campaign)]);
-        const uid = this.campaignUids.get(campaign.id);
-        if (uid !== undefined) this.oracleMailbox.withdraw(uid);
         break;
       }
     }
     await this.checkpoint(kind);
   }
 
-  /**
-   * Both observers sync and list the INBOX; every message gets paired and compared. Returns the
-   * oracle UIDs listed for the first time.
-   */
-  private async checkpoint(why: string): Promise<number[]> {
+  /** Both observers sync and list the INBOX; every message gets paired and compared. */
+  private async checkpoint(why: string): Promise<void> {
     const observer = this.observer!;
     await this.exchange(observer, { kind: 'noop' });
     await this.exchange(observer, { kind: 'fetch', uid: true, set: { kind: 'seq', text: '1:*' }, items: '(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)' }, why);
@@ -236,7 +227,7 @@ class DifferentialRun {
     if (oracleCount !== subjectCount) {
       throw new Divergence({ step: this.step, actor: 'observer', action: `INBOX listing after ${why}`, reason: `the oracle's INBOX has ${oracleCount} messages, the subject's ${subjectCount}`, oracleFault: false, oracle: null, subject: null });
     }
-    return this.oracleMailbox.listed((observer.oracle.checker.view?.uids ?? []).filter((uid): uid is number => uid !== null));
+    this.oracleMailbox.listed((observer.oracle.checker.view?.uids ?? []).filter((uid): uid is number => uid !== null));
   }
 
   private spelling(side: Side): UidSpelling {
@@ -251,16 +242,16 @@ class DifferentialRun {
     const rendered: Record<Side, RenderedCommand> = { oracle: renderCommand(command, this.spelling('oracle')), subject: renderCommand(command, this.spelling('subject')) };
     this.log(pair.name, `${rendered.oracle.line}${rendered.oracle.literal ? `{${rendered.oracle.literal.length}}` : ''}${note ? ` (${note})` : ''}`);
     const send = (session: HarnessSession, side: Side): Promise<CommandOutcome> => (command.kind === 'idle' ? session.idle(tag) : session.command(tag, rendered[side]));
-    const withdrawnAt = this.oracleMailbox.withdrawnIn(pair.oracle);
+    const goneAt = this.oracleMailbox.goneIn(pair.oracle);
     const [oracle, subject] = await Promise.all([send(pair.oracle, 'oracle'), send(pair.subject, 'subject')]);
     this.oracleMailbox.follow(pair.oracle, oracle.responses, command.kind === 'select', pair.oracle.checker.view?.uids);
     const oracleFaults = this.judgeViolations(pair);
     const conflict = this.learnPairs(pair, oracle.responses, subject.responses);
     const uidSearch = command.kind === 'search' && command.uid;
-    // What either side says of messages withdrawn but not yet expunged in this session is not compared (withdrawn.ts).
+    // What either side says of messages gone elsewhere but still in this session is not compared (expunged-elsewhere.ts).
     const compared = (side: Side, responses: readonly ImapResponse[]): string[] => {
-      const isWithdrawn = (uid: number): boolean => this.oracleMailbox.isWithdrawn(side === 'oracle' ? uid : this.renaming.oracleOf(uid) ?? 0);
-      return normaliseResponses(withoutWithdrawn(responses, withdrawnAt, isWithdrawn, uidSearch), uidSpeller(this.renaming, side), uidSearch, this.normalise);
+      const isGone = (uid: number): boolean => this.oracleMailbox.isGone(side === 'oracle' ? uid : this.renaming.oracleOf(uid) ?? 0);
+      return normaliseResponses(withoutExpungedElsewhere(responses, goneAt, isGone, uidSearch), uidSpeller(this.renaming, side), uidSearch, this.normalise);
     };
     const sides = {
       oracle: { sent: oracle.sent, raw: oracle.raw, normalised: compared('oracle', oracle.responses) },

@@ -1,12 +1,13 @@
 /**
- * Messages the world took out of the oracle's INBOX (a campaign ended) while a session still
- * has them, its EXPUNGE not sent yet. Until then RFC 2180 §4.1–4.2 lets a server answer for such
- * a message in more than one way: its data as before, or empty data and EXPUNGEISSUED (RFC 5530);
- * a STORE on it applied and reported, or ignored; a SEARCH hit or not. Dovecot's own answer
- * depends on what its cache still holds (the full data in one run, NIL in the next, in the same
- * step), so no subject could match it. The comparison therefore leaves out, on both sides and
- * only for those messages, their FETCH responses, their SEARCH hits and the EXPUNGEISSUED code;
- * when the EXPUNGE comes, and everything about every other message, is compared as before.
+ * Messages that left the oracle's INBOX elsewhere — a campaign ended, another session expunged
+ * them — while a session still has them, its EXPUNGE not sent yet. Until then RFC 2180 §4.1–4.2
+ * lets a server answer for such a message in more than one way: its data as before, or empty data
+ * and EXPUNGEISSUED (RFC 5530); a STORE on it applied and reported, or ignored; a SEARCH hit or
+ * not. Dovecot's own answer depends on what its cache still holds (the full data in one run, NIL
+ * in the next, at the same step), so no subject could match it. The comparison therefore leaves
+ * out, on both sides and only for those messages, their FETCH responses, their SEARCH hits and
+ * the EXPUNGEISSUED code; when the EXPUNGE comes, and everything about every other message, is
+ * compared as before.
  *
  * To know which sequence numbers those are, OracleMailbox follows each oracle session's view
  * UID by UID from the INBOX's history (complete listings, APPENDUIDs, EXPUNGEs). Where its
@@ -20,31 +21,23 @@ export class OracleMailbox {
   private readonly known = new Set<number>();
   /** Those that are not any more. */
   private readonly gone = new Set<number>();
-  /** Those the world took out (a campaign ended). */
-  private readonly withdrawn = new Set<number>();
   /** Each session's messages in sequence order; null when unknown. */
   private readonly views = new WeakMap<object, number[] | null>();
 
-  /** A complete listing of the INBOX now (an observer's UID FETCH 1:* after a sync); returns the UIDs new to it. */
-  listed(uids: readonly number[]): number[] {
+  /** A complete listing of the INBOX now (an observer's UID FETCH 1:* after a sync). */
+  listed(uids: readonly number[]): void {
     const present = new Set(uids);
-    const added = uids.filter((uid) => !this.known.has(uid));
-    for (const uid of added) this.known.add(uid);
+    for (const uid of uids) this.known.add(uid);
     for (const uid of this.known) if (!present.has(uid)) this.gone.add(uid);
-    return added;
   }
 
-  withdraw(uid: number): void {
-    this.withdrawn.add(uid);
+  isGone(uid: number): boolean {
+    return this.gone.has(uid);
   }
 
-  isWithdrawn(uid: number): boolean {
-    return this.withdrawn.has(uid);
-  }
-
-  /** Which of the session's messages, by sequence number - 1, are withdrawn; null when unknown. */
-  withdrawnIn(session: object): boolean[] | null {
-    return this.views.get(session)?.map((uid) => this.withdrawn.has(uid)) ?? null;
+  /** Which of the session's messages, by sequence number - 1, have left the INBOX; null when unknown. */
+  goneIn(session: object): boolean[] | null {
+    return this.views.get(session)?.map((uid) => this.gone.has(uid)) ?? null;
   }
 
   /**
@@ -84,15 +77,15 @@ export class OracleMailbox {
 }
 
 /**
- * One command's responses without what they say of withdrawn messages: `withdrawnAt[seq - 1]`
- * tells whether message seq is one when the command starts; `isWithdrawnUid` the same of a UID in
- * a UID SEARCH answer. Numbers follow the EXISTS and EXPUNGE responses on the way.
+ * One command's responses without what they say of messages gone elsewhere: `goneAt[seq - 1]`
+ * tells whether message seq is one when the command starts; `isGoneUid` the same of a UID in a
+ * UID SEARCH answer. Numbers follow the EXISTS and EXPUNGE responses on the way.
  */
-export function withoutWithdrawn(
-  responses: readonly ImapResponse[], withdrawnAt: readonly boolean[] | null, isWithdrawnUid: (uid: number) => boolean, uidSearch: boolean,
+export function withoutExpungedElsewhere(
+  responses: readonly ImapResponse[], goneAt: readonly boolean[] | null, isGoneUid: (uid: number) => boolean, uidSearch: boolean,
 ): readonly ImapResponse[] {
-  if (withdrawnAt === null || !withdrawnAt.includes(true)) return responses;
-  const at = [...withdrawnAt];
+  if (goneAt === null || !goneAt.includes(true)) return responses;
+  const at = [...goneAt];
   const kept: ImapResponse[] = [];
   for (const response of responses) {
     switch (response.kind) {
@@ -108,7 +101,7 @@ export function withoutWithdrawn(
         if (at[response.seq - 1] !== true) kept.push(response);
         break;
       case 'search':
-        kept.push({ ...response, numbers: response.numbers.filter((number) => !(uidSearch ? isWithdrawnUid(number) : at[number - 1] === true)) });
+        kept.push({ ...response, numbers: response.numbers.filter((number) => !(uidSearch ? isGoneUid(number) : at[number - 1] === true)) });
         break;
       case 'tagged':
         kept.push(response.code?.name.toUpperCase() === 'EXPUNGEISSUED' ? { ...response, code: null } : response);
