@@ -406,7 +406,7 @@ export class Relay implements RelayControl {
     this.passDrained = null;
     const answer = this.passCompleted(line, verdict);
     const bytes = answer === PASS ? Buffer.from(line) : (answer as Buffer);
-    void this.inbox.finishAfterGrowth(bytes).then(() => {
+    void this.inbox.finishAfterGrowth(bytes, line).then(() => {
       if (drained && this.passInFlight.size === 0) setImmediate(drained);
       else this.passDrained = drained;
     });

@@ -21,6 +21,22 @@ export interface PendingGrowth {
   /** New messages whose client sequence numbers the client already saw (a FETCH of one): virtual
    *  messages can only go after them. */
   pinned: number;
+  /** Server UIDs of the INBOX messages the command that brought the mail APPENDed (APPENDUID). */
+  appended?: readonly number[];
+}
+
+/**
+ * The server UIDs an APPEND's completion names for the INBOX (`[APPENDUID validity set]`, RFC
+ * 4315), ascending; undefined when it names none, or names another mailbox's.
+ */
+export function appendedToInbox(serverCompletion: string, inboxUidValidity: number): number[] | undefined {
+  const code = /^\S+ OK \[APPENDUID (\d+) ([\d:,]+)\]/i.exec(serverCompletion);
+  if (!code || Number(code[1]) !== inboxUidValidity) return undefined;
+  const uids = code[2]!.split(',').flatMap((part) => {
+    const [from, to = from] = part.split(':').map(Number) as [number, number?];
+    return Array.from({ length: Math.min(Math.abs(to - from) + 1, 1000) }, (_, i) => Math.min(from, to) + i);
+  });
+  return uids.sort((a, b) => a - b);
 }
 
 /** A hidden FETCH that keeps bringing more new mail is given up on after this many tries. */
@@ -29,9 +45,9 @@ const FETCH_TRIES = 3;
 /**
  * Places what the view holds among the new mail; returns what to send before the EXISTS: flag
  * updates and withdrawals, where a server sends its own. Withdrawals only where EXPUNGE is legal
- * and `nothingNumberedAfter()` (a number sent after the EXISTS would move); flags not during a
- * STORE (the view does not have the session's own change yet). The refresh after the command does
- * what is left.
+ * and `nothingNumberedAfter()` (a number sent after the EXISTS would move); flags not of messages
+ * the command is changing itself (the view does not have that change yet). The refresh after the
+ * command does what is left.
  */
 export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth: PendingGrowth, nothingNumberedAfter: () => boolean): Promise<Buffer> {
   const engine = session.host.engine;
@@ -63,6 +79,11 @@ export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth
  * (mail came earlier whose UIDs were never learnt), the FETCH also takes the last known message.
  */
 async function learnNewUids(session: InboxSession, inbox: Inbox, growth: PendingGrowth): Promise<{ uids: number[]; boundBefore: number } | null> {
+  // The session's own APPEND, and nothing else new (else the count would differ): its APPENDUID
+  // names the message, no FETCH needed.
+  if (growth.appended !== undefined && inbox.viewUidBound !== Infinity && growth.count - inbox.map.serverExists === growth.appended.length) {
+    return { uids: [...growth.appended], boundBefore: inbox.viewUidBound };
+  }
   for (let tries = 0; tries < FETCH_TRIES; tries++) {
     const known = inbox.map.serverExists;
     const withLast = inbox.viewUidBound === Infinity && known > 0;

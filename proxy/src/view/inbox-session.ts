@@ -22,7 +22,7 @@ import type { InboxView, ViewKey } from '@inlay/schemas';
 import type { EngineClient } from '../engine-client.js';
 import { DROP, PASS, STOP, type LineVerdict, type LiteralAnnouncement } from '../framer.js';
 import { InboxMap, clientUidNext } from './inbox-map.js';
-import { placeForGrowth, type PendingGrowth } from './inbox-growth.js';
+import { appendedToInbox, placeForGrowth, type PendingGrowth } from './inbox-growth.js';
 import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
 import { beforeCompletion, parseFetchHead, rewriteFetchUids, rewriteUidCodes, type FetchScanState } from './response-rewrite.js';
 
@@ -265,7 +265,10 @@ export class InboxSession {
   }
 
   /** A pass-through command completed with new mail pending: announce it, then its answer. */
-  async finishAfterGrowth(answer: Buffer): Promise<void> {
+  async finishAfterGrowth(answer: Buffer, serverCompletion: Buffer): Promise<void> {
+    const inbox = this.inbox;
+    const appended = inbox === null ? undefined : appendedToInbox(serverCompletion.toString('latin1'), inbox.key.serverUidValidity);
+    if (this.pendingGrowth !== null && appended !== undefined) this.pendingGrowth.appended = appended;
     this.completing = true;
     await this.announceGrowth();
     this.completing = false;
