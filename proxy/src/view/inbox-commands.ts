@@ -95,7 +95,7 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
       const seq = index === -1 ? 0 : inbox.map.clientSeqOfVirtual(index);
       if (seq >= clientSeq) break;
       const shown = pending.shift()!;
-      if (index !== -1) lines.push(fetchFlagsLine(seq, shown.message.uid, shown.flags, updatesCarryUid));
+      if (index !== -1) lines.push(inbox.flags.announce(shown.flags), fetchFlagsLine(seq, shown.message.uid, shown.flags, updatesCarryUid));
     }
     return lines.length > 0 ? Buffer.concat(lines) : null;
   };
@@ -106,7 +106,11 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
     return Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
   };
   if (split.server === null) {
-    const running = await answeredWithSync(session, tag, byUid, reportAndAnswer(Buffer.alloc(0)), inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', `STORE ? ${silent ? '+FLAGS.SILENT' : '+FLAGS'} ()`);
+    // A STORE naming a keyword the mailbox lacks creates it, even to remove it, and announces it
+    // first (Dovecot does); with real messages in the set the server does that itself.
+    const created = inbox.readOnly ? Buffer.alloc(0) : inbox.flags.announce(flags);
+    const answer = reportAndAnswer(Buffer.alloc(0)).then((data) => Buffer.concat([created, data]));
+    const running = await answeredWithSync(session, tag, byUid, answer, inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', `STORE ? ${silent ? '+FLAGS.SILENT' : '+FLAGS'} ()`);
     return { ...running, flagsChanging, updatesCarryUid };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));

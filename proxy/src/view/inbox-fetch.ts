@@ -33,12 +33,14 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
     const shown = inbox.map.virtuals[index]!;
     const flags = flagsNow.get(shown.message.uid) ?? shown.flags;
     const seq = inbox.map.clientSeqOfVirtual(index);
+    // A keyword the client was not told of is announced before the response that shows it.
+    const announced = plan.items.some((item) => item.kind === 'flags') ? inbox.flags.announce(flags) : Buffer.alloc(0);
     if (plan.setsSeen && !inbox.readOnly && !flags.some((flag) => flag.toLowerCase() === '\\seen')) {
       shown.flags = [...shown.flags, '\\Seen'];
       seenChanges.push(shown.message.uid);
-      return virtualFetchResponse(seq, { ...shown, flags: [...flags, '\\Seen'] }, plan, true);
+      return Buffer.concat([announced, virtualFetchResponse(seq, { ...shown, flags: [...flags, '\\Seen'] }, plan, true)]);
     }
-    return virtualFetchResponse(seq, { ...shown, flags }, plan, false);
+    return Buffer.concat([announced, virtualFetchResponse(seq, { ...shown, flags }, plan, false)]);
   };
   const emitUpTo = (clientSeq: number): Buffer | null => {
     const parts: Buffer[] = [];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InboxView, VirtualMessage } from '@inlay/schemas';
 import { InboxMap } from './inbox-map.js';
+import { MailboxFlags } from './mailbox-flags.js';
 import type { Selection } from './inbox-session.js';
 import { newUids, ownFetch, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
 
@@ -11,7 +12,7 @@ const view = (...uids: number[]): InboxView => ({ known: true, epoch: 1, message
 
 /** Real messages with server UIDs 1..known, all told to the client. */
 function inboxKnowing(known: number): Inbox {
-  return { kind: 'inbox', readOnly: false, map: new InboxMap(known), key: { login: 'u', mailbox: 'INBOX', serverUidValidity: 1 }, syncedUidNext: known + 1, viewUidBound: known + 1 };
+  return { kind: 'inbox', readOnly: false, map: new InboxMap(known), key: { login: 'u', mailbox: 'INBOX', serverUidValidity: 1 }, flags: new MailboxFlags(), syncedUidNext: known + 1, viewUidBound: known + 1 };
 }
 
 const order = (inbox: Inbox, newUidsInOrder: number[]): number[] => {

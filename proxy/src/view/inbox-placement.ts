@@ -75,7 +75,7 @@ export function flagUpdates(inbox: Inbox, view: InboxView, withUid: boolean, cha
     const now = listed.get(shown.message.uid);
     if (!now || changing?.has(shown.message.uid) || sameFlags(now.flags, shown.flags)) return;
     shown.flags = now.flags;
-    parts.push(fetchFlagsLine(map.clientSeqOfVirtual(index), shown.message.uid, shown.flags, withUid));
+    parts.push(inbox.flags.announce(shown.flags), fetchFlagsLine(map.clientSeqOfVirtual(index), shown.message.uid, shown.flags, withUid));
   });
   return Buffer.concat(parts);
 }

@@ -14,6 +14,7 @@
  * left as it was.
  */
 import type { InboxView } from '@inlay/schemas';
+import { MailboxFlags } from './mailbox-flags.js';
 import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
 import { showPlaceable } from './inbox-placement.js';
 import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
@@ -63,7 +64,9 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       rememberUidValidity(login, figures.uidValidity);
       const key = session.viewKeyFor(figures.uidValidity);
       const map = new InboxMap(figures.exists);
-      const inbox: Inbox = { kind: 'inbox', readOnly, map, key, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext };
+      const flags = new MailboxFlags();
+      for (const text of lines) flags.serverLine(text);
+      const inbox: Inbox = { kind: 'inbox', readOnly, map, key, flags, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext };
       session.selection = inbox;
       const viewMatches = early !== undefined && remembered === figures.uidValidity;
       // The client is about to learn EXISTS and UIDNEXT: raise the epoch first (see the header),
@@ -80,6 +83,8 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
           await inject(session, inbox, shown.view, onlyOurs ? figures.uidNext - 1 : null);
         }
       }
+      // Keywords only virtual messages carry are in the mailbox's FLAGS from the start, as on a server.
+      flags.announce(map.virtuals.flatMap((shown) => shown.flags));
       return Buffer.concat([...lines.map((text) => rewriteSelectLine(session, inbox, text, figures.unseen)), line]);
     },
   };
@@ -101,6 +106,8 @@ function rewriteSelectLine(session: InboxSession, inbox: Inbox, text: string, se
   }
   if (match?.[3]?.toUpperCase() === 'UNSEEN') return Buffer.from(text.replace(/\[UNSEEN \d+\]/i, `[UNSEEN ${firstUnseen(inbox, serverUnseen)}]`), 'latin1');
   if (match?.[3]?.toUpperCase() === 'UIDNEXT') return Buffer.from(text.replace(/\[UIDNEXT \d+\]/i, `[UIDNEXT ${clientUidNext(Number(match[4]), map.highestUidHandedOut)}]`), 'latin1');
+  const flags = inbox.flags.serverLine(text);
+  if (flags !== null) return Buffer.from(flags, 'latin1');
   return session.rewriteCodes(inbox, text);
 }
 

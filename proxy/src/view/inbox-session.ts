@@ -23,6 +23,7 @@ import type { EngineClient } from '../engine-client.js';
 import { DROP, PASS, STOP, type LineVerdict, type LiteralAnnouncement } from '../framer.js';
 import { InboxMap, clientUidNext } from './inbox-map.js';
 import { appendedToInbox, placeForGrowth, type PendingGrowth } from './inbox-growth.js';
+import type { MailboxFlags } from './mailbox-flags.js';
 import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
 import { beforeCompletion, parseFetchHead, rewriteFetchUids, rewriteUidCodes, type FetchScanState } from './response-rewrite.js';
 
@@ -83,6 +84,8 @@ export type Selection =
       readonly readOnly: boolean;
       readonly map: InboxMap;
       readonly key: ViewKey;
+      /** FLAGS and PERMANENTFLAGS as the client was told them, with virtual messages' keywords. */
+      readonly flags: MailboxFlags;
       /** Every real message with a server UID below this is in the session's view. */
       syncedUidNext: number;
       /** Every real message of the session's view has a server UID below this (Infinity: not known
@@ -371,6 +374,8 @@ export class InboxSession {
       }
     }
     if (/^\* OK \[(UIDNEXT|UIDVALIDITY|COPYUID)/i.test(text)) return this.out(this.rewriteCodes(inbox, text), line);
+    const flags = inbox.flags.serverLine(text);
+    if (flags !== null && flags !== text) return this.out(Buffer.from(flags, 'latin1'), line);
     return this.out(null, line);
   }
 

@@ -1,0 +1,65 @@
+/**
+ * The INBOX's FLAGS and PERMANENTFLAGS as this session's client was told them, plus the keywords
+ * only virtual messages carry. A server announces a keyword (FLAGS, then PERMANENTFLAGS) before
+ * the first response that shows it on a message (RFC 3501 §7.2.6: FLAGS lists the flags
+ * applicable in the mailbox); a keyword a client set on a campaign message never reaches the
+ * server, so the proxy announces it itself, and keeps it in the server's later announcements.
+ * Keywords compare case-insensitively (RFC 9051 §2.3.2).
+ */
+export class MailboxFlags {
+  private flags: string[];
+  /** Null when the server sent no PERMANENTFLAGS; empty in a read-only (EXAMINE) session. */
+  private permanent: string[] | null;
+  /** Keywords the proxy added to what the server announced. */
+  private readonly added: string[] = [];
+
+  constructor(flags: readonly string[] = [], permanent: readonly string[] | null = null) {
+    this.flags = [...flags];
+    this.permanent = permanent === null ? null : [...permanent];
+  }
+
+  /**
+   * A `* FLAGS (…)` or `* OK [PERMANENTFLAGS (…)]` line from the server: learnt, and returned with
+   * the proxy's keywords added (null for any other line).
+   */
+  serverLine(text: string): string | null {
+    const match = /^\* (FLAGS|OK \[PERMANENTFLAGS) \(([^)]*)\)/i.exec(text);
+    if (!match) return null;
+    const listed = match[2]!.split(' ').filter(Boolean);
+    const isFlags = match[1]!.toUpperCase() === 'FLAGS';
+    const extra = this.added.filter((keyword) => !has(listed, keyword) && (isFlags || listed.length > 0));
+    if (isFlags) this.flags = [...listed, ...extra];
+    else this.permanent = withKeywords(listed, extra);
+    if (extra.length === 0) return text;
+    const list = isFlags ? this.flags : this.permanent!;
+    return text.replace(/\(([^)]*)\)/, `(${list.join(' ')})`);
+  }
+
+  /** FLAGS and PERMANENTFLAGS lines announcing the keywords in `flags` the client was not told of; empty when none. */
+  announce(flags: readonly string[]): Buffer {
+    const fresh = flags.filter((flag) => !flag.startsWith('\\') && !has(this.flags, flag));
+    if (fresh.length === 0) return EMPTY;
+    this.added.push(...fresh);
+    this.flags.push(...fresh);
+    const lines = [`* FLAGS (${this.flags.join(' ')})\r\n`];
+    // Read-only (PERMANENTFLAGS ()): nothing becomes permanent, and the server said so already.
+    if (this.permanent !== null && this.permanent.length > 0) {
+      this.permanent = withKeywords(this.permanent, fresh);
+      lines.push(`* OK [PERMANENTFLAGS (${this.permanent.join(' ')})] Flags permitted.\r\n`);
+    }
+    return Buffer.from(lines.join(''), 'latin1');
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function has(list: readonly string[], flag: string): boolean {
+  return list.some((listed) => listed.toLowerCase() === flag.toLowerCase());
+}
+
+/** `list` with `keywords` added before its `\*` (which stays last, as servers write it). */
+function withKeywords(list: readonly string[], keywords: readonly string[]): string[] {
+  const rest = list.filter((flag) => flag !== '\\*');
+  const fresh = keywords.filter((keyword) => !has(rest, keyword));
+  return [...rest, ...fresh, ...(list.includes('\\*') ? ['\\*'] : [])];
+}
