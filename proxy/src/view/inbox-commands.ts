@@ -11,7 +11,7 @@ import { expandSmallSet, type RawRange } from './sequence-set.js';
 import type { InboxMap, SplitSet } from './inbox-map.js';
 import { clientUidValidity } from './inbox-map.js';
 import { refreshAtSafePoint } from './inbox-select.js';
-import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
+import type { InboxSession, OwnFlagChange, RunningCommand, Selection } from './inbox-session.js';
 import { sameFlags } from './inbox-placement.js';
 import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
 import { DROP, PASS } from '../framer.js';
@@ -84,7 +84,10 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
   // does, only for messages whose flags differ from what the client was told (none in EXAMINE);
   // .SILENT spares the client only the echo of its own change, not what another session did.
   const answered = silent ? unforeseen : reported;
-  const flagsChanging = new Set(split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid));
+  const ownFlagChange: OwnFlagChange = {
+    uids: new Set(inbox.readOnly ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid)),
+    apply: (base) => changedFlags(base, mode, flags),
+  };
   // Every flag update during UID STORE carries the UID, except with .SILENT (Dovecot, cmd-store.c).
   const updatesCarryUid = byUid && !silent;
   const pending = split.virtual.map((index) => inbox.map.virtuals[index]!).filter((shown) => answered.includes(shown.message.uid));
@@ -111,10 +114,10 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
     const created = inbox.readOnly ? Buffer.alloc(0) : inbox.flags.announce(flags);
     const answer = reportAndAnswer(Buffer.alloc(0)).then((data) => Buffer.concat([created, data]));
     const running = await answeredWithSync(session, tag, byUid, answer, inbox.readOnly ? 'Store ignored with read-only mailbox.' : 'Store completed.', `STORE ? ${silent ? '+FLAGS.SILENT' : '+FLAGS'} ()`);
-    return { ...running, flagsChanging, updatesCarryUid };
+    return { ...running, ownFlagChange, updatesCarryUid };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));
-  return { tag, forbidsExpunge: !byUid, flagsChanging, updatesCarryUid, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
+  return { tag, forbidsExpunge: !byUid, ownFlagChange, updatesCarryUid, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
 }
 
 /**

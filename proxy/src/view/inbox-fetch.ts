@@ -6,7 +6,7 @@
  * Must never fetch or search a real message the client did not name, and never set \Seen on a
  * virtual message for BODY.PEEK or in a read-only (EXAMINE) session.
  */
-import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
+import type { InboxSession, OwnFlagChange, RunningCommand, Selection } from './inbox-session.js';
 import type { SplitSet } from './inbox-map.js';
 import { answeredLocally, answeredWithSync } from './inbox-commands.js';
 import { evaluateVirtualSearch, type PreparedSearch } from './virtual-search.js';
@@ -36,7 +36,8 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
     // A keyword the client was not told of is announced before the response that shows it.
     const announced = plan.items.some((item) => item.kind === 'flags') ? inbox.flags.announce(flags) : Buffer.alloc(0);
     if (plan.setsSeen && !inbox.readOnly && !flags.some((flag) => flag.toLowerCase() === '\\seen')) {
-      shown.flags = [...shown.flags, '\\Seen'];
+      // New mail announced meanwhile may have reported \Seen already (ownFlagChange).
+      if (!shown.flags.some((flag) => flag.toLowerCase() === '\\seen')) shown.flags = [...shown.flags, '\\Seen'];
       seenChanges.push(shown.message.uid);
       return Buffer.concat([announced, virtualFetchResponse(seq, { ...shown, flags: [...flags, '\\Seen'] }, plan, true)]);
     }
@@ -55,15 +56,18 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
   };
   // Like a STORE, a body fetch that sets \Seen is not in the middleware's view until the command
   // completes: new mail announced meanwhile must not take the view's older flags for news.
-  const flagsChanging = new Set(plan.setsSeen && !inbox.readOnly ? split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid) : []);
+  const ownFlagChange: OwnFlagChange = {
+    uids: new Set(plan.setsSeen && !inbox.readOnly ? split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid) : []),
+    apply: (base) => (base.some((flag) => flag.toLowerCase() === '\\seen') ? [...base] : [...base, '\\Seen']),
+  };
   if (split.server === null) {
-    return { ...(await answeredWithSync(session, tag, byUid, finish(Buffer.alloc(0)), 'Fetch completed.', 'FETCH ? (UID)')), flagsChanging };
+    return { ...(await answeredWithSync(session, tag, byUid, finish(Buffer.alloc(0)), 'Fetch completed.', 'FETCH ? (UID)')), ownFlagChange };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${byUid ? 'UID FETCH' : 'FETCH'} ${split.server} ${itemsText}\r\n`, 'latin1'));
   return {
     tag,
     forbidsExpunge: !byUid,
-    flagsChanging,
+    ownFlagChange,
     beforeFetch: emitUpTo,
     beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER),
     complete: (line) => (pending.length === 0 && seenChanges.length === 0 ? line : finish(line)),

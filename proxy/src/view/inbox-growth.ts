@@ -58,7 +58,7 @@ export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth
   const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
   if (session.selection !== inbox) return Buffer.alloc(0);
   const running = session.current;
-  const flags = view === undefined ? Buffer.alloc(0) : flagUpdates(inbox, view, running?.updatesCarryUid === true, running?.flagsChanging);
+  const flags = view === undefined ? Buffer.alloc(0) : flagUpdates(inbox, view, running?.updatesCarryUid === true, running?.ownFlagChange);
   const withdrawn = view !== undefined && !running?.forbidsExpunge && nothingNumberedAfter() ? withdrawals(inbox, view) : Buffer.alloc(0);
   if (view !== undefined) {
     if (learnt !== null) placeAmongNew(inbox, view, learnt.uids, growth.pinned, learnt.boundBefore);

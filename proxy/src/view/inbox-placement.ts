@@ -9,7 +9,7 @@
  */
 import type { InboxView } from '@inlay/schemas';
 import { anchorOf } from './inbox-map.js';
-import type { Selection } from './inbox-session.js';
+import type { OwnFlagChange, Selection } from './inbox-session.js';
 import { fetchFlagsLine } from './virtual-fetch.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
@@ -64,17 +64,19 @@ export function withdrawals(inbox: Inbox, view: InboxView): Buffer {
 }
 
 /**
- * FETCH FLAGS for the virtual messages whose flags another session changed; not for those in
- * `changing`, whose flags the running command is changing itself (the view is behind for them).
+ * FETCH FLAGS for the virtual messages whose flags another session changed. `own`: the running
+ * command's change to some of them, which the view does not show yet.
  */
-export function flagUpdates(inbox: Inbox, view: InboxView, withUid: boolean, changing?: ReadonlySet<number>): Buffer {
+export function flagUpdates(inbox: Inbox, view: InboxView, withUid: boolean, own?: OwnFlagChange): Buffer {
   const { map } = inbox;
   const listed = new Map(view.messages.map((message) => [message.uid, message]));
   const parts: Buffer[] = [];
   map.virtuals.forEach((shown, index) => {
     const now = listed.get(shown.message.uid);
-    if (!now || changing?.has(shown.message.uid) || sameFlags(now.flags, shown.flags)) return;
-    shown.flags = now.flags;
+    if (!now) return;
+    const flags = own?.uids.has(shown.message.uid) ? own.apply(now.flags) : now.flags;
+    if (sameFlags(flags, shown.flags)) return;
+    shown.flags = flags;
     parts.push(inbox.flags.announce(shown.flags), fetchFlagsLine(map.clientSeqOfVirtual(index), shown.message.uid, shown.flags, withUid));
   });
   return Buffer.concat(parts);

@@ -42,6 +42,12 @@ export interface InboxHost {
   passThroughRunning(): boolean;
 }
 
+/** What a running command does to some virtual messages' flags (RunningCommand.ownFlagChange). */
+export interface OwnFlagChange {
+  readonly uids: ReadonlySet<number>;
+  apply(flags: readonly string[]): string[];
+}
+
 /** A client command while it runs: how its responses are treated. */
 export interface RunningCommand {
   readonly tag: string;
@@ -71,9 +77,10 @@ export interface RunningCommand {
   /** IDLE, once the server has said "+": ends the upstream IDLE (DONE) so that new mail can be
    *  placed with its UIDs; false when it cannot now. */
   pauseIdle?(): boolean;
-  /** STORE, or a body FETCH setting \Seen: the virtual messages (UIDs) whose flags the command
-   *  changes, which the middleware's view shows only once it completes. */
-  readonly flagsChanging?: ReadonlySet<number>;
+  /** STORE, or a body FETCH setting \Seen: the change the command makes to virtual messages'
+   *  flags, which the middleware's view shows only once it completes; new mail announced before
+   *  then reports those messages' flags with it applied. */
+  readonly ownFlagChange?: OwnFlagChange;
 }
 
 export type Selection =
