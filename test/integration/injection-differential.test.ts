@@ -47,9 +47,11 @@ const NEW_MAIL_SEEDS = [...REGRESSION_SEEDS, 427651833, 312260886, 711518148, 77
  * still in a session (the harness now leaves what is said of it out, withdrawn.ts); 9109,
  * APPENDUIDs never paired; 9301, a UID STORE .SILENT naming only virtual messages synced with a
  * plain STORE, so the server's updates came with UID; 9015, a keyword stored on a virtual message
- * only was never announced in FLAGS; 9308, a message another session expunged (harness).
+ * only was never announced in FLAGS; 9308, a message another session expunged (harness); 9414
+ * and 9809, another session's flag change came after new mail's EXISTS during a body FETCH; 9602,
+ * the same in EXAMINE.
  */
-const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308];
+const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308, 9414, 9602, 9809];
 const FRESH_SEEDS = Number(process.env['INLAY_DIFFERENTIAL_RUNS'] ?? 8);
 const STEPS = 60;
 const SESSIONS = 3;

@@ -111,7 +111,8 @@ export function readableDiff(oracle: readonly string[], subject: readonly string
   return out;
 }
 
-function clip(text: string, limit = 2500): string {
+/** INLAY_DIFFERENTIAL_REPORT_CHARS=100000 shows whole answers when a clipped one hides the difference. */
+function clip(text: string, limit = Number(process.env['INLAY_DIFFERENTIAL_REPORT_CHARS'] ?? 2500)): string {
   return text.length > limit ? `${text.slice(0, limit)}\n… (${text.length - limit} more characters)` : text;
 }
 
