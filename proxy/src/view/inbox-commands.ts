@@ -88,8 +88,9 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
     uids: new Set(inbox.readOnly ? [] : split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid)),
     apply: (base) => changedFlags(base, mode, flags),
   };
-  // Every flag update during UID STORE carries the UID, except with .SILENT (Dovecot, cmd-store.c).
-  const updatesCarryUid = byUid && !silent;
+  // Every flag update during UID STORE carries the UID, except with .SILENT or when a read-only
+  // mailbox refuses the STORE (Dovecot, cmd-store.c).
+  const updatesCarryUid = byUid && !silent && !inbox.readOnly;
   const pending = split.virtual.map((index) => inbox.map.virtuals[index]!).filter((shown) => answered.includes(shown.message.uid));
   const emitUpTo = (clientSeq: number): Buffer | null => {
     const lines: Buffer[] = [];
@@ -156,10 +157,23 @@ function changedFlags(base: readonly string[], mode: 'set' | 'add' | 'remove', f
   return [...kept, ...added];
 }
 
-/** Virtual messages marked \Deleted among `indexes` (all when undefined). */
-function deletedVirtuals(map: InboxMap, indexes?: readonly number[]): number[] {
+/**
+ * Virtual messages marked \Deleted among `indexes` (all when undefined): by their flags in
+ * `current` (the view now), since another session may have set or cleared \Deleted since this
+ * client was told, and an EXPUNGE removes what is marked in the mailbox, not in a client's copy.
+ */
+function deletedVirtuals(map: InboxMap, current: InboxView | undefined, indexes?: readonly number[]): number[] {
+  const now = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
   const candidates = indexes ?? map.virtuals.map((_, index) => index);
-  return candidates.filter((index) => map.virtuals[index]?.flags.some((flag) => flag.toLowerCase() === DELETED));
+  return candidates.filter((index) => {
+    const shown = map.virtuals[index];
+    return shown !== undefined && (now.get(shown.message.uid) ?? shown.flags).some((flag) => flag.toLowerCase() === DELETED);
+  });
+}
+
+/** The view now, for a command that acts on the virtual messages' current flags. */
+async function currentView(session: InboxSession, inbox: Inbox): Promise<InboxView | undefined> {
+  return inbox.readOnly || inbox.map.virtuals.length === 0 ? undefined : session.host.engine?.view(inbox.key);
 }
 
 /** Removes virtual messages from the session's view (highest first); returns the EXPUNGE lines. */
@@ -183,8 +197,8 @@ async function expungeVirtuals(session: InboxSession, inbox: Inbox, indexes: rea
  * own EXPUNGEs (before the first untagged response that is not a FETCH), as a server reports all
  * it removed before what else changed; the middleware is told at the end.
  */
-export function expunge(session: InboxSession, inbox: Inbox, tag: string, split: SplitSet | null): RunningCommand | Promise<RunningCommand> {
-  const virtual = inbox.readOnly ? [] : deletedVirtuals(inbox.map, split?.virtual);
+export async function expunge(session: InboxSession, inbox: Inbox, tag: string, split: SplitSet | null): Promise<RunningCommand> {
+  const virtual = inbox.readOnly ? [] : deletedVirtuals(inbox.map, await currentView(session, inbox), split?.virtual);
   if (split !== null && split.server === null) {
     return answeredWithSync(session, tag, true, expungeVirtuals(session, inbox, virtual, true), 'Expunge completed.', 'EXPUNGE ?');
   }
@@ -205,8 +219,8 @@ export function expunge(session: InboxSession, inbox: Inbox, tag: string, split:
 }
 
 /** CLOSE expunges silently; UNSELECT does not. Either way INBOX rewriting ends with it. */
-export function close(session: InboxSession, inbox: Inbox, tag: string, command: Buffer, expungeToo: boolean): RunningCommand {
-  const virtual = expungeToo && !inbox.readOnly ? deletedVirtuals(inbox.map) : [];
+export async function close(session: InboxSession, inbox: Inbox, tag: string, command: Buffer, expungeToo: boolean): Promise<RunningCommand> {
+  const virtual = expungeToo && !inbox.readOnly ? deletedVirtuals(inbox.map, await currentView(session, inbox)) : [];
   session.host.writeUpstream(command);
   return {
     tag,
