@@ -11,6 +11,7 @@ import type { ShownVirtual } from './inbox-map.js';
 import { parseSearch, SearchCharsetError, SUPPORTED_CHARSETS, type SearchProgram } from './search-parse.js';
 import { formatSearch, mapSearchSets } from './search-format.js';
 import { matchesSearch } from './search-eval.js';
+import { dovecotArgs, type Arg } from './search-simplify.js';
 import { modelOf } from './virtual-fetch.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
@@ -20,10 +21,11 @@ export interface PreparedSearch {
   readonly serverCriteria: Buffer;
   readonly program: SearchProgram;
   /**
-   * The criteria name a set of messages (by sequence number or UID): no EXPUNGE is reported even
-   * after UID SEARCH. Sequence numbers would shift under the client; Dovecot turns UID sets into
-   * sequence ranges before it searches and syncs without expunges for either (imap-search.c,
-   * have_seqsets), and the proxy reports the view's withdrawals where the server reports its own.
+   * The criteria name a set of messages (by sequence number or UID) that survives Dovecot's
+   * rewrite of them (`OR UID 6:* ALL` is ALL): no EXPUNGE is reported even after UID SEARCH.
+   * Sequence numbers would shift under the client; Dovecot turns UID sets into sequence ranges
+   * before it searches and syncs without expunges for either (imap-search.c, have_seqsets), and
+   * the proxy reports the view's withdrawals where the server reports its own.
    */
   readonly namesMessageSets: boolean;
 }
@@ -45,19 +47,14 @@ export { SearchCharsetError };
 export function prepareSearch(inbox: Inbox, args: readonly ImapToken[]): PreparedSearch {
   const program = parseSearch(args);
   const { map } = inbox;
-  let namesMessageSets = false;
   const mapped = mapSearchSets(program, {
-    sequence: (set) => {
-      namesMessageSets = true;
-      return map.splitSequenceSet(set.ranges, false).server;
-    },
+    sequence: (set) => map.splitSequenceSet(set.ranges, false).server,
     uid: (set) => {
-      namesMessageSets = true;
       const server = map.splitUidSet(set.ranges).server;
       return server === null ? null : { uid: server };
     },
   });
-  return { serverCriteria: formatSearch(mapped), program, namesMessageSets };
+  return { serverCriteria: formatSearch(mapped), program, namesMessageSets: dovecotArgs(program).some(namesSet) };
 }
 
 export function evaluateVirtualSearch(prepared: PreparedSearch, context: VirtualSearchContext): boolean {
@@ -78,3 +75,6 @@ export function evaluateVirtualSearch(prepared: PreparedSearch, context: Virtual
   );
 }
 
+function namesSet(arg: Arg): boolean {
+  return arg.type === 'SET' || arg.subargs.some(namesSet);
+}
