@@ -7,7 +7,8 @@
  */
 import type { ImapToken, ParsedCommand } from '../imap-syntax.js';
 import { parseSequenceSet, SequenceSetError } from './sequence-set.js';
-import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
+import type { InboxSession } from './inbox-session.js';
+import type { RunningCommand, Selection } from './inbox-types.js';
 import { noop, passThrough, selectInbox, selectOther, statusInbox } from './inbox-select.js';
 import { answeredLocally, close, copyOrMove, expunge, idle, splitClientSet, store } from './inbox-commands.js';
 import { fetch, search } from './inbox-fetch.js';

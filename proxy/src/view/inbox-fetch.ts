@@ -6,7 +6,8 @@
  * Must never fetch or search a real message the client did not name, and never set \Seen on a
  * virtual message for BODY.PEEK or in a read-only (EXAMINE) session.
  */
-import type { InboxSession, OwnFlagChange, RunningCommand, Selection } from './inbox-session.js';
+import type { InboxSession } from './inbox-session.js';
+import type { OwnFlagChange, RunningCommand, Selection } from './inbox-types.js';
 import type { SplitSet } from './inbox-map.js';
 import { answeredLocally, answeredWithSync } from './inbox-commands.js';
 import { evaluateVirtualSearch, type PreparedSearch } from './virtual-search.js';

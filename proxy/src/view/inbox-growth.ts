@@ -7,7 +7,8 @@
  * Must never place a virtual message among new mail whose UIDs it does not know: without them
  * only what goes before the new mail is placed, and the session waits for its next sync.
  */
-import type { InboxSession, Selection } from './inbox-session.js';
+import type { InboxSession } from './inbox-session.js';
+import type { Selection } from './inbox-types.js';
 import { flagUpdates, newUids, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InboxView, VirtualMessage } from '@inlay/schemas';
 import { InboxMap } from './inbox-map.js';
 import { MailboxFlags } from './mailbox-flags.js';
-import type { Selection } from './inbox-session.js';
+import type { Selection } from './inbox-types.js';
 import { newUids, ownFetch, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;

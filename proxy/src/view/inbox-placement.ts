@@ -9,7 +9,7 @@
  */
 import type { InboxView } from '@inlay/schemas';
 import { anchorOf } from './inbox-map.js';
-import type { OwnFlagChange, Selection } from './inbox-session.js';
+import type { OwnFlagChange, Selection } from './inbox-types.js';
 import { fetchFlagsLine } from './virtual-fetch.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;

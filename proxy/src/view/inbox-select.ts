@@ -17,7 +17,8 @@ import type { InboxView } from '@inlay/schemas';
 import { MailboxFlags } from './mailbox-flags.js';
 import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
 import { showPlaceable } from './inbox-placement.js';
-import type { InboxSession, RunningCommand, Selection } from './inbox-session.js';
+import type { InboxSession } from './inbox-session.js';
+import type { RunningCommand, Selection } from './inbox-types.js';
 import { DROP, PASS } from '../framer.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;

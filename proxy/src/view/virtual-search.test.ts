@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InboxMap } from './inbox-map.js';
-import type { Selection } from './inbox-session.js';
+import type { Selection } from './inbox-types.js';
 import { MailboxFlags } from './mailbox-flags.js';
 import { tokenizeSearchArguments } from './search-parse.js';
 import { prepareSearch } from './virtual-search.js';

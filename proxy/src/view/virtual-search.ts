@@ -6,7 +6,7 @@
  * Must never let the server evaluate a set in the client's numbering.
  */
 import type { ImapToken } from '../imap-syntax.js';
-import type { Selection } from './inbox-session.js';
+import type { Selection } from './inbox-types.js';
 import type { ShownVirtual } from './inbox-map.js';
 import { parseSearch, SearchCharsetError, SUPPORTED_CHARSETS, type SearchProgram } from './search-parse.js';
 import { formatSearch, mapSearchSets } from './search-format.js';
