@@ -4,9 +4,11 @@
  * what sessions change (flags, expunges, reveals, assignments).
  *
  * Every call is bounded by `engine.timeoutMs` and never throws: a failure returns undefined,
- * is logged with a stable code and counted, and the session goes on without injection. It must
- * never make a login or a command of the user wait longer than that bound, and never log the
- * internal token.
+ * is logged with a stable code and counted, and the session goes on without injection. After
+ * SUSPEND_AFTER calls in a row got no answer at all, no call is made for `engine.suspendMs`, so
+ * a hung middleware does not add timeoutMs to every command of every user; the first call after
+ * that probes again. It must never make a login or a command of the user wait longer than
+ * timeoutMs, and never log the internal token.
  */
 import type { Logger } from 'pino';
 import type { AssignRequest, AssignResult, ExpungeRequest, FlagsRequest, InboxView, ProxyEngineConfig, ViewKey } from '@inlay/schemas';
@@ -18,6 +20,8 @@ export interface EngineStats {
   cacheHits: number;
   /** Reveals not sent because one from this node already covered the UIDNEXT shown. */
   revealsSaved: number;
+  /** Calls not made while suspended. */
+  suspendedCalls: number;
 }
 
 /** A reveal this node made after learning that the server's UIDNEXT had reached `serverUidNext`. */
@@ -35,14 +39,20 @@ interface CachedView {
 const MAX_REMEMBERED = 100_000;
 /** Failures are logged at most this often per node, so a middleware outage is one line a second, not one per command. */
 const FAILURE_LOG_INTERVAL_MS = 1000;
+/** Calls in a row without an answer before the client stops asking for engine.suspendMs. An HTTP
+ *  error does not count: it is one request's (one user's data), not the middleware being gone. */
+const SUSPEND_AFTER = 3;
 
 export class EngineClient {
-  readonly stats: EngineStats = { calls: 0, failures: 0, cacheHits: 0, revealsSaved: 0 };
+  readonly stats: EngineStats = { calls: 0, failures: 0, cacheHits: 0, revealsSaved: 0, suspendedCalls: 0 };
   private readonly cache = new Map<string, CachedView>();
   private readonly covering = new Map<string, CoveringReveal>();
   /** One request per view in flight: sessions of one user asking together share it. */
   private readonly inFlight = new Map<string, Promise<InboxView | undefined>>();
   private lastFailureLog = 0;
+  /** Calls in a row that got no answer at all. */
+  private unanswered = 0;
+  private suspendedUntil = 0;
   private readonly baseUrl: string;
 
   constructor(
@@ -151,6 +161,10 @@ export class EngineClient {
   }
 
   private async post<T>(path: string, body: unknown): Promise<T | undefined> {
+    if (Date.now() < this.suspendedUntil) {
+      this.stats.suspendedCalls++;
+      return undefined;
+    }
     this.stats.calls++;
     try {
       const response = await fetch(`${this.baseUrl}${path}`, {
@@ -159,6 +173,7 @@ export class EngineClient {
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.config.timeoutMs),
       });
+      this.answered();
       if (!response.ok) {
         const text = await response.text().catch(() => '');
         this.failed(path, `HTTP ${response.status} ${text.slice(0, 200)}`);
@@ -169,8 +184,24 @@ export class EngineClient {
       const error = err as Error;
       const reason = error.name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : (error.cause as Error | undefined)?.message ?? error.message;
       this.failed(path, reason);
+      this.unansweredCall(reason);
       return undefined;
     }
+  }
+
+  private unansweredCall(reason: string): void {
+    this.unanswered++;
+    if (this.unanswered < SUSPEND_AFTER || this.config.suspendMs === 0) return;
+    this.suspendedUntil = Date.now() + this.config.suspendMs;
+    this.log.warn(
+      { code: ENGINE_LOG_CODES.suspended, reason, unanswered: this.unanswered, suspendMs: this.config.suspendMs },
+      'engine calls suspended: the middleware gave no answer to several calls in a row; sessions go on without injection',
+    );
+  }
+
+  private answered(): void {
+    if (this.unanswered >= SUSPEND_AFTER) this.log.info({ code: ENGINE_LOG_CODES.resumed, unanswered: this.unanswered }, 'engine answers again; injection resumes');
+    this.unanswered = 0;
   }
 
   private failed(path: string, reason: string): void {

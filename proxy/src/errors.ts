@@ -59,6 +59,10 @@ export function imapErrorLine(tag: string, error: ProxyErrorDefinition, detail?:
 export const ENGINE_LOG_CODES = {
   /** The middleware did not answer in time, or answered with an error: no injection meanwhile. */
   unavailable: 'INLAY_PROXY_ENGINE_UNAVAILABLE',
+  /** Calls in a row got no answer: none is made for engine.suspendMs (logged once per suspension). */
+  suspended: 'INLAY_PROXY_ENGINE_SUSPENDED',
+  /** The first call after a suspension or an outage was answered: injection resumes. */
+  resumed: 'INLAY_PROXY_ENGINE_RESUMED',
   /** A COPY/MOVE of a virtual message could not be materialised in the destination. */
   materialiseFailed: 'INLAY_PROXY_MATERIALISE_FAILED',
 } as const;

@@ -70,6 +70,10 @@ export const ProxyEngineSchema = Type.Object(
     /** How long a user's view is reused by that user's sessions on this node before it is asked
      *  for again; campaign changes show within about this long. */
     viewCacheMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 5000 }),
+    /** After three calls in a row get no answer at all (timeout, connection refused), none is
+     *  made for this long: a hung middleware then costs a command nothing instead of timeoutMs
+     *  each. 0: never stop asking. */
+    suspendMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 5000 }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -107,6 +107,8 @@ export async function startInjectionStack(options: InjectionStackOptions): Promi
       INLAY_PROXY_ENGINE_URL: middleware.baseUrl,
       INLAY_PROXY_ENGINE_VIEW_CACHE_MS: String(options.viewCacheMs ?? 0),
       INLAY_PROXY_ENGINE_TIMEOUT_MS: '2000',
+      // A stopped middleware suspends engine calls; tests restart it and go on sooner than 5 s.
+      INLAY_PROXY_ENGINE_SUSPEND_MS: '300',
       ...options.proxyEnv,
     },
   });
