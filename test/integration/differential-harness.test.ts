@@ -46,7 +46,7 @@ function takeUser(): DovecotUser {
 }
 
 beforeAll(async () => {
-  spareUsers.push(...(await Promise.all(Array.from({ length: 2 * SEEDS.length + 16 }, () => dovecot.addUser()))));
+  spareUsers.push(...(await Promise.all(Array.from({ length: 2 * SEEDS.length + 20 }, () => dovecot.addUser()))));
 });
 
 /** Two accounts with the same initial mail, unless the subject is given other mail. */
@@ -140,6 +140,41 @@ describe('differences the harness must find', () => {
       dovecotTarget(dovecot, oracleUser),
     );
     expectDifference(result, /- \* \d+ EXPUNGE/);
+  });
+});
+
+describe('a session dropped mid-run', () => {
+  /** The target, with its first session after the observer cut off once the server sent `bytes`. */
+  function droppingASession(target: DovecotTarget, bytes: number): DovecotTarget {
+    let connections = 0;
+    return {
+      ...target,
+      async connect() {
+        const socket = await target.connect();
+        if (++connections === 2) {
+          let seen = 0;
+          socket.on('data', (chunk: Buffer) => {
+            seen += chunk.length;
+            if (seen > bytes) socket.destroy();
+          });
+        }
+        return socket;
+      },
+    };
+  }
+
+  it('by the oracle ends the run inconclusive; by the subject fails it', async () => {
+    const seed = 29;
+    const first = await twoAccounts(seed);
+    const inconclusive = await run({ seed, steps: STEPS, sessions: 2 }, dovecotTarget(dovecot, first.subjectUser), droppingASession(dovecotTarget(dovecot, first.oracleUser), 4000));
+    expect(inconclusive.mismatch?.oracleFault, formatResult(inconclusive)).toBe(true);
+    expect(formatResult(inconclusive)).toMatch(/the oracle failed to answer \(oracle s1: connection closed/);
+    assertNoDifference(inconclusive);
+
+    const second = await twoAccounts(seed);
+    await expect(run({ seed, steps: STEPS, sessions: 2 }, droppingASession(dovecotTarget(dovecot, second.subjectUser), 4000), dovecotTarget(dovecot, second.oracleUser))).rejects.toThrow(
+      /broke at step \d+: subject s1: connection closed/,
+    );
   });
 });
 

@@ -243,7 +243,15 @@ class DifferentialRun {
     this.log(pair.name, `${rendered.oracle.line}${rendered.oracle.literal ? `{${rendered.oracle.literal.length}}` : ''}${note ? ` (${note})` : ''}`);
     const send = (session: HarnessSession, side: Side): Promise<CommandOutcome> => (command.kind === 'idle' ? session.idle(tag) : session.command(tag, rendered[side]));
     const goneAt = this.oracleMailbox.goneIn(pair.oracle);
-    const [oracle, subject] = await Promise.all([send(pair.oracle, 'oracle'), send(pair.subject, 'subject')]);
+    const [oracleOutcome, subjectOutcome] = await Promise.allSettled([send(pair.oracle, 'oracle'), send(pair.subject, 'subject')]);
+    if (oracleOutcome.status === 'rejected') {
+      // Seen once (seed 312289108): Dovecot itself dropped the oracle's session. Nothing can be
+      // said of the subject's answer then: inconclusive, not a failure.
+      const reason = `the oracle failed to answer (${(oracleOutcome.reason as Error).message}): inconclusive, not counted against the subject`;
+      throw new Divergence({ step: this.step, actor: pair.name, action: rendered.oracle.line, reason, oracleFault: true, oracle: null, subject: null });
+    }
+    if (subjectOutcome.status === 'rejected') throw subjectOutcome.reason;
+    const [oracle, subject] = [oracleOutcome.value, subjectOutcome.value];
     this.oracleMailbox.follow(pair.oracle, oracle.responses, command.kind === 'select', pair.oracle.checker.view?.uids);
     const oracleFaults = this.judgeViolations(pair);
     const conflict = this.learnPairs(pair, oracle.responses, subject.responses);
