@@ -46,9 +46,9 @@ const FETCH_TRIES = 3;
 /**
  * Places what the view holds among the new mail; returns what to send before the EXISTS: flag
  * updates and withdrawals, where a server sends its own. Withdrawals only where EXPUNGE is legal
- * and `nothingNumberedAfter()` (a number sent after the EXISTS would move); flags not of messages
- * the command is changing itself (the view does not have that change yet). The refresh after the
- * command does what is left.
+ * and `nothingNumberedAfter()` (a number sent after the EXISTS would move); the flags of messages
+ * the command is changing itself with that change applied (the view does not have it yet). The
+ * refresh after the command does what is left.
  */
 export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth: PendingGrowth, nothingNumberedAfter: () => boolean): Promise<Buffer> {
   const engine = session.host.engine;

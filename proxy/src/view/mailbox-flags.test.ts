@@ -23,6 +23,13 @@ describe('the INBOX flags a session was told', () => {
     expect(flags.serverLine('* 3 FETCH (FLAGS ($Junk))\r\n')).toBeNull();
   });
 
+  it('announces nothing before it knows the server\'s FLAGS, and each keyword once', () => {
+    const flags = new MailboxFlags();
+    expect(text(flags.announce(['$Junk']))).toBe(''); // a FLAGS line replaces the whole list
+    flags.serverLine('* FLAGS (\\Seen)\r\n');
+    expect(text(flags.announce(['$Junk', '$junk', '$Work']))).toBe('* FLAGS (\\Seen $Junk $Work)\r\n');
+  });
+
   it('announces no PERMANENTFLAGS in a read-only session', () => {
     const flags = new MailboxFlags(['\\Seen'], []);
     expect(text(flags.announce(['$Junk']))).toBe('* FLAGS (\\Seen $Junk)\r\n');

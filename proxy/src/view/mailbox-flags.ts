@@ -7,14 +7,16 @@
  * Keywords compare case-insensitively (RFC 9051 §2.3.2).
  */
 export class MailboxFlags {
-  private flags: string[];
+  /** Null until the server sent FLAGS: a FLAGS response replaces the client's whole list, so
+   *  none is announced without knowing the server's. */
+  private flags: string[] | null;
   /** Null when the server sent no PERMANENTFLAGS; empty in a read-only (EXAMINE) session. */
   private permanent: string[] | null;
   /** Keywords the proxy added to what the server announced. */
   private readonly added: string[] = [];
 
-  constructor(flags: readonly string[] = [], permanent: readonly string[] | null = null) {
-    this.flags = [...flags];
+  constructor(flags: readonly string[] | null = null, permanent: readonly string[] | null = null) {
+    this.flags = flags === null ? null : [...flags];
     this.permanent = permanent === null ? null : [...permanent];
   }
 
@@ -31,13 +33,16 @@ export class MailboxFlags {
     if (isFlags) this.flags = [...listed, ...extra];
     else this.permanent = withKeywords(listed, extra);
     if (extra.length === 0) return text;
-    const list = isFlags ? this.flags : this.permanent!;
+    const list = isFlags ? this.flags! : this.permanent!;
     return text.replace(/\(([^)]*)\)/, `(${list.join(' ')})`);
   }
 
   /** FLAGS and PERMANENTFLAGS lines announcing the keywords in `flags` the client was not told of; empty when none. */
   announce(flags: readonly string[]): Buffer {
-    const fresh = flags.filter((flag) => !flag.startsWith('\\') && !has(this.flags, flag));
+    if (this.flags === null) return EMPTY;
+    const known = this.flags;
+    const fresh: string[] = [];
+    for (const flag of flags) if (!flag.startsWith('\\') && !has(known, flag) && !has(fresh, flag)) fresh.push(flag);
     if (fresh.length === 0) return EMPTY;
     this.added.push(...fresh);
     this.flags.push(...fresh);
