@@ -49,6 +49,9 @@ export const VirtualMessageSchema = Type.Object(
     internalDate: Type.String(),
     /** Shared by every session of the user: \Seen, \Flagged, \Answered, \Deleted, \Draft, keywords. */
     flags: Type.Array(Flag),
+    /** How many times `flags` changed (absent: never); a session reports them again when this
+     *  moved, even back to the values it told, as a server does by modification sequence. */
+    flagsChanges: Type.Optional(Type.Integer({ minimum: 0 })),
     /** The whole RFC 822 message, base64; immutable for this UID. */
     rfc822: Type.String({ contentEncoding: 'base64' }),
   },

@@ -83,6 +83,25 @@ test('a registry made before tenants had domains gets the column on open, and it
   }
 });
 
+test('a tenant keyspace made before virtual messages counted flag changes gets the column on open', async () => {
+  const config = storeConfig(`reg_${tag}_oldtenant`);
+  const keyspaceName = `oldtenant_${tag}`;
+  registries.push(keyspaceName);
+  const first = await CassandraStore.open(config);
+  try {
+    await first.createTenant({ id: 'old', name: 'Old', keyspaceName, configuration: { secretKey: 's', hashedEmailAddresses: false }, conversionPoints: [], dataSources: [] }, { createDB: true });
+  } finally {
+    await first.close();
+  }
+  // As an older version made it.
+  await admin.execute(`ALTER TABLE "${keyspaceName}".virtual_messages DROP flags_changes`, [], { readTimeout: 60_000 });
+  const columns = async (): Promise<string[]> =>
+    (await admin.execute('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [keyspaceName, 'virtual_messages'], { prepare: true })).rows.map((row) => String(row.get('column_name')));
+  expect(await columns()).not.toContain('flags_changes');
+  await (await CassandraStore.open(config)).close();
+  expect(await columns()).toContain('flags_changes');
+});
+
 test('never touches the registry keyspace or Cassandra\'s own as a tenant keyspace', async () => {
   const registry = `reg_${tag}_guard`;
   const store = await CassandraStore.open(storeConfig(registry));

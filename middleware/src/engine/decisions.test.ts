@@ -159,8 +159,11 @@ describe('decisions', () => {
       ],
       context(),
     )(stored);
-    expect(change).toEqual({ update: [{ uid: 17, flags: ['$Work', '\\Seen'], readAtMs: NOW }] });
-    expect(decideFlags([{ uid: 19, mode: 'remove', flags: ['\\Seen'] }], context())(stored).change).toEqual({ update: [{ uid: 19, flags: [] }] });
+    // Each change counts once however many flags it names (a server's modification sequence).
+    expect(change).toEqual({ update: [{ uid: 17, flags: ['$Work', '\\Seen'], flagsChanges: 1, readAtMs: NOW }] });
+    expect(decideFlags([{ uid: 19, mode: 'remove', flags: ['\\Seen'] }], context())(stored).change).toEqual({ update: [{ uid: 19, flags: [], flagsChanges: 1 }] });
+    const changedBefore = view([message(other, 19, { flags: ['\\Seen'], flagsChanges: 4, readAtMs: NOW - HOUR })]);
+    expect(decideFlags([{ uid: 19, mode: 'remove', flags: ['\\Seen'] }], context())(changedBefore).change).toEqual({ update: [{ uid: 19, flags: [], flagsChanges: 5 }] });
   });
 
   test('expunge: visible and withdrawn messages, once; the body goes', () => {

@@ -94,8 +94,9 @@ export function decideFlags(changes: readonly FlagChange[], context: DecisionCon
     for (const [uid, next] of flags) {
       const message = byUid.get(uid)!;
       const firstRead = message.readAtMs === undefined && next.includes(SEEN_FLAG);
-      if (sameFlags(next, message.flags) && !firstRead) continue;
-      update.push({ uid, flags: next, ...(firstRead ? { readAtMs: context.nowMs } : {}) });
+      const changed = !sameFlags(next, message.flags);
+      if (!changed && !firstRead) continue;
+      update.push({ uid, flags: next, ...(changed ? { flagsChanges: (message.flagsChanges ?? 0) + 1 } : {}), ...(firstRead ? { readAtMs: context.nowMs } : {}) });
     }
     return { change: update.length === 0 ? null : { update }, result: undefined };
   };

@@ -278,6 +278,7 @@ function toVirtualMessage(message: StoredView['messages'][number]): VirtualMessa
     variantId: message.variantId,
     internalDate: new Date(message.internalDateMs).toISOString(),
     flags: [...message.flags],
+    ...(message.flagsChanges === undefined ? {} : { flagsChanges: message.flagsChanges }),
     rfc822: (message.body ?? Buffer.alloc(0)).toString('base64'),
   };
 }

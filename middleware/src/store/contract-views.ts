@@ -51,10 +51,11 @@ export function describeViewContract(store: () => Store, tenant: () => Tenant, h
     expect(written.view).toEqual(applyViewChange(EMPTY_VIEW, first));
     expect(await store().getView(ref)).toEqual(written.view);
 
-    const second = { update: [{ uid: 17, state: 'expunged' as const, expungedAtMs: T0 + 2, dropBody: true, flags: ['\\Seen'] }, { uid: 18, withdrawnAtMs: T0 + 3 }] };
+    const second = { update: [{ uid: 17, state: 'expunged' as const, expungedAtMs: T0 + 2, dropBody: true, flags: ['\\Seen'], flagsChanges: 3 }, { uid: 18, withdrawnAtMs: T0 + 3 }] };
     const changed = await store().changeView(ref, () => ({ change: second, result: 'ok' }));
     expect(changed.view).toEqual(applyViewChange(written.view, second));
     expect(changed.view.messages[0]).not.toHaveProperty('body');
+    expect(changed.view.messages.map((message) => message.flagsChanges)).toEqual([3, undefined]);
     expect(await store().getView(ref)).toEqual(changed.view);
 
     // A new UIDVALIDITY: every old row goes, even one whose UID is written again.

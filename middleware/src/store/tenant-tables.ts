@@ -12,6 +12,12 @@
 /** Shards of one hour's events, so a busy hour is not one hot partition. */
 export const EVENT_SHARDS = 16;
 
+/** Tenant columns newer than the tables: added by ALTER TABLE to a keyspace made before them. */
+export const TENANT_ADDED_COLUMNS: readonly { table: string; column: string; type: string }[] = [
+  // How often a virtual message's flags changed: sessions report a change back to the same values.
+  { table: 'virtual_messages', column: 'flags_changes', type: 'int' },
+];
+
 export const TENANT_TABLES: Readonly<Record<string, string>> = {
   // Users by the key the proxy knows them by: the normalized address, or
   // HMAC-SHA256(secretKey, address) in hex when the tenant hashes addresses.
@@ -67,6 +73,7 @@ export const TENANT_TABLES: Readonly<Record<string, string>> = {
     internal_date timestamp,
     injected_at timestamp,
     flags set<text>,
+    flags_changes int,
     state text,
     read_at timestamp,
     expunged_at timestamp,

@@ -45,6 +45,9 @@ export interface StoredVirtualMessage {
   readonly injectedAtMs: number;
   /** Sorted (byte order), normalized (engine/flags.ts). */
   readonly flags: readonly string[];
+  /** How many times the flags changed (absent: never). A session reports the flags again when
+   *  this moved, even back to the values it told: a server's modification sequence. */
+  readonly flagsChanges?: number;
   readonly state: VirtualMessageState;
   readonly readAtMs?: number;
   readonly expungedAtMs?: number;
@@ -81,6 +84,7 @@ export const EMPTY_VIEW: StoredView = Object.freeze({ uidValidity: 0, nextUid: 1
 export interface MessageUpdate {
   readonly uid: number;
   readonly flags?: readonly string[];
+  readonly flagsChanges?: number;
   readonly state?: VirtualMessageState;
   readonly readAtMs?: number;
   readonly expungedAtMs?: number;
@@ -131,6 +135,7 @@ export function applyMessageUpdate(message: StoredVirtualMessage, update: Messag
     ...rest,
     ...(update.dropBody || body === undefined ? {} : { body }),
     ...(update.flags === undefined ? {} : { flags: [...update.flags] }),
+    ...(update.flagsChanges === undefined ? {} : { flagsChanges: update.flagsChanges }),
     ...(update.state === undefined ? {} : { state: update.state }),
     ...(update.readAtMs === undefined ? {} : { readAtMs: update.readAtMs }),
     ...(update.expungedAtMs === undefined ? {} : { expungedAtMs: update.expungedAtMs }),

@@ -13,7 +13,7 @@ import { clientUidValidity } from './inbox-map.js';
 import { refreshAtSafePoint } from './inbox-select.js';
 import type { InboxSession } from './inbox-session.js';
 import type { OwnFlagChange, RunningCommand, Selection } from './inbox-types.js';
-import { sameFlags } from './inbox-placement.js';
+import { ownFlagChangesCounted, sameFlags } from './inbox-placement.js';
 import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
 import { DROP, PASS } from '../framer.js';
 import { ENGINE_LOG_CODES } from '../errors.js';
@@ -106,7 +106,8 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
   };
   const reportAndAnswer = async (line: Buffer): Promise<Buffer> => {
     if (changed.length > 0) {
-      await session.host.engine?.flags({ ...inbox.key, changes: changed.map((uid) => ({ uid, mode, flags: [...flags] })) });
+      const after = await session.host.engine?.flags({ ...inbox.key, changes: changed.map((uid) => ({ uid, mode, flags: [...flags] })) });
+      ownFlagChangesCounted(inbox, after, changed);
     }
     return Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
   };
@@ -135,15 +136,19 @@ function applyFlags(
   const reported: number[] = [];
   const unforeseen: number[] = [];
   const changed: number[] = [];
-  const now = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
+  const now = new Map((current?.messages ?? []).map((message) => [message.uid, message]));
   for (const index of indexes) {
     const shown = map.virtuals[index];
     if (!shown) continue;
-    const base = now.get(shown.message.uid) ?? shown.flags;
+    const listed = now.get(shown.message.uid);
+    const base = listed?.flags ?? shown.flags;
     const next = changedFlags(base, mode, flags);
     if (!sameFlags(next, base)) changed.push(shown.message.uid);
-    if (sameFlags(next, shown.flags)) continue;
-    if (!sameFlags(next, changedFlags(shown.flags, mode, flags))) unforeseen.push(shown.message.uid);
+    // Another session changed them since the client was told, maybe back to the same values.
+    const touched = (listed?.flagsChanges ?? 0) > shown.flagsChanges;
+    shown.flagsChanges = Math.max(shown.flagsChanges, listed?.flagsChanges ?? 0);
+    if (sameFlags(next, shown.flags) && !touched) continue;
+    if (touched || !sameFlags(next, changedFlags(shown.flags, mode, flags))) unforeseen.push(shown.message.uid);
     shown.flags = next;
     reported.push(shown.message.uid);
   }

@@ -11,6 +11,7 @@ import type { OwnFlagChange, RunningCommand, Selection } from './inbox-types.js'
 import type { SplitSet } from './inbox-map.js';
 import { answeredLocally, answeredWithSync } from './inbox-commands.js';
 import { evaluateVirtualSearch, type PreparedSearch } from './virtual-search.js';
+import { ownFlagChangesCounted } from './inbox-placement.js';
 import { FetchItemsError, parseVirtualFetch, virtualFetchResponse, type VirtualFetchPlan } from './virtual-fetch.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
@@ -52,7 +53,10 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
   const finish = async (line: Buffer): Promise<Buffer> => {
     const rest = emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0);
     // A body fetched without PEEK sets \Seen, as on the server: the `read` event.
-    if (seenChanges.length > 0) await session.host.engine?.flags({ ...inbox.key, changes: seenChanges.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })) });
+    if (seenChanges.length > 0) {
+      const after = await session.host.engine?.flags({ ...inbox.key, changes: seenChanges.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })) });
+      ownFlagChangesCounted(inbox, after, seenChanges);
+    }
     return Buffer.concat([rest, line]);
   };
   // Like a STORE, a body fetch that sets \Seen is not in the middleware's view until the command

@@ -20,6 +20,9 @@ export interface ShownVirtual {
   realBefore: number;
   /** The flags this session last told its client. */
   flags: readonly string[];
+  /** The view's count of changes to them (VirtualMessage.flagsChanges) when they were told: a
+   *  higher count means another session changed them since, maybe back to the same values. */
+  flagsChanges: number;
 }
 
 export type ClientMessage = { readonly kind: 'real'; readonly serverSeq: number } | { readonly kind: 'virtual'; readonly index: number };
@@ -127,7 +130,7 @@ export class InboxMap {
    * message the client has been told of, with a UID above every virtual one (callers check).
    */
   appendAfter(message: VirtualMessage, realBefore: number): number {
-    this.virtuals.push({ message, realBefore, flags: message.flags });
+    this.virtuals.push({ message, realBefore, flags: message.flags, flagsChanges: message.flagsChanges ?? 0 });
     this.handedOut = Math.max(this.handedOut, message.uid);
     return this.clientSeqOfVirtual(this.virtuals.length - 1);
   }

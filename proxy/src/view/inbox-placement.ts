@@ -75,11 +75,29 @@ export function flagUpdates(inbox: Inbox, view: InboxView, withUid: boolean, own
     const now = listed.get(shown.message.uid);
     if (!now) return;
     const flags = own?.uids.has(shown.message.uid) ? own.apply(now.flags) : now.flags;
-    if (sameFlags(flags, shown.flags)) return;
+    // Changed and changed back elsewhere is still reported, as a server does by modification sequence.
+    const touched = (now.flagsChanges ?? 0) > shown.flagsChanges;
+    if (sameFlags(flags, shown.flags) && !touched) return;
     shown.flags = flags;
+    shown.flagsChanges = Math.max(shown.flagsChanges, now.flagsChanges ?? 0);
     parts.push(inbox.flags.announce(shown.flags), fetchFlagsLine(map.clientSeqOfVirtual(index), shown.message.uid, shown.flags, withUid));
   });
   return Buffer.concat(parts);
+}
+
+/**
+ * After the session's own flag change reached the middleware (`view` is its answer): where the
+ * flags are what the client was told, the change counted is the session's own and nothing to
+ * report later. Where they differ, another session got in between, and the next refresh says so.
+ */
+export function ownFlagChangesCounted(inbox: Inbox, view: InboxView | undefined, uids: readonly number[]): void {
+  if (view === undefined) return;
+  const listed = new Map(view.messages.map((message) => [message.uid, message]));
+  for (const uid of uids) {
+    const shown = inbox.map.virtuals.find((virtual) => virtual.message.uid === uid);
+    const now = listed.get(uid);
+    if (shown && now && sameFlags(now.flags, shown.flags)) shown.flagsChanges = Math.max(shown.flagsChanges, now.flagsChanges ?? 0);
+  }
 }
 
 export function sameFlags(a: readonly string[], b: readonly string[]): boolean {

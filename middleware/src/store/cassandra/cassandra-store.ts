@@ -13,7 +13,7 @@
  */
 import cassandra from 'cassandra-driver';
 import type { CassandraConfig, ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
-import { TENANT_TABLES, TENANT_TABLE_NAMES } from '../tenant-tables.js';
+import { TENANT_ADDED_COLUMNS, TENANT_TABLES, TENANT_TABLE_NAMES } from '../tenant-tables.js';
 import {
   isReservedKeyspace,
   type CreateTenantOptions,
@@ -76,6 +76,10 @@ export class CassandraStore implements Store {
       await client.connect();
       const store = new CassandraStore(client, config);
       await store.ensureRegistry();
+      // Keyspaces made by an older version get the columns added since (one at a time).
+      for (const tenant of await store.listTenants()) {
+        if (await store.tenantSchemaExists(tenant)) await store.addMissingColumns(tenant.keyspaceName, TENANT_ADDED_COLUMNS);
+      }
       return store;
     } catch (error) {
       await client.shutdown().catch(() => undefined);
@@ -185,6 +189,7 @@ export class CassandraStore implements Store {
     for (const table of TENANT_TABLE_NAMES) {
       if (!existing.has(table)) await this.ddl(createTableStatement(keyspace, table, TENANT_TABLES[table]!));
     }
+    await this.addMissingColumns(keyspace, TENANT_ADDED_COLUMNS);
   }
 
   async tenantSchemaExists(tenant: TenantRef): Promise<boolean> {
@@ -312,11 +317,14 @@ export class CassandraStore implements Store {
     for (const [table, definition] of Object.entries(REGISTRY_TABLES)) {
       if (!existing.has(table)) await this.ddl(createTableStatement(keyspace, table, definition));
     }
-    // Columns added after a registry was first created: ALTER TABLE … ADD is the one schema change
-    // that needs no data migration.
-    for (const { table, column, type } of REGISTRY_ADDED_COLUMNS) {
+    await this.addMissingColumns(keyspace, REGISTRY_ADDED_COLUMNS);
+  }
+
+  /** Columns added after a keyspace was first made: ALTER TABLE … ADD is the one schema change that needs no data migration. */
+  private async addMissingColumns(keyspace: string, columns: readonly { table: string; column: string; type: string }[]): Promise<void> {
+    for (const { table, column, type } of columns) {
       const present = await this.run('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?', [keyspace, table, column]);
-      if (present.rowLength === 0) await this.ddl(`ALTER TABLE ${this.registry}.${quoteIdentifier(table)} ADD ${quoteIdentifier(column)} ${type}`);
+      if (present.rowLength === 0) await this.ddl(`ALTER TABLE ${quoteIdentifier(keyspace)}.${quoteIdentifier(table)} ADD ${quoteIdentifier(column)} ${type}`);
     }
   }
 

@@ -53,7 +53,7 @@ const VIEW_FETCH_SIZE = 1000;
 const EVENT_READ_CONCURRENCY = 32;
 
 const MESSAGE_COLUMNS =
-  'uid, campaign_id, campaign_revision, variant, origin, message_id, content_hash, size, body, internal_date, injected_at, flags, state, read_at, expunged_at, withdrawn_at, assignment_id';
+  'uid, campaign_id, campaign_revision, variant, origin, message_id, content_hash, size, body, internal_date, injected_at, flags, flags_changes, state, read_at, expunged_at, withdrawn_at, assignment_id';
 
 export class CassandraViewTables {
   constructor(private readonly client: cassandra.Client) {}
@@ -174,8 +174,8 @@ export class CassandraViewTables {
       if (stored === undefined) continue;
       const after = applyMessageUpdate(stored, update);
       queries.push({
-        query: `UPDATE ${table} SET flags = ?, state = ?, read_at = ?, expunged_at = ?, withdrawn_at = ? WHERE user_key = ? AND mailbox = ? AND uid = ?`,
-        params: [[...after.flags], after.state, msDate(after.readAtMs), msDate(after.expungedAtMs), msDate(after.withdrawnAtMs), ...key, update.uid],
+        query: `UPDATE ${table} SET flags = ?, flags_changes = ?, state = ?, read_at = ?, expunged_at = ?, withdrawn_at = ? WHERE user_key = ? AND mailbox = ? AND uid = ?`,
+        params: [[...after.flags], after.flagsChanges ?? null, after.state, msDate(after.readAtMs), msDate(after.expungedAtMs), msDate(after.withdrawnAtMs), ...key, update.uid],
       });
       if (update.dropBody && stored.body !== undefined) queries.push({ query: `UPDATE ${table} SET body = null WHERE user_key = ? AND mailbox = ? AND uid = ?`, params: [...key, update.uid] });
     }
@@ -242,6 +242,7 @@ function messageParams(message: StoredVirtualMessage): unknown[] {
     new Date(message.internalDateMs),
     new Date(message.injectedAtMs),
     [...message.flags],
+    message.flagsChanges ?? null,
     message.state,
     msDate(message.readAtMs),
     msDate(message.expungedAtMs),
@@ -255,6 +256,7 @@ function rowToMessage(row: Row): StoredVirtualMessage {
   const readAtMs = optionalMs(row, 'read_at');
   const expungedAtMs = optionalMs(row, 'expunged_at');
   const withdrawnAtMs = optionalMs(row, 'withdrawn_at');
+  const flagsChanges = row.get('flags_changes') as number | null;
   return {
     uid: toNumber(row.get('uid'))!,
     campaignId: String(row.get('campaign_id')),
@@ -268,6 +270,7 @@ function rowToMessage(row: Row): StoredVirtualMessage {
     internalDateMs: (row.get('internal_date') as Date).getTime(),
     injectedAtMs: (row.get('injected_at') as Date).getTime(),
     flags: ((row.get('flags') as string[] | null) ?? []).slice().sort(),
+    ...(flagsChanges === null ? {} : { flagsChanges }),
     state: row.get('state') as StoredVirtualMessage['state'],
     ...(readAtMs === undefined ? {} : { readAtMs }),
     ...(expungedAtMs === undefined ? {} : { expungedAtMs }),
