@@ -3,7 +3,7 @@ import type { InboxView, VirtualMessage } from '@inlay/schemas';
 import { InboxMap } from './inbox-map.js';
 import { MailboxFlags } from './mailbox-flags.js';
 import type { Selection } from './inbox-types.js';
-import { newUids, ownFetch, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
+import { flagUpdates, newUids, ownFetch, ownFlagChangesCounted, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 
@@ -57,5 +57,29 @@ describe('placing virtual messages', () => {
     expect(ownFetch({ from: 4, to: 5 }, '* 4 FETCH (FLAGS (\\Seen))\r\n')).toBe(false);
     expect(newUids(['* 4 FETCH (UID 9)', '* 5 FETCH (UID 12)'], { from: 4, to: 5 })).toEqual([9, 12]);
     expect(newUids(['* 4 FETCH (UID 9)'], { from: 4, to: 5 })).toBeNull();
+  });
+});
+
+describe('flag updates', () => {
+  const view = (flags: string[], flagsChanges: number): InboxView => ({ known: true, epoch: 1, messages: [{ ...virtual(49), flags, flagsChanges }], pending: 0, ttlMs: 0 });
+
+  it('reports flags another session changed, also back to what the client was told, once', () => {
+    const inbox = inboxKnowing(3);
+    inbox.map.append(virtual(49)); // told: no flags, no change counted
+    expect(flagUpdates(inbox, view([], 0), false).toString()).toBe('');
+    expect(flagUpdates(inbox, view([], 2), false).toString()).toBe('* 4 FETCH (FLAGS ())\r\n'); // \Seen set and cleared elsewhere
+    expect(flagUpdates(inbox, view([], 2), false).toString()).toBe('');
+    expect(flagUpdates(inbox, view(['\\Seen'], 3), true).toString()).toBe('* 4 FETCH (UID 49 FLAGS (\\Seen))\r\n');
+  });
+
+  it("counts the session's own change as told when the middleware's answer shows the flags it told", () => {
+    const inbox = inboxKnowing(3);
+    inbox.map.append(virtual(49));
+    inbox.map.virtuals[0]!.flags = ['\\Flagged']; // what its own STORE told the client
+    ownFlagChangesCounted(inbox, view(['\\Flagged'], 1), [49]);
+    expect(flagUpdates(inbox, view(['\\Flagged'], 1), false).toString()).toBe('');
+    // Another session got in between: the flags differ, so the next update reports them.
+    ownFlagChangesCounted(inbox, view(['\\Flagged', '\\Seen'], 3), [49]);
+    expect(flagUpdates(inbox, view(['\\Flagged', '\\Seen'], 3), false).toString()).toBe('* 4 FETCH (FLAGS (\\Flagged \\Seen))\r\n');
   });
 });
