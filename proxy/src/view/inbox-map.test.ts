@@ -62,6 +62,14 @@ describe('InboxMap', () => {
     );
   });
 
+  it('names no message 0 for a SEARCH set in an empty view, or one with only virtual messages', () => {
+    expect(new InboxMap(0).splitSequenceSet(parseSequenceSet('1:*'), false)).toEqual({ server: null, virtual: [] });
+    const onlyVirtual = new InboxMap(0);
+    onlyVirtual.append(virtual(17));
+    expect(onlyVirtual.splitSequenceSet(parseSequenceSet('1:*'), false)).toEqual({ server: null, virtual: [0] });
+    expect(new InboxMap(3).splitSequenceSet(parseSequenceSet('*:9,2'), false)).toEqual({ server: '2:3', virtual: [] });
+  });
+
   it('translates UID ranges into explicit server ranges and the virtual UIDs in them', () => {
     const map = new InboxMap(2);
     map.append(virtual(33));

@@ -158,8 +158,10 @@ export class InboxMap {
     const ranges = resolveRanges(raw, this.clientExists);
     const server: Range[] = [];
     const virtual = new Set<number>();
-    for (const { from, to } of ranges) {
-      const last = Math.min(to, this.clientExists);
+    for (const range of ranges) {
+      // In an empty view `*` is 0, and "1:*" comes back as 0:1: there is no message 0.
+      const from = Math.max(range.from, 1);
+      const last = Math.min(range.to, this.clientExists);
       if (from > last) continue;
       let virtualBelowFrom = 0;
       let virtualUpToLast = 0;

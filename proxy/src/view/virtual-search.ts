@@ -48,7 +48,9 @@ export function prepareSearch(inbox: Inbox, args: readonly ImapToken[]): Prepare
   const program = parseSearch(args);
   const { map } = inbox;
   const mapped = mapSearchSets(program, {
-    sequence: (set) => map.splitSequenceSet(set.ranges, false).server,
+    // With no virtual message the numbers are the server's: the set goes as the client wrote it,
+    // so the server reads it its own way (Dovecot takes "*:9" beyond the last message as none).
+    sequence: (set) => (map.virtuals.length === 0 ? set.text : map.splitSequenceSet(set.ranges, false).server),
     uid: (set) => {
       const server = map.splitUidSet(set.ranges).server;
       return server === null ? null : { uid: server };
