@@ -15,6 +15,7 @@ import type { InboxSession } from './inbox-session.js';
 import type { OwnFlagChange, RunningCommand, Selection } from './inbox-types.js';
 import { ownFlagChangesCounted, sameFlags } from './inbox-placement.js';
 import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
+import { announcesFlags } from './mailbox-flags.js';
 import { DROP, PASS } from '../framer.js';
 import { ENGINE_LOG_CODES } from '../errors.js';
 
@@ -120,7 +121,17 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
     return { ...running, ownFlagChange, updatesCarryUid };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${command} ${split.server} ${item} (${flags.join(' ')})\r\n`, 'latin1'));
-  return { tag, forbidsExpunge: !byUid, ownFlagChange, updatesCarryUid, beforeFetch: emitUpTo, beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER), complete: reportAndAnswer };
+  return {
+    tag,
+    forbidsExpunge: !byUid,
+    ownFlagChange,
+    updatesCarryUid,
+    beforeFetch: emitUpTo,
+    // A keyword the STORE creates is announced (FLAGS, PERMANENTFLAGS) before the STORE's own
+    // answers, not after them as at the end of a FETCH: it does not end the command's data.
+    beforeOther: (text) => (announcesFlags(text) ? null : emitUpTo(Number.MAX_SAFE_INTEGER)),
+    complete: reportAndAnswer,
+  };
 }
 
 /**

@@ -37,11 +37,6 @@ interface HiddenCommand {
 
 const NOTHING = Buffer.alloc(0);
 
-/** `* FLAGS (…)` or `* OK [PERMANENTFLAGS (…)]`: the mailbox's flags, announced again. */
-function announcesFlags(text: string): boolean {
-  return /^\* (FLAGS|OK \[PERMANENTFLAGS)\b/i.test(text);
-}
-
 /** An upstream IDLE the proxy ended (DONE) while the client idles on. */
 interface IdlePause {
   /** The client sent its own DONE meanwhile (not passed on): end its IDLE after placing. */
@@ -258,10 +253,8 @@ export class InboxSession {
     const inbox = this.inbox;
     if (!inbox) return this.out(null, line);
     const number = /^\* (\d+) (EXISTS|EXPUNGE|FETCH|RECENT)\b/i.exec(line.toString('latin1', 0, 32));
-    // A new keyword's FLAGS and PERMANENTFLAGS come before the data that uses it, so they do not
-    // end the command's data: a STORE adding $Junk to real and virtual messages announces it first.
-    if (number?.[2]?.toUpperCase() !== 'FETCH' && !announcesFlags(text)) {
-      const before = this.current?.beforeOther?.() ?? null;
+    if (number?.[2]?.toUpperCase() !== 'FETCH') {
+      const before = this.current?.beforeOther?.(text) ?? null;
       if (before !== null) {
         const verdict = this.untaggedInInbox(inbox, line, literal, number, text);
         if (verdict === STOP) {

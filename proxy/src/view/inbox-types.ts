@@ -40,10 +40,9 @@ export interface RunningCommand {
   untagged?(line: Buffer, literal: LiteralAnnouncement | null): LineVerdict | undefined;
   /** A FETCH response's client sequence number is about to go out: what to send before it. */
   beforeFetch?(clientSeq: number): Buffer | null;
-  /** Another untagged response (EXISTS, EXPUNGE, …; not a keyword's FLAGS/PERMANENTFLAGS) is
-   *  about to go out: the server has finished the command's own data, so what the proxy adds to
-   *  it goes first. */
-  beforeOther?(): Buffer | null;
+  /** Another untagged response (EXISTS, EXPUNGE, FLAGS, …; `text` is its line) is about to go out:
+   *  the server has finished the command's own data, so what the proxy adds to it goes first. */
+  beforeOther?(text: string): Buffer | null;
   /** The tagged completion from the server; returns what the client gets instead. */
   complete(line: Buffer): Buffer | Promise<Buffer>;
   /** NOOP, CHECK, IDLE, SELECT: the command applies the view itself. */

@@ -58,6 +58,11 @@ export class MailboxFlags {
 
 const EMPTY = Buffer.alloc(0);
 
+/** `* FLAGS (…)` or `* OK [PERMANENTFLAGS (…)]`: the mailbox's flags, announced again. */
+export function announcesFlags(text: string): boolean {
+  return /^\* (FLAGS|OK \[PERMANENTFLAGS)\b/i.test(text);
+}
+
 function has(list: readonly string[], flag: string): boolean {
   return list.some((listed) => listed.toLowerCase() === flag.toLowerCase());
 }
