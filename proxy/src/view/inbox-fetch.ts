@@ -81,13 +81,17 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
 
 /**
  * SEARCH: the server evaluates the translated criteria on the real messages; the proxy
- * evaluates the client's criteria on each virtual message; the hits are merged in order.
+ * evaluates the client's criteria on each virtual message, with its flags as they are now (as
+ * the server searches its messages' current flags); the hits are merged in order.
  */
-export function search(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, prepared: PreparedSearch): RunningCommand {
+export async function search(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, prepared: PreparedSearch): Promise<RunningCommand> {
   const { map } = inbox;
-  const virtualHits = map.virtuals.flatMap((shown, index) =>
-    evaluateVirtualSearch(prepared, { shown, seq: map.clientSeqOfVirtual(index), highestSeq: map.clientExists, highestUid: map.starUid }) ? [byUid ? shown.message.uid : map.clientSeqOfVirtual(index)] : [],
-  );
+  const current = map.virtuals.length > 0 ? await session.host.engine?.view(inbox.key) : undefined;
+  const flagsNow = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
+  const virtualHits = map.virtuals.flatMap((shown, index) => {
+    const context = { shown, flags: flagsNow.get(shown.message.uid) ?? shown.flags, seq: map.clientSeqOfVirtual(index), highestSeq: map.clientExists, highestUid: map.starUid };
+    return evaluateVirtualSearch(prepared, context) ? [byUid ? shown.message.uid : map.clientSeqOfVirtual(index)] : [];
+  });
   const answer = (serverHits: readonly number[]): Buffer => {
     const hits = [...serverHits.map((hit) => (byUid ? hit * 16 : map.clientSeqOfServer(hit))), ...virtualHits].sort((x, y) => x - y);
     return Buffer.from(`* SEARCH${hits.map((hit) => ` ${hit}`).join('')}\r\n`, 'latin1');

@@ -32,6 +32,8 @@ export interface PreparedSearch {
 
 export interface VirtualSearchContext {
   readonly shown: ShownVirtual;
+  /** Its flags now (the view), which another session may have changed since the client was told. */
+  readonly flags: readonly string[];
   readonly seq: number;
   readonly highestSeq: number;
   readonly highestUid: number;
@@ -67,7 +69,7 @@ export function evaluateVirtualSearch(prepared: PreparedSearch, context: Virtual
     {
       sequence: context.seq,
       uid: shown.message.uid,
-      flags: shown.flags,
+      flags: context.flags,
       recent: false,
       internalDate: new Date(shown.message.internalDate),
       size: model.size,
