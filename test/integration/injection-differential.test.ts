@@ -65,6 +65,13 @@ const INITIAL_MESSAGES = 8;
 const firstFresh = Number(process.env['INLAY_DIFFERENTIAL_SEED'] ?? Math.floor(Math.random() * 1e9));
 const OPT_IN = process.env['INLAY_DIFFERENTIAL_PROXY'] === '1';
 const NEW_MAIL_ONLY = { 'campaign-start': 0, 'campaign-end': 0 };
+/**
+ * Seeds replayed only up to a step: past it Dovecot answers in a way no subject can follow. 9106,
+ * step 29: its SEARCH judged a message by the flags its session had last synced (UNDELETED
+ * matched a message another session had just marked \Deleted, reported in the same answer),
+ * where the proxy searches the flags as they are (13115 is the other way round).
+ */
+const STEPS_OF: Readonly<Record<number, number>> = { 9106: 28 };
 interface Run {
   readonly seed: number;
   readonly mix: Partial<Record<ActionKind, number>>;
@@ -113,9 +120,10 @@ function describeAgainstOracle(title: string, runs: readonly Run[], cassandra: C
       const subject = proxyTarget(stack, dovecot, subjectUser);
       const oracle = dovecotTarget(dovecot, oracleUser, { name: 'oracle' });
       try {
-        const result = await runDifferential({ seed, steps: STEPS, sessions: SESSIONS, subject, oracle, dropRecent: true, mix });
+        const steps = STEPS_OF[seed] ?? STEPS;
+        const result = await runDifferential({ seed, steps, sessions: SESSIONS, subject, oracle, dropRecent: true, mix });
         assertNoDifference(result);
-        expect(result.stepsRun).toBe(STEPS);
+        expect(result.stepsRun).toBe(steps);
       } finally {
         await Promise.all([subject.close(), oracle.close()]);
       }
