@@ -18,6 +18,7 @@ describe('a search that names messages by set', () => {
   it('is one whose criteria keep a sequence or UID set after Dovecot rewrites them', () => {
     expect(namesSets('1:2 SEEN')).toBe(true);
     expect(namesSets('NOT UID 16:32')).toBe(true);
+    expect(namesSets('NOT 7')).toBe(true);
     expect(namesSets('OR FLAGGED (UID 16 SEEN)')).toBe(true);
     expect(namesSets('SEEN BODY "x"')).toBe(false);
     // OR with ALL is ALL: the set is gone before Dovecot decides how to sync.
