@@ -324,7 +324,8 @@ export class CassandraStore implements Store {
   private async addMissingColumns(keyspace: string, columns: readonly { table: string; column: string; type: string }[]): Promise<void> {
     for (const { table, column, type } of columns) {
       const present = await this.run('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?', [keyspace, table, column]);
-      if (present.rowLength === 0) await this.ddl(`ALTER TABLE ${quoteIdentifier(keyspace)}.${quoteIdentifier(table)} ADD ${quoteIdentifier(column)} ${type}`);
+      // IF NOT EXISTS: two middleware nodes starting together may both find the column missing.
+      if (present.rowLength === 0) await this.ddl(`ALTER TABLE ${quoteIdentifier(keyspace)}.${quoteIdentifier(table)} ADD IF NOT EXISTS ${quoteIdentifier(column)} ${type}`);
     }
   }
 
