@@ -55,9 +55,11 @@ const NEW_MAIL_SEEDS = [...REGRESSION_SEEDS, 427651833, 312260886, 711518148, 77
  * changed and changed back were not reported (the view now counts flag changes); 13005 and
  * 13301, SEARCH sets ('*:9' past the end; '1:*' with no real message) read unlike the server;
  * 13214, a FETCH's virtual answers came after the server's keyword announcement; 13115, SEARCH
- * judged a virtual message by the flags its client was told, not those another session had set.
+ * judged a virtual message by the flags its client was told, not those another session had set;
+ * 14114, a set naming only a virtual message reached the server as NOT ALL, so it reported an
+ * expunge the client's criteria hold back.
  */
-const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308, 9414, 9602, 9809, 10105, 10112, 11208, 7010, 9204, 13005, 13115, 13214, 13301];
+const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308, 9414, 9602, 9809, 10105, 10112, 11208, 7010, 9204, 13005, 13115, 13214, 13301, 14114];
 const FRESH_SEEDS = Number(process.env['INLAY_DIFFERENTIAL_RUNS'] ?? 8);
 const STEPS = 60;
 const SESSIONS = 3;

@@ -45,8 +45,8 @@ describe('mapSearchSets', () => {
     },
   };
 
-  it('rewrites every set through the mapper and turns empty ones into NOT ALL', () => {
-    expect(text(mapSearchSets(program, mapper))).toBe('OR 1:2 NOT ALL NOT NOT ALL (UID 96 SEEN)');
+  it('rewrites every set through the mapper and turns empty ones into a set that matches nothing', () => {
+    expect(text(mapSearchSets(program, mapper))).toBe('OR 1:2 NOT 1:* NOT NOT 1:* (UID 96 SEEN)');
     expect(seen).toEqual(['seq 1:3', 'uid 10:*', 'seq 5', 'uid 7']);
     expect(text(mapSearchSets(parse('NOT 4'), { sequence: () => ({ uid: '8:9' }), uid: () => null }))).toBe('NOT UID 8:9');
   });

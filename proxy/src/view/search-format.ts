@@ -1,7 +1,11 @@
 /**
  * Search criteria back to IMAP text for the upstream server, after the proxy rewrote their
  * sequence sets and UID sets into the server's numbering (mapSearchSets). A set that names no
- * real message becomes `NOT ALL`: a key that matches nothing and stays correct under NOT and OR.
+ * real message becomes `NOT 1:*`: a key that matches nothing and stays correct under NOT and OR,
+ * and still names a set that is not empty. A server may sync differently when the criteria name
+ * one: Dovecot reports no expunge after such a UID SEARCH, but drops an empty set (UID
+ * 4294967295) or NOT ALL before deciding, and would then report the expunge the client's own
+ * criteria hold back.
  *
  * It must never write a string the server could read differently: strings go quoted only when
  * every byte is printable ASCII, otherwise as a non-synchronising literal ({n+}, LITERAL+, which
@@ -22,7 +26,7 @@ export interface SetMapper {
   uid(set: SequenceSet): MappedSet;
 }
 
-const MATCHES_NOTHING: SearchKey = { kind: 'not', key: { kind: 'all' } };
+const MATCHES_NOTHING: SearchKey = { kind: 'not', key: { kind: 'sequence', set: parseSequenceSet('1:*') } };
 
 /** The program with every set replaced through the mapper; the rest is shared, not copied. */
 export function mapSearchSets(program: SearchProgram, mapper: SetMapper): SearchProgram {
