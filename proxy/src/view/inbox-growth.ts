@@ -10,6 +10,7 @@
 import type { InboxSession } from './inbox-session.js';
 import type { Selection } from './inbox-types.js';
 import { flagUpdates, newUids, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
+import { expandSmallSet } from './sequence-set.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 
@@ -33,11 +34,11 @@ export interface PendingGrowth {
 export function appendedToInbox(serverCompletion: string, inboxUidValidity: number): number[] | undefined {
   const code = /^\S+ OK \[APPENDUID (\d+) ([\d:,]+)\]/i.exec(serverCompletion);
   if (!code || Number(code[1]) !== inboxUidValidity) return undefined;
-  const uids = code[2]!.split(',').flatMap((part) => {
-    const [from, to = from] = part.split(':').map(Number) as [number, number?];
-    return Array.from({ length: Math.min(Math.abs(to - from) + 1, 1000) }, (_, i) => Math.min(from, to) + i);
-  });
-  return uids.sort((a, b) => a - b);
+  try {
+    return expandSmallSet(code[2]!, 1000).sort((a, b) => a - b);
+  } catch {
+    return undefined; // a set that large is not one APPEND's: learn the UIDs by FETCH instead
+  }
 }
 
 /** A hidden FETCH that keeps bringing more new mail is given up on after this many tries. */
