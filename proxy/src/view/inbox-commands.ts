@@ -13,7 +13,7 @@ import { clientUidValidity } from './inbox-map.js';
 import { refreshAtSafePoint } from './inbox-select.js';
 import type { InboxSession } from './inbox-session.js';
 import type { OwnFlagChange, RunningCommand, Selection } from './inbox-types.js';
-import { ownFlagChangesCounted, sameFlags } from './inbox-placement.js';
+import { currentFlags, ownFlagChangesCounted, sameFlags } from './inbox-placement.js';
 import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
 import { announcesFlags } from './mailbox-flags.js';
 import { DROP, PASS } from '../framer.js';
@@ -180,11 +180,11 @@ function changedFlags(base: readonly string[], mode: 'set' | 'add' | 'remove', f
  * client was told, and an EXPUNGE removes what is marked in the mailbox, not in a client's copy.
  */
 function deletedVirtuals(map: InboxMap, current: InboxView | undefined, indexes?: readonly number[]): number[] {
-  const now = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
+  const flagsOf = currentFlags(current);
   const candidates = indexes ?? map.virtuals.map((_, index) => index);
   return candidates.filter((index) => {
     const shown = map.virtuals[index];
-    return shown !== undefined && (now.get(shown.message.uid) ?? shown.flags).some((flag) => flag.toLowerCase() === DELETED);
+    return shown !== undefined && flagsOf(shown).some((flag) => flag.toLowerCase() === DELETED);
   });
 }
 

@@ -11,7 +11,7 @@ import type { OwnFlagChange, RunningCommand, Selection } from './inbox-types.js'
 import type { SplitSet } from './inbox-map.js';
 import { answeredLocally, answeredWithSync } from './inbox-commands.js';
 import { evaluateVirtualSearch, type PreparedSearch } from './virtual-search.js';
-import { ownFlagChangesCounted } from './inbox-placement.js';
+import { currentFlags, ownFlagChangesCounted } from './inbox-placement.js';
 import { FetchItemsError, parseVirtualFetch, virtualFetchResponse, type VirtualFetchPlan } from './virtual-fetch.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
@@ -28,12 +28,12 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
   // client was last told (this node's cached view when fresh). As on Dovecot, the change is also
   // reported as an update after the command (the refresh), since this session had not told it.
   const current = split.virtual.length > 0 && (plan.setsSeen || plan.items.some((item) => item.kind === 'flags')) ? await session.host.engine?.view(inbox.key) : undefined;
-  const flagsNow = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
+  const flagsOf = currentFlags(current);
   const pending = [...split.virtual];
   const seenChanges: number[] = [];
   const responseFor = (index: number): Buffer => {
     const shown = inbox.map.virtuals[index]!;
-    const flags = flagsNow.get(shown.message.uid) ?? shown.flags;
+    const flags = flagsOf(shown);
     const seq = inbox.map.clientSeqOfVirtual(index);
     // A keyword the client was not told of is announced before the response that shows it.
     const announced = plan.items.some((item) => item.kind === 'flags') ? inbox.flags.announce(flags) : Buffer.alloc(0);
@@ -87,9 +87,9 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
 export async function search(session: InboxSession, inbox: Inbox, tag: string, byUid: boolean, prepared: PreparedSearch): Promise<RunningCommand> {
   const { map } = inbox;
   const current = map.virtuals.length > 0 ? await session.host.engine?.view(inbox.key) : undefined;
-  const flagsNow = new Map((current?.messages ?? []).map((message) => [message.uid, message.flags]));
+  const flagsOf = currentFlags(current);
   const virtualHits = map.virtuals.flatMap((shown, index) => {
-    const context = { shown, flags: flagsNow.get(shown.message.uid) ?? shown.flags, seq: map.clientSeqOfVirtual(index), highestSeq: map.clientExists, highestUid: map.starUid };
+    const context = { shown, flags: flagsOf(shown), seq: map.clientSeqOfVirtual(index), highestSeq: map.clientExists, highestUid: map.starUid };
     return evaluateVirtualSearch(prepared, context) ? [byUid ? shown.message.uid : map.clientSeqOfVirtual(index)] : [];
   });
   const answer = (serverHits: readonly number[]): Buffer => {

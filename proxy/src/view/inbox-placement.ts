@@ -8,7 +8,7 @@
  * two messages one UID out of order: a client UID always ascends with its sequence number.
  */
 import type { InboxView } from '@inlay/schemas';
-import { anchorOf } from './inbox-map.js';
+import { anchorOf, type ShownVirtual } from './inbox-map.js';
 import type { OwnFlagChange, Selection } from './inbox-types.js';
 import { fetchFlagsLine } from './virtual-fetch.js';
 
@@ -98,6 +98,15 @@ export function ownFlagChangesCounted(inbox: Inbox, view: InboxView | undefined,
     const now = listed.get(uid);
     if (shown && now && sameFlags(now.flags, shown.flags)) shown.flagsChanges = Math.max(shown.flagsChanges, now.flagsChanges ?? 0);
   }
+}
+
+/**
+ * A shown virtual message's flags now: as `view` lists them (another session may have changed
+ * them since its client was told), else as they were told.
+ */
+export function currentFlags(view: InboxView | undefined): (shown: ShownVirtual) => readonly string[] {
+  const listed = new Map((view?.messages ?? []).map((message) => [message.uid, message.flags]));
+  return (shown) => listed.get(shown.message.uid) ?? shown.flags;
 }
 
 export function sameFlags(a: readonly string[], b: readonly string[]): boolean {
