@@ -132,7 +132,7 @@ async function placeAtSelect(session: InboxSession, inbox: Inbox, view: InboxVie
     if (anchor > lastRealUid) continue; // assigned by a session that knows newer mail: shown after our next sync
     const realBefore = anchor === lastRealUid ? map.serverExists : await countRealUpTo(session, anchor);
     if (realBefore === null) continue;
-    map.virtuals.push({ message, realBefore, flags: message.flags, flagsChanges: message.flagsChanges ?? 0 });
+    map.appendAfter(message, realBefore);
   }
 }
 
