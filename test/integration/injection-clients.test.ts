@@ -83,6 +83,17 @@ async function subjectsVia(user: { user: string; password: string }): Promise<{ 
   }
 }
 
+/** A checked raw session of `user` (two real messages and the campaign) idling in INBOX under tag "c". */
+async function idlingInInbox(user: { user: string; password: string }): Promise<Awaited<ReturnType<typeof tap.connect>>> {
+  const raw = await tap.connect(stack.proxy.port);
+  await raw.greeting();
+  await raw.command('a', `LOGIN ${user.user} ${user.password}`);
+  expect(await raw.command('b', 'SELECT INBOX')).toContain('* 3 EXISTS'); // two real, the campaign
+  raw.write('c IDLE\r\n');
+  await raw.waitFor(/^\+ [^\n]*\n/);
+  return raw;
+}
+
 describe('a running campaign, seen by real clients', () => {
   it('imapflow sees the campaign message after the real mail, with a UID above them', async () => {
     const user = await userWithMail(dovecot, 3);
@@ -142,12 +153,7 @@ m.logout()
     const first = await Session.open(stack.proxy.port);
     await first.command(`LOGIN ${user.user} ${user.password}`);
     await first.command('SELECT INBOX');
-    const idler = await tap.connect(stack.proxy.port);
-    await idler.greeting();
-    await idler.command('a', `LOGIN ${user.user} ${user.password}`);
-    expect(await idler.command('b', 'SELECT INBOX')).toContain('* 3 EXISTS'); // two real, the campaign
-    idler.write('c IDLE\r\n');
-    await idler.waitFor(/^\+ [^\n]*\n/);
+    const idler = await idlingInInbox(user);
     // The campaign message's flags live in the middleware, so Dovecot's IDLE cannot tell; the
     // proxy asks for the view every idleRefreshMs (1 s here, with viewCacheMs 0). The update must
     // be all the idler receives, besides Dovecot's keepalive (imap_idle_notify_interval): no end
@@ -168,12 +174,7 @@ m.logout()
 describe('new mail while a client idles', () => {
   it('is announced in one EXISTS, the proxy idling on for the client until its DONE', async () => {
     const user = await userWithMail(dovecot, 2);
-    const raw = await tap.connect(stack.proxy.port);
-    await raw.greeting();
-    await raw.command('a', `LOGIN ${user.user} ${user.password}`);
-    expect(await raw.command('b', 'SELECT INBOX')).toContain('* 3 EXISTS'); // two real, the campaign
-    raw.write('c IDLE\r\n');
-    await raw.waitFor(/^\+ [^\n]*\n/);
+    const raw = await idlingInInbox(user);
     await dovecot.deliver(user.user, 'From: a@example.org\r\nSubject: while idling\r\n\r\nnew\r\n');
     // The proxy ends the upstream IDLE to learn the new UID, then idles again: the client sees
     // the mail, and neither the server's answer to that DONE nor its second "+".
