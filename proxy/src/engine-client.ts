@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { AssignRequest, AssignResult, ExpungeRequest, FlagsRequest, InboxView, ProxyEngineConfig, ViewKey } from '@inlay/schemas';
+import { EngineHttp } from './engine-http.js';
 import { ENGINE_LOG_CODES } from './errors.js';
 
 export interface EngineStats {
@@ -53,14 +54,19 @@ export class EngineClient {
   /** Calls in a row that got no answer at all. */
   private unanswered = 0;
   private suspendedUntil = 0;
-  private readonly baseUrl: string;
+  private readonly http: EngineHttp;
 
   constructor(
     private readonly config: ProxyEngineConfig,
-    private readonly token: string,
+    token: string,
     private readonly log: Logger,
   ) {
-    this.baseUrl = config.url.replace(/\/+$/, '');
+    this.http = new EngineHttp(config.url.replace(/\/+$/, ''), { authorization: `Bearer ${token}` });
+  }
+
+  /** Closes the kept-alive connections to the middleware. */
+  close(): void {
+    this.http.close();
   }
 
   /** The view, from this node's cache when it is fresh enough. */
@@ -167,24 +173,27 @@ export class EngineClient {
     }
     this.stats.calls++;
     try {
-      const response = await fetch(`${this.baseUrl}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.config.timeoutMs),
-      });
+      const answer = await this.http.post(path, JSON.stringify(body), this.config.timeoutMs);
       this.answered();
-      if (!response.ok) {
-        const text = await response.text().catch(() => '');
-        this.failed(path, `HTTP ${response.status} ${text.slice(0, 200)}`);
+      if (answer.status < 200 || answer.status > 299) {
+        this.failed(path, `HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
         return undefined;
       }
-      return (await response.json()) as T;
+      return this.parsed<T>(path, answer.body);
     } catch (err) {
-      const error = err as Error;
-      const reason = error.name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : (error.cause as Error | undefined)?.message ?? error.message;
+      const reason = (err as Error).message;
       this.failed(path, reason);
       this.unansweredCall(reason);
+      return undefined;
+    }
+  }
+
+  /** An answer that is not JSON is the middleware's bug, not its absence: failed, never suspending. */
+  private parsed<T>(path: string, body: string): T | undefined {
+    try {
+      return JSON.parse(body) as T;
+    } catch {
+      this.failed(path, `the answer is not JSON: ${body.slice(0, 200)}`);
       return undefined;
     }
   }

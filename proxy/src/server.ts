@@ -69,6 +69,7 @@ export class ProxyServer {
     const deadline = Date.now() + drainMs;
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     if (this.sessions.size > 0) this.runtime.log.warn({ sessions: this.sessions.size }, 'drain period over; cutting remaining connections');
+    this.runtime.engine?.close();
   }
 
   private admit(socket: Socket, secure: boolean): void {
