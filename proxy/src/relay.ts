@@ -46,6 +46,8 @@ export class Relay implements RelayControl {
   private readonly serverFramer: ImapFramer;
   /** Our own lines waiting for a response boundary; null when none (the common case). */
   private queuedForClient: Buffer[] | null = null;
+  /** The client socket is corked until the next check phase (corkClientForThisTurn). */
+  private clientCorked = false;
   private idle = false;
   /** Tag of the client command whose synchronizing literal waits for the upstream's "+". */
   private literalTag: string | null = null;
@@ -178,9 +180,8 @@ export class Relay implements RelayControl {
     if (chunk.length <= this.serverFramer.literalRemaining) {
       rest = this.serverFramer.push(chunk);
     } else {
-      client.cork();
+      this.corkClientForThisTurn();
       rest = this.serverFramer.push(chunk);
-      client.uncork();
     }
     if (rest !== null) {
       this.serverLeftover = rest;
@@ -188,6 +189,21 @@ export class Relay implements RelayControl {
       return;
     }
     if (client.writableNeedDrain) this.upstream.pause();
+  }
+
+  /**
+   * Holds what goes to the client until the event loop's check phase. A completion the view
+   * finishes in a promise continuation without I/O (a cached view) then leaves in the same write
+   * as the lines before it: one write for us and one read for the client instead of two.
+   */
+  private corkClientForThisTurn(): void {
+    if (this.clientCorked) return;
+    this.clientCorked = true;
+    this.client.cork();
+    setImmediate(() => {
+      this.clientCorked = false;
+      this.client.uncork();
+    });
   }
 
   private resumeServer(): void {
