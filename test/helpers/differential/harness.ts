@@ -17,6 +17,7 @@
  *   const result = await runDifferential({ seed, steps: 60, sessions: 3, subject, oracle });
  *   assertNoDifference(result);   // throws a report naming seed, step, command, both answers
  */
+import { appendFileSync } from 'node:fs';
 import { MessageHistory, type InvariantViolation } from '../imap-invariants.ts';
 import type { ImapResponse } from '../imap-invariants-wire.ts';
 import { generateCommand, renderCommand, type CommandKind, type HarnessCommand, type RenderedCommand, type UidSpelling } from './commands.ts';
@@ -27,6 +28,9 @@ import type { DifferentialResult, Mismatch } from './report.ts';
 import { HarnessSession, type CommandOutcome } from './session.ts';
 import type { CampaignSpec, DifferentialTarget } from './target.ts';
 import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
+
+/** INLAY_DIFFERENTIAL_TRACE=file: every exchange's raw answers on both sides, for reading a failure's history. */
+const TRACE_FILE = process.env['INLAY_DIFFERENTIAL_TRACE'];
 
 export type WorldEventKind = 'deliver' | 'campaign-start' | 'campaign-end';
 export type ActionKind = CommandKind | WorldEventKind | 'reconnect';
@@ -145,6 +149,7 @@ class DifferentialRun {
   private log(actor: string, what: string): void {
     const line = `step ${this.step} ${actor}: ${what}`;
     this.actions.push(line);
+    if (TRACE_FILE) appendFileSync(TRACE_FILE, `=== seed ${this.options.seed} ${line}\n`);
     this.options.onStep?.(line);
   }
 
@@ -252,6 +257,7 @@ class DifferentialRun {
     }
     if (subjectOutcome.status === 'rejected') throw subjectOutcome.reason;
     const [oracle, subject] = [oracleOutcome.value, subjectOutcome.value];
+    if (TRACE_FILE) appendFileSync(TRACE_FILE, `--- oracle\n${oracle.raw}--- subject\n${subject.raw}`);
     this.oracleMailbox.follow(pair.oracle, oracle.responses, command.kind === 'select', pair.oracle.checker.view?.uids);
     const oracleFaults = this.judgeViolations(pair);
     const conflict = this.learnPairs(pair, oracle.responses, subject.responses);
