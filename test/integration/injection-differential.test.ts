@@ -57,9 +57,10 @@ const NEW_MAIL_SEEDS = [...REGRESSION_SEEDS, 427651833, 312260886, 711518148, 77
  * 13214, a FETCH's virtual answers came after the server's keyword announcement; 13115, SEARCH
  * judged a virtual message by the flags its client was told, not those another session had set;
  * 14114, a set naming only a virtual message reached the server as NOT ALL, so it reported an
- * expunge the client's criteria hold back.
+ * expunge the client's criteria hold back; 20060, a keyword the server announced before a FETCH's
+ * data sent all the FETCH's virtual answers ahead of it, out of order.
  */
-const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308, 9414, 9602, 9809, 10105, 10112, 11208, 7010, 9204, 13005, 13115, 13214, 13301, 14114];
+const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308, 9414, 9602, 9809, 10105, 10112, 11208, 7010, 9204, 13005, 13115, 13214, 13301, 14114, 20060];
 const FRESH_SEEDS = Number(process.env['INLAY_DIFFERENTIAL_RUNS'] ?? 8);
 const STEPS = 60;
 const SESSIONS = 3;
