@@ -12,6 +12,8 @@ import type { SplitSet } from './inbox-map.js';
 import { answeredLocally, answeredWithSync } from './inbox-commands.js';
 import { evaluateVirtualSearch, type PreparedSearch } from './virtual-search.js';
 import { currentFlags, ownFlagChangesCounted } from './inbox-placement.js';
+import { announcesFlags } from './mailbox-flags.js';
+import { DROP } from '../framer.js';
 import { FetchItemsError, parseVirtualFetch, virtualFetchResponse, type VirtualFetchPlan } from './virtual-fetch.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
@@ -50,8 +52,9 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
     while (pending.length > 0 && inbox.map.clientSeqOfVirtual(pending[0]!) < clientSeq) parts.push(responseFor(pending.shift()!));
     return parts.length > 0 ? Buffer.concat(parts) : null;
   };
-  const finish = async (line: Buffer): Promise<Buffer> => {
-    const rest = emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0);
+  /** The rest of the virtual answers, then `after` (a keyword announcement of the sync), then `line`. */
+  const finish = async (line: Buffer, after: Buffer | null = null): Promise<Buffer> => {
+    const rest = Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), after ?? Buffer.alloc(0)]);
     // A body fetched without PEEK sets \Seen, as on the server: the `read` event.
     if (seenChanges.length > 0) {
       const after = await session.host.engine?.flags({ ...inbox.key, changes: seenChanges.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })) });
@@ -69,13 +72,39 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
     return { ...(await answeredWithSync(session, tag, byUid, finish(Buffer.alloc(0)), 'Fetch completed.', 'FETCH ? (UID)')), ownFlagChange };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${byUid ? 'UID FETCH' : 'FETCH'} ${split.server} ${itemsText}\r\n`, 'latin1'));
+  // The server announces a keyword (FLAGS, PERMANENTFLAGS) right before the first response that
+  // shows it: in the data, before the FETCH of that message (seed 20060: before all of it), or in
+  // the sync after the data (seed 13214). Which one only the next response tells: a FETCH further
+  // up the data, or anything else. The announcement waits for it.
+  let announcement: Buffer | null = null;
+  let lastDataSeq = 0;
+  const withAnnouncement = (before: Buffer | null): Buffer | null => {
+    const held = announcement;
+    announcement = null;
+    return held === null ? before : Buffer.concat([before ?? Buffer.alloc(0), held]);
+  };
   return {
     tag,
     forbidsExpunge: !byUid,
     ownFlagChange,
-    beforeFetch: emitUpTo,
-    beforeOther: () => emitUpTo(Number.MAX_SAFE_INTEGER),
-    complete: (line) => (pending.length === 0 && seenChanges.length === 0 ? line : finish(line)),
+    untagged(line, literal) {
+      const text = literal === null ? line.toString('latin1') : '';
+      if (!announcesFlags(text)) return undefined;
+      const rewritten = inbox.flags.serverLine(text) ?? text;
+      announcement = Buffer.concat([announcement ?? Buffer.alloc(0), Buffer.from(rewritten, 'latin1')]);
+      return DROP;
+    },
+    beforeFetch(clientSeq) {
+      const inData = clientSeq > lastDataSeq;
+      lastDataSeq = Math.max(lastDataSeq, clientSeq);
+      return withAnnouncement(emitUpTo(inData || announcement === null ? clientSeq : Number.MAX_SAFE_INTEGER));
+    },
+    beforeOther: () => withAnnouncement(emitUpTo(Number.MAX_SAFE_INTEGER)),
+    complete: (line) => {
+      const held = withAnnouncement(null);
+      if (pending.length === 0 && seenChanges.length === 0) return held === null ? line : Buffer.concat([held, line]);
+      return finish(line, held);
+    },
   };
 }
 

@@ -66,7 +66,7 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       const key = session.viewKeyFor(figures.uidValidity);
       const map = new InboxMap(figures.exists);
       const flags = new MailboxFlags();
-      for (const text of lines) flags.serverLine(text);
+      for (const text of lines) flags.serverLine(text, true);
       const inbox: Inbox = { kind: 'inbox', readOnly, map, key, flags, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext };
       session.selection = inbox;
       const viewMatches = early !== undefined && remembered === figures.uidValidity;
@@ -107,7 +107,7 @@ function rewriteSelectLine(session: InboxSession, inbox: Inbox, text: string, se
   }
   if (match?.[3]?.toUpperCase() === 'UNSEEN') return Buffer.from(text.replace(/\[UNSEEN \d+\]/i, `[UNSEEN ${firstUnseen(inbox, serverUnseen)}]`), 'latin1');
   if (match?.[3]?.toUpperCase() === 'UIDNEXT') return Buffer.from(text.replace(/\[UIDNEXT \d+\]/i, `[UIDNEXT ${clientUidNext(Number(match[4]), map.highestUidHandedOut)}]`), 'latin1');
-  const flags = inbox.flags.serverLine(text);
+  const flags = inbox.flags.serverLine(text, true);
   if (flags !== null) return Buffer.from(flags, 'latin1');
   return session.rewriteCodes(inbox, text);
 }

@@ -295,6 +295,7 @@ export class InboxSession {
     }
     if (/^\* OK \[(UIDNEXT|UIDVALIDITY|COPYUID)/i.test(text)) return this.out(this.rewriteCodes(inbox, text), line);
     const flags = inbox.flags.serverLine(text);
+    if (flags === '') return this.held === null ? DROP : this.out(Buffer.alloc(0), line);
     if (flags !== null && flags !== text) return this.out(Buffer.from(flags, 'latin1'), line);
     return this.out(null, line);
   }

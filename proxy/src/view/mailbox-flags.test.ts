@@ -36,3 +36,16 @@ describe('the INBOX flags a session was told', () => {
     expect(flags.serverLine('* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n')).toBe('* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n');
   });
 });
+
+describe("the server's announcement of keywords the proxy announced first", () => {
+  it('is left out with its PERMANENTFLAGS, as a server repeats no unchanged FLAGS, but not at SELECT', () => {
+    const flags = new MailboxFlags(['\\Seen'], ['\\Seen', '\\*']);
+    flags.announce(['$Junk']); // a virtual message showed it first
+    expect(flags.serverLine('* FLAGS (\\Seen $Junk)\r\n')).toBe('');
+    expect(flags.serverLine('* OK [PERMANENTFLAGS (\\Seen $Junk \\*)] Flags permitted.\r\n')).toBe('');
+    // One that tells more goes out, with the proxy's keywords.
+    expect(flags.serverLine('* FLAGS (\\Seen $Work)\r\n')).toBe('* FLAGS (\\Seen $Work $Junk)\r\n');
+    expect(flags.serverLine('* OK [PERMANENTFLAGS (\\Seen $Work \\*)] Flags permitted.\r\n')).toBe('* OK [PERMANENTFLAGS (\\Seen $Work $Junk \\*)] Flags permitted.\r\n');
+    expect(flags.serverLine('* FLAGS (\\Seen $Work $Junk)\r\n', true)).toBe('* FLAGS (\\Seen $Work $Junk)\r\n');
+  });
+});

@@ -14,6 +14,8 @@ export class MailboxFlags {
   private permanent: string[] | null;
   /** Keywords the proxy added to what the server announced. */
   private readonly added: string[] = [];
+  /** The server's last FLAGS told the client nothing new (and was left out). */
+  private repeated = false;
 
   constructor(flags: readonly string[] | null = null, permanent: readonly string[] | null = null) {
     this.flags = flags === null ? null : [...flags];
@@ -22,13 +24,23 @@ export class MailboxFlags {
 
   /**
    * A `* FLAGS (…)` or `* OK [PERMANENTFLAGS (…)]` line from the server: learnt, and returned with
-   * the proxy's keywords added (null for any other line).
+   * the proxy's keywords added; empty when, outside SELECT/EXAMINE (`selecting`), it tells the
+   * client nothing new (null for any other line).
    */
-  serverLine(text: string): string | null {
+  serverLine(text: string, selecting = false): string | null {
     const match = /^\* (FLAGS|OK \[PERMANENTFLAGS) \(([^)]*)\)/i.exec(text);
     if (!match) return null;
     const listed = match[2]!.split(' ').filter(Boolean);
     const isFlags = match[1]!.toUpperCase() === 'FLAGS';
+    // The server announcing keywords the proxy announced already (set on virtual messages first):
+    // a server repeats no FLAGS it has not changed, outside SELECT (seed 20082). Nor its PERMANENTFLAGS.
+    if (isFlags) {
+      this.repeated = !selecting && this.flags !== null && listed.every((flag) => has(this.flags!, flag)) && this.flags.every((flag) => has(listed, flag) || has(this.added, flag));
+      if (this.repeated) return '';
+    } else if (this.repeated) {
+      this.repeated = false;
+      if (this.permanent !== null && listed.every((flag) => has(this.permanent!, flag))) return '';
+    }
     const extra = this.added.filter((keyword) => !has(listed, keyword) && (isFlags || listed.length > 0));
     if (isFlags) this.flags = [...listed, ...extra];
     else this.permanent = withKeywords(listed, extra);

@@ -11,6 +11,7 @@ import { normaliseResponse, normaliseResponses, UidRenaming, uidSpeller } from '
 import { Random } from './random.ts';
 import { lineDiff, readableDiff } from './report.ts';
 import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
+import { flagsReportedIn, searchTestsFlags, withoutHitsOnFlagsChangedElsewhere } from './flags-changed-elsewhere.ts';
 
 describe('UidRenaming', () => {
   it('pairs UIDs once and refuses pairings that contradict earlier ones or the order', () => {
@@ -175,5 +176,53 @@ describe('messages expunged elsewhere while a session still has them', () => {
     expect(withoutExpungedElsewhere(answer, null, () => false, false)).toBe(answer);
     // UID SEARCH hits are UIDs.
     expect(shown(withoutExpungedElsewhere(responses('* SEARCH 16 32', 'a OK done'), [true], (uid) => uid === 32, true))).toEqual(['* SEARCH 16', 'TAGGED OK']);
+  });
+});
+
+describe('flag searches while another session changed flags this one was not told of', () => {
+  const responses = (...lines: string[]): ImapResponse[] => lines.map((text) => parseResponse(Buffer.from(`${text}\r\n`)));
+  const shown = (list: readonly ImapResponse[]): string[] => normaliseResponses(list, String, false, { dropRecent: false });
+
+  it('knows which criteria test flags, quoted strings aside', () => {
+    expect(searchTestsFlags('UID SEARCH NOT OR OR UNSEEN UNDRAFT NOT ALL')).toBe(true);
+    expect(searchTestsFlags('SEARCH OR (UNKEYWORD $Label1 TEXT "x") 1:3')).toBe(true);
+    expect(searchTestsFlags('SEARCH SUBJECT "new seen" SENTBEFORE 21-Oct-2025')).toBe(false);
+  });
+
+  it('finds the messages an answer reports changed, by their numbers at its start', () => {
+    expect([...flagsReportedIn(responses('* SEARCH 4', '* 4 FETCH (FLAGS (\\Draft))', '* 2 EXPUNGE', '* 3 FETCH (FLAGS ())', 'a OK done'))].sort()).toEqual([4]);
+    expect([...flagsReportedIn(responses('* SEARCH', '* 1 EXPUNGE', '* 3 FETCH (FLAGS ())', 'a OK done'))]).toEqual([4]);
+  });
+
+  it('leaves out only the hits on those messages, so any other difference still shows', () => {
+    // Seed 20001: the oracle judged message 4 by the flags its session last synced, the subject by those now.
+    const oracle = responses('* SEARCH 2', '* 4 FETCH (FLAGS (\\Draft \\Seen))', 'a OK done');
+    const subject = responses('* SEARCH 2 4', '* 4 FETCH (FLAGS (\\Draft \\Seen))', 'a OK done');
+    const changed = flagsReportedIn(oracle);
+    const without = (list: readonly ImapResponse[]): string[] => shown(withoutHitsOnFlagsChangedElsewhere(list, changed, () => false, false));
+    expect(without(subject)).toEqual(without(oracle));
+    // A hit on another message, or a missing update, is still a difference.
+    expect(without(responses('* SEARCH 4', '* 4 FETCH (FLAGS (\\Draft \\Seen))', 'a OK done'))).not.toEqual(without(oracle));
+    expect(without(responses('* SEARCH 2 4', 'a OK done'))).not.toEqual(without(oracle));
+    // No update in the answer: compared whole. UID SEARCH hits are UIDs.
+    expect(withoutHitsOnFlagsChangedElsewhere(subject, new Set(), () => true, false)).toBe(subject);
+    expect(shown(withoutHitsOnFlagsChangedElsewhere(responses('* SEARCH 16 32', 'a OK done'), changed, (uid) => uid === 32, true))).toEqual(['* SEARCH 16', 'TAGGED OK']);
+  });
+});
+
+describe('a sync that may not expunge', () => {
+  it('counts messages that came and went since the last one, when only that adds up', () => {
+    const responses = (...lines: string[]): ImapResponse[] => lines.map((text) => parseResponse(Buffer.from(`${text}\r\n`)));
+    const mailbox = new OracleMailbox();
+    const [session, other] = [{}, {}];
+    mailbox.listed([1, 2]);
+    mailbox.follow(session, responses('* 2 EXISTS', 'a OK done'), true, undefined);
+    mailbox.follow(other, responses('* 2 EXISTS', 'a OK done'), true, undefined);
+    mailbox.listed([1, 2, 3, 4]); // new mail
+    mailbox.listed([1, 2, 4]); // 3 expunged by another session
+    mailbox.follow(session, responses('* 4 EXISTS', 'b OK done'), false, undefined); // during a FETCH: 3 is counted
+    expect(mailbox.goneIn(session)).toEqual([false, false, true, false]);
+    mailbox.follow(other, responses('* 3 EXISTS', 'b OK done'), false, undefined); // after expunges: 3 is not
+    expect(mailbox.goneIn(other)).toEqual([false, false, false]);
   });
 });

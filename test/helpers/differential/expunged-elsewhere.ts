@@ -65,14 +65,19 @@ export class OracleMailbox {
 
   /**
    * The view after EXISTS `count`: the INBOX's next messages by UID, or null if they do not add
-   * up (at a SELECT, the whole INBOX must be counted).
+   * up (at a SELECT, the whole INBOX must be counted). A sync that may not expunge (during FETCH,
+   * STORE, SEARCH) counts the messages that came and went since the last one too (seed 20072:
+   * new mail another session expunged at once): when only that adds up, those are in the view.
    */
   private grown(view: number[], count: number, selected: boolean): number[] | null {
     if (count < view.length) return null;
     const last = view.at(-1) ?? 0;
-    const next = [...this.known].filter((uid) => uid > last && !this.gone.has(uid)).sort((a, b) => a - b);
-    if (next.length < count - view.length || (selected && next.length !== count - view.length)) return null;
-    return [...view, ...next.slice(0, count - view.length)];
+    const after = [...this.known].filter((uid) => uid > last).sort((a, b) => a - b);
+    const present = after.filter((uid) => !this.gone.has(uid));
+    const wanted = count - view.length;
+    if (!selected && present.length !== wanted && after.length === wanted && after.length > present.length) return [...view, ...after];
+    if (present.length < wanted || (selected && present.length !== wanted)) return null;
+    return [...view, ...present.slice(0, wanted)];
   }
 }
 

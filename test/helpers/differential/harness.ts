@@ -17,6 +17,7 @@
  *   const result = await runDifferential({ seed, steps: 60, sessions: 3, subject, oracle });
  *   assertNoDifference(result);   // throws a report naming seed, step, command, both answers
  */
+import { appendFileSync } from 'node:fs';
 import { MessageHistory, type InvariantViolation } from '../imap-invariants.ts';
 import type { ImapResponse } from '../imap-invariants-wire.ts';
 import { generateCommand, renderCommand, type CommandKind, type HarnessCommand, type RenderedCommand, type UidSpelling } from './commands.ts';
@@ -27,6 +28,10 @@ import type { DifferentialResult, Mismatch } from './report.ts';
 import { HarnessSession, type CommandOutcome } from './session.ts';
 import type { CampaignSpec, DifferentialTarget } from './target.ts';
 import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
+import { flagsReportedIn, searchTestsFlags, withoutHitsOnFlagsChangedElsewhere } from './flags-changed-elsewhere.ts';
+
+/** INLAY_DIFFERENTIAL_TRACE=file: every exchange's raw answers on both sides, for reading a failure's history. */
+const TRACE_FILE = process.env['INLAY_DIFFERENTIAL_TRACE'];
 
 export type WorldEventKind = 'deliver' | 'campaign-start' | 'campaign-end';
 export type ActionKind = CommandKind | WorldEventKind | 'reconnect';
@@ -145,6 +150,7 @@ class DifferentialRun {
   private log(actor: string, what: string): void {
     const line = `step ${this.step} ${actor}: ${what}`;
     this.actions.push(line);
+    if (TRACE_FILE) appendFileSync(TRACE_FILE, `=== seed ${this.options.seed} ${line}\n`);
     this.options.onStep?.(line);
   }
 
@@ -243,6 +249,7 @@ class DifferentialRun {
     this.log(pair.name, `${rendered.oracle.line}${rendered.oracle.literal ? `{${rendered.oracle.literal.length}}` : ''}${note ? ` (${note})` : ''}`);
     const send = (session: HarnessSession, side: Side): Promise<CommandOutcome> => (command.kind === 'idle' ? session.idle(tag) : session.command(tag, rendered[side]));
     const goneAt = this.oracleMailbox.goneIn(pair.oracle);
+    const oracleUidsBefore = [...(pair.oracle.checker.view?.uids ?? [])];
     const [oracleOutcome, subjectOutcome] = await Promise.allSettled([send(pair.oracle, 'oracle'), send(pair.subject, 'subject')]);
     if (oracleOutcome.status === 'rejected') {
       // Seen once (seed 312289108): Dovecot itself dropped the oracle's session. Nothing can be
@@ -252,14 +259,21 @@ class DifferentialRun {
     }
     if (subjectOutcome.status === 'rejected') throw subjectOutcome.reason;
     const [oracle, subject] = [oracleOutcome.value, subjectOutcome.value];
+    if (TRACE_FILE) appendFileSync(TRACE_FILE, `--- oracle\n${oracle.raw}--- subject\n${subject.raw}`);
     this.oracleMailbox.follow(pair.oracle, oracle.responses, command.kind === 'select', pair.oracle.checker.view?.uids);
     const oracleFaults = this.judgeViolations(pair);
     const conflict = this.learnPairs(pair, oracle.responses, subject.responses);
     const uidSearch = command.kind === 'search' && command.uid;
+    // A flag search's hits on messages whose flags another session changed, reported in this very
+    // answer, are not compared (flags-changed-elsewhere.ts).
+    const changedElsewhere = command.kind === 'search' && searchTestsFlags(rendered.oracle.line) ? flagsReportedIn(oracle.responses) : new Set<number>();
+    const changedUids = new Set([...changedElsewhere].flatMap((seq) => oracleUidsBefore[seq - 1] ?? []));
     // What either side says of messages gone elsewhere but still in this session is not compared (expunged-elsewhere.ts).
     const compared = (side: Side, responses: readonly ImapResponse[]): string[] => {
-      const isGone = (uid: number): boolean => this.oracleMailbox.isGone(side === 'oracle' ? uid : this.renaming.oracleOf(uid) ?? 0);
-      return normaliseResponses(withoutExpungedElsewhere(responses, goneAt, isGone, uidSearch), uidSpeller(this.renaming, side), uidSearch, this.normalise);
+      const oracleUid = (uid: number): number => (side === 'oracle' ? uid : this.renaming.oracleOf(uid) ?? 0);
+      const isGone = (uid: number): boolean => this.oracleMailbox.isGone(oracleUid(uid));
+      const kept = withoutHitsOnFlagsChangedElsewhere(responses, changedElsewhere, (uid) => changedUids.has(oracleUid(uid)), uidSearch);
+      return normaliseResponses(withoutExpungedElsewhere(kept, goneAt, isGone, uidSearch), uidSpeller(this.renaming, side), uidSearch, this.normalise);
     };
     const sides = {
       oracle: { sent: oracle.sent, raw: oracle.raw, normalised: compared('oracle', oracle.responses) },
