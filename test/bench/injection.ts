@@ -9,6 +9,7 @@
 import { startDovecot, type DovecotServer } from '../services/dovecot.ts';
 import { startInjectionStack, type InjectionStack } from '../helpers/injection-stack.ts';
 import { CLIENTS, ROUNDS, SECONDS, compare, login, mixedPerSecond, type Target, type User } from './bench-loops.ts';
+import { childNamed, cpuMsOf } from './cpu-usage.ts';
 
 const LATENCY_SAMPLES = Number(process.env['INLAY_BENCH_LATENCY_SAMPLES'] ?? 400);
 
@@ -53,7 +54,23 @@ async function main(): Promise<void> {
       client.close();
     }
     console.log(`Inlay injection benchmark: ${CLIENTS} clients, ${SECONDS} s per measurement, ${ROUNDS} paired rounds, a campaign active for every user\n`);
-    const mixed = await compare('mixed loop (7 commands)', 'per s', targets, (target) => mixedPerSecond(target, users));
+    // Where the CPU goes: on a shared machine the ratio is set by what each process costs per iteration.
+    const servers = { Dovecot: childNamed('dovecot') ?? -1, proxy: stack.proxy.pid, middleware: stack.middleware.pid };
+    const spent = { direct: { iterations: 0, ms: {} as Record<string, number> }, proxy: { iterations: 0, ms: {} as Record<string, number> } };
+    const mixed = await compare('mixed loop (7 commands)', 'per s', targets, async (target) => {
+      const before = cpuMsOf(servers);
+      const rate = await mixedPerSecond(target, users);
+      const after = cpuMsOf(servers);
+      const totals = spent[target.name];
+      totals.iterations += rate * SECONDS;
+      for (const name of Object.keys(servers)) totals.ms[name] = (totals.ms[name] ?? 0) + after[name]! - before[name]!;
+      return rate;
+    });
+    const perIteration = (name: 'direct' | 'proxy'): string =>
+      Object.entries(spent[name].ms)
+        .map(([server, ms]) => `${server} ${(ms / spent[name].iterations).toFixed(2)}`)
+        .join(', ');
+    console.log(`${'CPU ms per iteration'.padEnd(26)} direct: ${perIteration('direct')}; through Inlay: ${perIteration('proxy')}`);
     const direct = await loginSelectLatencies(targets[0]!, users);
     const proxied = await loginSelectLatencies(targets[1]!, users);
     const line = (name: string, samples: number[]): string => `p50 ${percentile(samples, 50).toFixed(2)} ms, p99 ${percentile(samples, 99).toFixed(2)} ms`;

@@ -10,6 +10,7 @@ export const MIDDLEWARE_MAIN = fileURLToPath(new URL('../../middleware/dist/main
 
 export interface RunningMiddleware {
   readonly baseUrl: string;
+  readonly pid: number;
   readonly listening: Record<string, unknown>;
   output(): string;
   stop(): Promise<number | null>;
@@ -41,6 +42,7 @@ export async function startMiddleware(env: Record<string, string>, startupTimeou
   });
   return {
     baseUrl: `http://${String(listening['address'])}`,
+    pid: child.pid!,
     listening,
     output: () => output,
     async stop() {
