@@ -17,6 +17,7 @@ import type { InboxView } from '@inlay/schemas';
 import { MailboxFlags } from './mailbox-flags.js';
 import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
 import { showPlaceable } from './inbox-placement.js';
+import { rememberPlacement, rememberedRealUpTo } from './placement-memo.js';
 import type { InboxSession } from './inbox-session.js';
 import type { RunningCommand, Selection } from './inbox-types.js';
 import { DROP, PASS } from '../framer.js';
@@ -43,6 +44,9 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
   const remembered = rememberedUidValidity(login);
   // Read before the SELECT goes upstream: its epoch then predates the anchor SELECT reports.
   const early = engine && remembered !== undefined ? await engine.view(session.viewKeyFor(remembered)) : undefined;
+  // The INBOX this session leaves, as of its last sync: a SELECT of it unchanged needs no SEARCH.
+  const previous = session.inbox;
+  if (previous !== null && !session.growthPending) rememberPlacement(login, previous);
   session.selection = { kind: 'none' };
   const lines: string[] = [];
   const figures = { exists: 0, uidValidity: 0, uidNext: 0, unseen: 0 };
@@ -76,7 +80,7 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       const view = shown?.view ?? (viewMatches ? early : undefined);
       map.noteAssignedBelow(view?.uidNext);
       if (view) {
-        await placeAtSelect(session, inbox, view);
+        await placeAtSelect(session, inbox, view, figures);
         if (shown?.view && shown.view.pending > 0 && !readOnly) {
           // No reveal but ours (if we made one) since the view was read before the SELECT: the
           // anchor SELECT reported is then at or above all mail anyone has shown. Else sync first.
@@ -84,6 +88,7 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
           await inject(session, inbox, shown.view, onlyOurs ? figures.uidNext - 1 : null);
         }
       }
+      if (session.selection === inbox && !session.growthPending) rememberPlacement(login, inbox);
       // Keywords only virtual messages carry are in the mailbox's FLAGS from the start, as on a server.
       flags.announce(map.virtuals.flatMap((shown) => shown.flags));
       return Buffer.concat([...lines.map((text) => rewriteSelectLine(session, inbox, text, figures.unseen)), line]);
@@ -123,14 +128,25 @@ function firstUnseen(inbox: Inbox, serverUnseen: number): number {
   return first;
 }
 
-/** Places the view's messages: each after the real messages with a UID up to its anchor. */
-async function placeAtSelect(session: InboxSession, inbox: Inbox, view: InboxView): Promise<void> {
+/**
+ * Places the view's messages: each after the real messages with a UID up to its anchor — from a
+ * placement remembered for this very INBOX (placement-memo.ts) until the first hidden SEARCH,
+ * whose answers may already count changes the SELECT did not report.
+ */
+async function placeAtSelect(session: InboxSession, inbox: Inbox, view: InboxView, selected: { uidValidity: number; exists: number; uidNext: number }): Promise<void> {
   const { map } = inbox;
   const lastRealUid = inbox.syncedUidNext - 1;
+  let searched = false;
+  const realUpTo = async (anchor: number): Promise<number | null> => {
+    const remembered = searched ? undefined : rememberedRealUpTo(session.host.login, selected, anchor);
+    if (remembered !== undefined) return remembered;
+    searched = true;
+    return countRealUpTo(session, anchor);
+  };
   for (const message of view.messages) {
     const anchor = anchorOf(message.uid);
     if (anchor > lastRealUid) continue; // assigned by a session that knows newer mail: shown after our next sync
-    const realBefore = anchor === lastRealUid ? map.serverExists : await countRealUpTo(session, anchor);
+    const realBefore = anchor === lastRealUid ? map.serverExists : await realUpTo(anchor);
     if (realBefore === null) continue;
     map.appendAfter(message, realBefore);
   }
