@@ -38,6 +38,14 @@ export const PROXY_ERRORS = {
   upstreamLost: { code: 'INLAY_PROXY_UPSTREAM_LOST', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Connection to the mail server lost' },
   proxyLoop: { code: 'INLAY_PROXY_LOOP', reply: 'NO', responseCode: 'UNAVAILABLE', text: 'Proxy loop detected' },
   shuttingDown: { code: 'INLAY_PROXY_SHUTDOWN', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Server shutting down, reconnect shortly' },
+  /** The server's INBOX UIDs grew past 2^28 − 1 while shown translated (inbox-map.ts,
+   *  UidBeyondScaleError): the session ends; the client's next SELECT shows the INBOX untranslated. */
+  inboxUidsBeyondScale: {
+    code: 'INLAY_PROXY_INBOX_UIDS_BEYOND_SCALE',
+    reply: 'BYE',
+    responseCode: 'UNAVAILABLE',
+    text: 'INBOX UIDs grew past what this server translates; please reconnect',
+  },
   /** A bug in the proxy while relaying one session: that session ends, every other goes on. */
   internalError: { code: 'INLAY_PROXY_INTERNAL_ERROR', reply: 'BYE', responseCode: 'SERVERBUG', text: 'Internal error in the proxy; please reconnect' },
 } as const satisfies Record<string, ProxyErrorDefinition>;

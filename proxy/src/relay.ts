@@ -83,6 +83,7 @@ export class Relay implements RelayControl {
       writeClient: (bytes) => this.sendToClient(bytes),
       resumeServer: () => this.resumeServer(),
       passThroughRunning: () => this.passInFlight.size > 0,
+      endSession: (reason, bye) => this.end(reason, bye),
       idleChanged: (idle) => {
         this.idle = idle;
         owner.idleChanged(idle);
@@ -114,6 +115,13 @@ export class Relay implements RelayControl {
     try {
       work();
     } catch (err) {
+      // Mid-response: the BYE goes out now, as for our own bug below, and the session ends.
+      const bye = this.inbox.beyondScale(err) ? PROXY_ERRORS.inboxUidsBeyondScale : null;
+      if (bye !== null) {
+        this.client.write(imapErrorLine('*', bye));
+        this.finish('INBOX UIDs beyond the translatable range');
+        return;
+      }
       const error = err as Error;
       this.owner.log.error({ code: PROXY_ERRORS.internalError.code, err: error.message, stack: error.stack }, 'relaying failed; ending this session');
       this.client.write(imapErrorLine('*', PROXY_ERRORS.internalError));
@@ -347,6 +355,7 @@ export class Relay implements RelayControl {
         await settled;
       }
     } catch (err) {
+      if (this.inbox.beyondScale(err)) return this.end('INBOX UIDs beyond the translatable range', PROXY_ERRORS.inboxUidsBeyondScale);
       this.owner.log.error({ err: (err as Error).message, stack: (err as Error).stack, command: parsed.name }, 'INBOX view failed on a command');
       this.inbox.current = null;
       this.inbox.settled = null;

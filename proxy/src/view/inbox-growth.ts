@@ -11,6 +11,7 @@ import type { InboxSession } from './inbox-session.js';
 import type { Selection } from './inbox-types.js';
 import { flagUpdates, newUids, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
 import { expandSmallSet } from './sequence-set.js';
+import { MAX_SCALABLE_SERVER_UID, UidBeyondScaleError } from './inbox-map.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 
@@ -57,6 +58,8 @@ export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth
   const learnt = await learnNewUids(session, inbox, growth);
   const uids = learnt?.uids ?? null;
   const highest = uids?.[uids.length - 1];
+  // New mail the client could not be given a UID for: the session ends (UidBeyondScaleError).
+  if (highest !== undefined && highest > MAX_SCALABLE_SERVER_UID) throw new UidBeyondScaleError(highest);
   const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
   if (session.selection !== inbox) return Buffer.alloc(0);
   const running = session.current;

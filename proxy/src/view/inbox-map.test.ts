@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { VirtualMessage } from '@inlay/schemas';
-import { InboxMap, clientUidNext, clientUidValidity } from './inbox-map.js';
+import { InboxMap, MAX_SCALABLE_SERVER_UID, UidBeyondScaleError, clientUidNext, clientUidValidity } from './inbox-map.js';
 import { parseSequenceSet, resolveRanges, formatRanges, inRanges } from './sequence-set.js';
 import { parseFetchHead, rewriteFetchUids, rewriteUidCodes } from './response-rewrite.js';
 
@@ -114,6 +114,15 @@ describe('response rewriting', () => {
   it('rewrites APPENDUID and COPYUID for INBOX', () => {
     expect(rewriteUidCodes('a OK [APPENDUID 5 3:4] done', { sourceIsInbox: false, targetIsInbox: true })).toBe(`a OK [APPENDUID ${clientUidValidity(5)} 48,64] done`);
     expect(rewriteUidCodes('a OK [COPYUID 9 3 7] done', { sourceIsInbox: true, targetIsInbox: false })).toBe('a OK [COPYUID 9 48 7] done');
+  });
+  it('leaves UIDs past 2^28 − 1 put into INBOX as the server wrote them, and refuses to scale one', () => {
+    const max = MAX_SCALABLE_SERVER_UID;
+    expect(rewriteUidCodes(`a OK [APPENDUID 5 ${max}] done`, { sourceIsInbox: false, targetIsInbox: true })).toBe(`a OK [APPENDUID ${clientUidValidity(5)} ${max * 16}] done`);
+    expect(rewriteUidCodes(`a OK [APPENDUID 5 ${max}:${max + 1}] done`, { sourceIsInbox: false, targetIsInbox: true })).toBe(`a OK [APPENDUID 5 ${max}:${max + 1}] done`);
+    expect(rewriteUidCodes(`a OK [COPYUID 9 3 ${max + 1}] done`, { sourceIsInbox: false, targetIsInbox: true })).toBe(`a OK [COPYUID 9 3 ${max + 1}] done`);
+    const fetched = Buffer.from(`* 1 FETCH (UID ${max + 1})\r\n`);
+    expect(() => rewriteFetchUids(fetched, parseFetchHead(fetched)!.listStart, { depth: 0, afterUidKeyword: false }, () => {})).toThrow(UidBeyondScaleError);
+    expect(max * 16).toBeLessThanOrEqual(0xffffffff);
   });
   it('writes ranges compactly', () => {
     expect(formatRanges([{ from: 5, to: 6 }, { from: 1, to: 2 }, { from: 3, to: 4 }])).toBe('1:6');

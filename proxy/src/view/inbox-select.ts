@@ -15,7 +15,8 @@
  */
 import type { InboxView } from '@inlay/schemas';
 import { MailboxFlags } from './mailbox-flags.js';
-import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
+import { InboxMap, MAX_SCALABLE_SERVER_UID, anchorOf, clientUidNext, clientUidValidity, scalable } from './inbox-map.js';
+import { PROXY_ERRORS } from '../errors.js';
 import { showPlaceable } from './inbox-placement.js';
 import { rememberPlacement, rememberedRealUpTo } from './placement-memo.js';
 import type { InboxSession } from './inbox-session.js';
@@ -66,6 +67,13 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
     },
     async complete(line) {
       if (!/^\S+ OK\b/i.test(line.toString('latin1'))) return Buffer.concat([...lines.map((text) => Buffer.from(text, 'latin1')), line]);
+      if (!scalable(figures.uidNext)) {
+        // UIDs past 2^28 − 1 cannot be translated: this INBOX is shown as the server has it,
+        // under the server's UIDVALIDITY (so a client that knew it translated resyncs), without campaigns.
+        session.log.warn({ code: PROXY_ERRORS.inboxUidsBeyondScale.code, serverUidNext: figures.uidNext, maxUid: MAX_SCALABLE_SERVER_UID }, 'INBOX UIDs are past what the proxy translates; shown untranslated, without campaigns');
+        session.selection = { kind: 'other' };
+        return Buffer.concat([...lines.map((text) => Buffer.from(text, 'latin1')), line]);
+      }
       rememberUidValidity(login, figures.uidValidity);
       const key = session.viewKeyFor(figures.uidValidity);
       const map = new InboxMap(figures.exists);
@@ -246,6 +254,11 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
       for (const [, name, value] of statusLine.matchAll(/([A-Z-]+) (\d+)/gi)) values.set(name!.toUpperCase(), Number(value));
       const validity = values.get('UIDVALIDITY') ?? 0;
       const serverNext = values.get('UIDNEXT') ?? 1;
+      const head = statusLine.slice(0, statusLine.lastIndexOf('('));
+      const answer = (shownValues: Record<string, number>): Buffer =>
+        Buffer.concat([Buffer.from(`${head}(${wanted.map((name) => `${name} ${shownValues[name] ?? values.get(name) ?? 0}`).join(' ')})\r\n`, 'latin1'), line]);
+      // Shown untranslated, as SELECT shows such an INBOX.
+      if (!scalable(serverNext)) return answer({});
       rememberUidValidity(session.host.login, validity);
       const engine = session.host.engine;
       // UIDNEXT tells the client about new mail too: the same reveal as before showing it.
@@ -267,9 +280,7 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
         UIDNEXT: clientUidNext(serverNext, highest),
         UIDVALIDITY: clientUidValidity(validity),
       };
-      const listed = wanted.map((name) => `${name} ${shownValues[name] ?? values.get(name) ?? 0}`);
-      const head = statusLine.slice(0, statusLine.lastIndexOf('('));
-      return Buffer.concat([Buffer.from(`${head}(${listed.join(' ')})\r\n`, 'latin1'), line]);
+      return answer(shownValues);
     },
   };
 }

@@ -20,7 +20,8 @@
 import type { Logger } from 'pino';
 import type { InboxView, ViewKey } from '@inlay/schemas';
 import { DROP, PASS, STOP, type LineVerdict, type LiteralAnnouncement } from '../framer.js';
-import { clientUidNext } from './inbox-map.js';
+import { MAX_SCALABLE_SERVER_UID, UidBeyondScaleError, clientUidNext } from './inbox-map.js';
+import { PROXY_ERRORS } from '../errors.js';
 import { appendedToInbox, placeForGrowth, type PendingGrowth } from './inbox-growth.js';
 import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
 import type { HiddenResult, InboxHost, RunningCommand, Selection } from './inbox-types.js';
@@ -158,6 +159,20 @@ export class InboxSession {
     return this.out(null, line);
   }
 
+  /**
+   * A server UID the session cannot translate (UidBeyondScaleError) ends the session — nothing it
+   * could still say of this INBOX would be true — so the caller ends it. Logged here; false for
+   * any other error.
+   */
+  beyondScale(err: unknown): boolean {
+    if (!(err instanceof UidBeyondScaleError)) return false;
+    this.log.warn(
+      { code: PROXY_ERRORS.inboxUidsBeyondScale.code, serverUid: err.serverUid, maxUid: MAX_SCALABLE_SERVER_UID },
+      'INBOX UIDs grew past what the proxy translates; ending the session (its next SELECT shows the INBOX untranslated)',
+    );
+    return true;
+  }
+
   get growthPending(): boolean {
     return this.pendingGrowth !== null;
   }
@@ -211,6 +226,7 @@ export class InboxSession {
     void finished.then(
       (bytes) => this.finishAsync(bytes),
       (err: Error) => {
+        if (this.beyondScale(err)) return this.host.endSession('INBOX UIDs beyond the translatable range', PROXY_ERRORS.inboxUidsBeyondScale);
         this.log.error({ err: err.message, stack: err.stack }, 'INBOX view: completing a command failed; passing the server answer on');
         this.finishAsync(line);
       },
@@ -418,13 +434,16 @@ export class InboxSession {
     const inbox = this.inbox;
     if (growth === null) return;
     let before: Buffer = NOTHING;
+    let ending = false;
     try {
       if (inbox !== null) before = await placeForGrowth(this, inbox, growth, () => this.onlyRecentAfter(growth));
     } catch (err) {
-      this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'INBOX view: placing virtual messages among new mail failed; announcing the mail alone');
+      ending = this.beyondScale(err);
+      if (ending) this.host.endSession('INBOX UIDs beyond the translatable range', PROXY_ERRORS.inboxUidsBeyondScale);
+      else this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'INBOX view: placing virtual messages among new mail failed; announcing the mail alone');
     } finally {
       this.pendingGrowth = null;
-      if (inbox !== null && this.selection === inbox) {
+      if (inbox !== null && this.selection === inbox && !ending) {
         inbox.map.serverExists = growth.count;
         const exists = Buffer.concat([before, Buffer.from(`* ${inbox.map.clientExists} EXISTS\r\n`)]);
         if (this.held !== null && growth.slot !== null) this.held[growth.slot] = exists;

@@ -9,6 +9,7 @@ import type { EngineClient } from '../engine-client.js';
 import type { LineVerdict, LiteralAnnouncement } from '../framer.js';
 import type { InboxMap } from './inbox-map.js';
 import type { MailboxFlags } from './mailbox-flags.js';
+import type { ProxyErrorDefinition } from '../errors.js';
 
 export interface InboxHost {
   readonly log: Logger;
@@ -23,6 +24,8 @@ export interface InboxHost {
   idleChanged(idle: boolean): void;
   /** The relay is passing a command on without the view (an APPEND). */
   passThroughRunning(): boolean;
+  /** Ends the session: `bye` to the client at the next response boundary, then both connections close. */
+  endSession(reason: string, bye: ProxyErrorDefinition): void;
 }
 
 /** What a running command does to some virtual messages' flags (RunningCommand.ownFlagChange). */

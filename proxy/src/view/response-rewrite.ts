@@ -6,9 +6,8 @@
  *
  * Must never touch bytes inside quoted strings or literals: a subject may say "UID 5".
  */
-import { UID_SCALE } from '@inlay/schemas';
 import { expandSmallSet, formatNumbers } from './sequence-set.js';
-import { clientUidValidity } from './inbox-map.js';
+import { clientUidOfServer, clientUidValidity, MAX_SCALABLE_SERVER_UID } from './inbox-map.js';
 
 /** Where a FETCH response's top-level list is, between segments. */
 export interface FetchScanState {
@@ -64,7 +63,7 @@ export function rewriteFetchUids(segment: Buffer, start: number, state: FetchSca
       if (state.afterUidKeyword && /^\d+$/.test(word)) {
         const serverUid = Number(word);
         onUid(serverUid);
-        out += text.slice(copiedTo, i) + String(serverUid * UID_SCALE);
+        out += text.slice(copiedTo, i) + String(clientUidOfServer(serverUid));
         copiedTo = end;
         state.afterUidKeyword = false;
       } else {
@@ -91,26 +90,33 @@ function skipQuoted(text: string, open: number): number {
 
 /** Scales every UID of a set written by the server (APPENDUID, COPYUID). */
 export function scaleUidSet(set: string): string {
-  return formatNumbers(expandSmallSet(set).map((uid) => uid * UID_SCALE)) ?? set;
+  return formatNumbers(expandSmallSet(set).map(clientUidOfServer)) ?? set;
 }
 
 /**
  * Rewrites the response codes of a status response that carry INBOX UIDs:
  * `[UIDVALIDITY v]`, `[APPENDUID v uids]` (when the target is INBOX), `[COPYUID v src dst]`
- * (src scaled when the source is INBOX, dst when the target is). UIDNEXT is the caller's.
+ * (src scaled when the source is INBOX, dst when the target is). UIDNEXT is the caller's. UIDs
+ * put into an INBOX past MAX_SCALABLE_SERVER_UID stay as the server gave them, under its own
+ * UIDVALIDITY: that INBOX is shown untranslated from then on (`scalable`).
  */
 export function rewriteUidCodes(line: string, options: { sourceIsInbox: boolean; targetIsInbox: boolean }): string {
   return line
     .replace(/\[UIDVALIDITY (\d+)\]/i, (_, validity: string) => `[UIDVALIDITY ${clientUidValidity(Number(validity))}]`)
     .replace(/\[APPENDUID (\d+) ([0-9:,]+)\]/i, (whole, validity: string, uids: string) =>
-      options.targetIsInbox ? `[APPENDUID ${clientUidValidity(Number(validity))} ${scaleUidSet(uids)}]` : whole,
+      options.targetIsInbox && withinScale(uids) ? `[APPENDUID ${clientUidValidity(Number(validity))} ${scaleUidSet(uids)}]` : whole,
     )
     .replace(/\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]/i, (_, validity: string, source: string, target: string) => {
-      const shownValidity = options.targetIsInbox ? clientUidValidity(Number(validity)) : Number(validity);
+      const toInbox = options.targetIsInbox && withinScale(target);
+      const shownValidity = toInbox ? clientUidValidity(Number(validity)) : Number(validity);
       const shownSource = options.sourceIsInbox ? scaleUidSet(source) : source;
-      const shownTarget = options.targetIsInbox ? scaleUidSet(target) : target;
+      const shownTarget = toInbox ? scaleUidSet(target) : target;
       return `[COPYUID ${shownValidity} ${shownSource} ${shownTarget}]`;
     });
+}
+
+function withinScale(set: string): boolean {
+  return set.split(/[:,]/).every((uid) => Number(uid) <= MAX_SCALABLE_SERVER_UID);
 }
 
 /**
