@@ -36,8 +36,9 @@ async function main(): Promise<void> {
   let stack: InjectionStack | null = null;
   try {
     dovecot = await startDovecot();
-    // Production-like: views cached 5 s on the proxy node, info-level logs.
-    stack = await startInjectionStack({ dovecot, viewCacheMs: 5000, proxyEnv: { INLAY_LOG_LEVEL: 'info', INLAY_PROXY_LIMITS_MAX_CONNECTIONS_PER_ADDRESS: '5000' } });
+    // Production-like: views cached 5 s on the proxy node, tenants and campaigns 3 s on the
+    // middleware (both defaults; the tests turn them off), info-level logs.
+    stack = await startInjectionStack({ dovecot, viewCacheMs: 5000, campaignCacheMs: 3000, proxyEnv: { INLAY_LOG_LEVEL: 'info', INLAY_PROXY_LIMITS_MAX_CONNECTIONS_PER_ADDRESS: '5000' } });
     await stack.runCampaign('Bench offer');
     const targets: Target[] = [
       { name: 'direct', port: dovecot.port },
