@@ -23,6 +23,14 @@ export const UID_SCALE = 16;
 /** Highest server UID the scheme can show: client UIDs are 32-bit like every IMAP UID. */
 export const MAX_SCALED_SERVER_UID = Math.floor(0xffff_ffff / UID_SCALE);
 
+/**
+ * Keywords a view remembers (InboxView.keywords). Cyrus caps a mailbox at 128 user flags; clients
+ * use a handful ($Junk, $NotJunk, $Forwarded, $MDNSent, labels). The cap keeps every view read and
+ * FLAGS line small whatever a client keeps inventing; a keyword past it is still announced while
+ * a message shows it, as before, only not remembered.
+ */
+export const MAX_VIEW_KEYWORDS = 128;
+
 const Uid = Type.Integer({ minimum: 1, maximum: 0xffff_ffff });
 const Login = Type.String({ minLength: 1, maxLength: 320, description: 'the login name the client gave the IMAP server' });
 const Mailbox = Type.Literal('INBOX');
@@ -75,6 +83,14 @@ export const InboxViewSchema = Type.Object(
      *  never reused, so no client may be told a UIDNEXT at or below one it may have seen.
      *  Absent when nothing was assigned under this UIDVALIDITY. */
     uidNext: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Every keyword ever set on a virtual message of this view (under this UIDVALIDITY), listed
+     *  or not any more, in the spelling first stored, sorted: a server keeps a keyword in the
+     *  mailbox's FLAGS for good once a message had it, so sessions announce these at SELECT and
+     *  when the list grows. At most MAX_VIEW_KEYWORDS; absent from a middleware older than this
+     *  field (read as none). */
+    keywords: Type.Optional(
+      Type.Array(Flag, { maxItems: MAX_VIEW_KEYWORDS, description: 'every keyword ever set on a virtual message of this view; announced in the mailbox FLAGS for good' }),
+    ),
     /** Campaigns that apply to the user now and would get a message from an `assign` call. */
     pending: Type.Integer({ minimum: 0 }),
     /** How long the proxy may reuse this view for the user's other sessions. */

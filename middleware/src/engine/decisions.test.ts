@@ -1,12 +1,12 @@
 // The pure decisions with a fixed clock: UID slots, flag arithmetic, frequency caps and
 // reinjection, UIDVALIDITY eras, and what each decide function writes (or does not).
 import { describe, expect, test } from 'vitest';
-import type { Campaign } from '@inlay/schemas';
+import { MAX_VIEW_KEYWORDS, type Campaign } from '@inlay/schemas';
 import { EMPTY_VIEW, applyViewChange, type StoredView, type StoredVirtualMessage } from '../store/view-types.js';
 import { testCampaign } from '../testing/campaign-fixture.js';
 import { decideAssign, decideExpunge, decideFlags, decideReveal, decideWithdrawals, eraOf, viewFor, type DecisionContext, type PreparedMessage } from './decisions.js';
 import { campaignRecords, eligibility, foldHistory } from './eligibility.js';
-import { applyFlagChange, MAX_FLAGS_PER_MESSAGE, setsSeen } from './flags.js';
+import { applyFlagChange, MAX_FLAGS_PER_MESSAGE, rememberKeywords, setsSeen } from './flags.js';
 import { allocateUids } from './uids.js';
 import { eventId } from './events.js';
 
@@ -34,7 +34,7 @@ function message(campaign: Campaign, uid: number, overrides: Partial<StoredVirtu
   };
 }
 
-const view = (messages: StoredVirtualMessage[], overrides: Partial<StoredView> = {}): StoredView => ({ uidValidity: 9, nextUid: 18, epoch: 3, history: {}, messages, ...overrides });
+const view = (messages: StoredVirtualMessage[], overrides: Partial<StoredView> = {}): StoredView => ({ uidValidity: 9, nextUid: 18, epoch: 3, history: {}, keywords: [], messages, ...overrides });
 const context = (applies: (id: string) => boolean = () => true, uidValidity = 9): DecisionContext => ({ nowMs: NOW, uidValidity, applies });
 
 describe('UID slots', () => {
@@ -127,7 +127,7 @@ describe('UIDVALIDITY eras', () => {
     expect(eraOf(stored, 10)).toBe('new');
     expect(eraOf(EMPTY_VIEW, 1)).toBe('new');
     expect(eraOf(stored, 8)).toBe('stale');
-    expect(viewFor(stored, 10)).toEqual({ uidValidity: 10, nextUid: 1, epoch: 3, history: foldHistory({}, stored.messages), messages: [] });
+    expect(viewFor(stored, 10)).toEqual({ uidValidity: 10, nextUid: 1, epoch: 3, history: foldHistory({}, stored.messages), keywords: [], messages: [] });
   });
 
   test('flags and expunge for another UIDVALIDITY change nothing', () => {
@@ -160,10 +160,26 @@ describe('decisions', () => {
       context(),
     )(stored);
     // Each change counts once however many flags it names (a server's modification sequence).
-    expect(change).toEqual({ update: [{ uid: 17, flags: ['$Work', '\\Seen'], flagsChanges: 1, readAtMs: NOW }] });
+    expect(change).toEqual({ update: [{ uid: 17, flags: ['$Work', '\\Seen'], flagsChanges: 1, readAtMs: NOW }], keywords: ['$Work'] });
     expect(decideFlags([{ uid: 19, mode: 'remove', flags: ['\\Seen'] }], context())(stored).change).toEqual({ update: [{ uid: 19, flags: [], flagsChanges: 1 }] });
     const changedBefore = view([message(other, 19, { flags: ['\\Seen'], flagsChanges: 4, readAtMs: NOW - HOUR })]);
     expect(decideFlags([{ uid: 19, mode: 'remove', flags: ['\\Seen'] }], context())(changedBefore).change).toEqual({ update: [{ uid: 19, flags: [], flagsChanges: 5 }] });
+  });
+
+  test('flags: keywords named on visible messages join the view for good, even by a change that alters no flag', () => {
+    const stored = view([message(campaign, 17, { flags: ['$Work'] }), message(campaign, 18, { state: 'withdrawn' })], { keywords: ['$Work'] });
+    expect(decideFlags([{ uid: 17, mode: 'add', flags: ['$work'] }], context())(stored).change).toBeNull();
+    expect(decideFlags([{ uid: 18, mode: 'add', flags: ['$Junk'] }], context())(stored).change).toBeNull();
+    expect(decideFlags([{ uid: 17, mode: 'remove', flags: ['$Junk'] }], context())(stored).change).toEqual({ update: [], keywords: ['$Junk', '$Work'] });
+    expect(decideFlags([{ uid: 17, mode: 'set', flags: ['\\Seen', 'Later'] }], context())(stored).change).toMatchObject({ keywords: ['$Work', 'Later'] });
+  });
+
+  test(`keywords: case-insensitive, the first spelling kept, no system flags, at most ${MAX_VIEW_KEYWORDS}`, () => {
+    expect(rememberKeywords(['$Label1'], ['$LABEL1', '\\Seen', '\\Recent'])).toBeUndefined();
+    expect(rememberKeywords(['$Label1'], ['Work', '$junk', 'work'])).toEqual(['$Label1', '$junk', 'Work']);
+    const full = Array.from({ length: MAX_VIEW_KEYWORDS }, (_, index) => `k${index}`);
+    expect(rememberKeywords(full, ['$Junk'])).toBeUndefined();
+    expect(rememberKeywords([], [...full, '$Junk'])).toHaveLength(MAX_VIEW_KEYWORDS);
   });
 
   test('expunge: visible and withdrawn messages, once; the body goes', () => {

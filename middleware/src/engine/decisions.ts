@@ -15,7 +15,7 @@
 import type { Campaign, FlagChange } from '@inlay/schemas';
 import { applyViewChange, type MessageUpdate, type StoredView, type StoredVirtualMessage, type ViewChange, type ViewDecide } from '../store/view-types.js';
 import { campaignRecords, eligibility, foldHistory, type Eligibility } from './eligibility.js';
-import { applyFlagChange, sameFlags, SEEN_FLAG } from './flags.js';
+import { applyFlagChange, rememberKeywords, sameFlags, SEEN_FLAG } from './flags.js';
 import { allocateUids } from './uids.js';
 
 export type ViewEra = 'current' | 'new' | 'stale';
@@ -31,9 +31,9 @@ export function viewFor(view: StoredView, uidValidity: number): StoredView {
     case 'current':
       return view;
     case 'new':
-      return { uidValidity, nextUid: 1, epoch: view.epoch, history: foldHistory(view.history, view.messages), messages: [] };
+      return { uidValidity, nextUid: 1, epoch: view.epoch, history: foldHistory(view.history, view.messages), keywords: [], messages: [] };
     case 'stale':
-      return { ...view, messages: [] };
+      return { ...view, keywords: [], messages: [] };
   }
 }
 
@@ -86,10 +86,15 @@ export function decideFlags(changes: readonly FlagChange[], context: DecisionCon
     if (eraOf(current, context.uidValidity) !== 'current') return { change: null, result: undefined };
     const byUid = new Map(current.messages.filter((message) => message.state === 'visible').map((message) => [message.uid, message]));
     const flags = new Map<number, string[]>();
+    // A STORE naming a keyword creates it in the mailbox, even one that removes it (Dovecot too).
+    const named: string[] = [];
     for (const change of changes) {
       const message = byUid.get(change.uid);
-      if (message !== undefined) flags.set(change.uid, applyFlagChange(flags.get(change.uid) ?? message.flags, change));
+      if (message === undefined) continue;
+      flags.set(change.uid, applyFlagChange(flags.get(change.uid) ?? message.flags, change));
+      named.push(...change.flags);
     }
+    const keywords = rememberKeywords(current.keywords, named);
     const update: MessageUpdate[] = [];
     for (const [uid, next] of flags) {
       const message = byUid.get(uid)!;
@@ -98,7 +103,8 @@ export function decideFlags(changes: readonly FlagChange[], context: DecisionCon
       if (!changed && !firstRead) continue;
       update.push({ uid, flags: next, ...(changed ? { flagsChanges: (message.flagsChanges ?? 0) + 1 } : {}), ...(firstRead ? { readAtMs: context.nowMs } : {}) });
     }
-    return { change: update.length === 0 ? null : { update }, result: undefined };
+    if (update.length === 0 && keywords === undefined) return { change: null, result: undefined };
+    return { change: { update, ...(keywords === undefined ? {} : { keywords }) }, result: undefined };
   };
 }
 
@@ -170,8 +176,10 @@ export function decideAssign(request: AssignRequestPart, candidates: readonly Ca
       };
     });
     if (insert.length === 0 && update.length === 0) return { change: null, result: { applied: true, assigned: [] } };
+    const keywords = rememberKeywords(base.keywords, insert.flatMap((message) => message.flags));
     const change: ViewChange = {
-      ...(era === 'new' ? { dropMessages: true, uidValidity: base.uidValidity, history: base.history } : {}),
+      ...(era === 'new' ? { dropMessages: true, uidValidity: base.uidValidity, history: base.history, keywords: keywords ?? base.keywords } : {}),
+      ...(era !== 'new' && keywords !== undefined ? { keywords } : {}),
       nextUid: insert.length === 0 ? base.nextUid : insert[insert.length - 1]!.uid + 1,
       update,
       insert,

@@ -78,7 +78,7 @@ interface Targeting {
   readonly fresh: boolean;
 }
 
-const UNKNOWN_VIEW: InboxView = Object.freeze({ known: false, epoch: 0, messages: [], pending: 0, ttlMs: DEFAULT_VIEW_TTL_MS }) as InboxView;
+const UNKNOWN_VIEW: InboxView = Object.freeze({ known: false, epoch: 0, messages: [], keywords: [], pending: 0, ttlMs: DEFAULT_VIEW_TTL_MS }) as InboxView;
 
 export class Engine {
   private readonly store: Store;
@@ -223,6 +223,7 @@ export class Engine {
       epoch: view.epoch,
       messages: era === 'current' ? view.messages.filter((message) => message.state === 'visible').map(toVirtualMessage) : [],
       ...(era === 'current' ? { uidNext: view.nextUid } : {}),
+      keywords: era === 'current' ? [...view.keywords] : [],
       pending: era === 'stale' ? 0 : eligibleCampaigns(seen, current.applicable, nowMs).length,
       ttlMs: Math.max(0, Math.ceil(Math.min(...waits))),
     };

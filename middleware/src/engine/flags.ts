@@ -8,7 +8,7 @@
  * The list is kept sorted by code unit (byte order for these ASCII-only flags), the order
  * Cassandra keeps a set<text> in, so both stores return the same list. Pure.
  */
-import type { FlagChange } from '@inlay/schemas';
+import { MAX_VIEW_KEYWORDS, type FlagChange } from '@inlay/schemas';
 
 export const SEEN_FLAG = '\\Seen';
 
@@ -37,6 +37,21 @@ export function applyFlagChange(current: readonly string[], change: Pick<FlagCha
     else if (!byKey.has(key) && byKey.size < MAX_FLAGS_PER_MESSAGE) byKey.set(key, current.find((kept) => kept.toLowerCase() === key) ?? flag);
   }
   return [...byKey.values()].sort();
+}
+
+/**
+ * `known` with the keywords among `flags` it lacks (compared case-insensitively, the spelling
+ * first stored kept), sorted; undefined when nothing is new or the list is full
+ * (MAX_VIEW_KEYWORDS: past it a keyword is no longer remembered, only announced while shown).
+ */
+export function rememberKeywords(known: readonly string[], flags: readonly string[]): string[] | undefined {
+  const byKey = new Map(known.map((keyword) => [keyword.toLowerCase(), keyword]));
+  for (const flag of flags) {
+    const keyword = canonical(flag);
+    if (keyword === undefined || keyword.startsWith('\\') || byKey.size >= MAX_VIEW_KEYWORDS) continue;
+    if (!byKey.has(keyword.toLowerCase())) byKey.set(keyword.toLowerCase(), keyword);
+  }
+  return byKey.size === known.length ? undefined : [...byKey.values()].sort();
 }
 
 /** Whether the change sets \Seen (what counts as reading the message). */

@@ -23,7 +23,7 @@ afterAll(async () => {
 
 describe('a campaign through the engine routes', () => {
   test('scheduled over REST → pending → assigned → read → expunged → gone, with its events', async () => {
-    expect((await post('', key)).json).toEqual({ known: true, epoch: 0, messages: [], pending: 0, ttlMs: 5000 });
+    expect((await post('', key)).json).toEqual({ known: true, epoch: 0, messages: [], keywords: [], pending: 0, ttlMs: 5000 });
     const created = await t.request('POST', '/api/tenants/engine-routes/campaigns', {
       body: {
         name: 'Welcome',
@@ -61,7 +61,7 @@ describe('a campaign through the engine routes', () => {
   });
 
   test('an unknown user gets an empty view, never an error', async () => {
-    for (const path of ['', '/reveal']) expect((await post(path, { ...key, login: 'someone@nowhere.example' })).json).toEqual({ known: false, epoch: 0, messages: [], pending: 0, ttlMs: 5000 });
+    for (const path of ['', '/reveal']) expect((await post(path, { ...key, login: 'someone@nowhere.example' })).json).toEqual({ known: false, epoch: 0, messages: [], keywords: [], pending: 0, ttlMs: 5000 });
     expect((await post('/assign', { ...key, login: 'x', epoch: 0, anchorServerUid: 0 })).json).toMatchObject({ known: false, applied: false, assigned: [] });
     expect((await post('/flags', { ...key, login: 'x', changes: [{ uid: 1, mode: 'set', flags: [] }] })).status).toBe(200);
     expect((await post('/expunge', { ...key, login: 'x', uids: [1] })).status).toBe(200);

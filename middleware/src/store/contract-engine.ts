@@ -173,6 +173,22 @@ export function describeEngineContract(store: () => Store, tenant: () => Tenant,
     expect(await store().getView(s.viewRef)).toEqual(stored);
   });
 
+  test('engine: every keyword a client names on a virtual message stays in the view, for every node, until the UIDVALIDITY changes', async () => {
+    const s = await scenario();
+    await s.campaign();
+    const engine = node();
+    await engine.assign({ ...s.key, epoch: 0, anchorServerUid: 1 });
+    expect((await engine.view(s.key)).keywords).toEqual([]);
+    await engine.flags({ ...s.key, changes: [{ uid: 17, mode: 'add', flags: ['\\Seen', '$label1', 'Work'] }] });
+    // Removing a keyword the mailbox lacks still creates it, as STORE does on a server; the
+    // spelling first stored stays.
+    await engine.flags({ ...s.key, changes: [{ uid: 17, mode: 'remove', flags: ['$Junk', '$Label1'] }] });
+    expect((await engine.expunge({ ...s.key, uids: [17] })).keywords).toEqual(['$Junk', '$label1', 'Work']);
+    expect(await node().view(s.key)).toMatchObject({ messages: [], keywords: ['$Junk', '$label1', 'Work'] });
+    expect((await store().getView(s.viewRef)).keywords).toEqual(['$Junk', '$label1', 'Work']);
+    expect((await engine.view({ ...s.key, serverUidValidity: 8 })).keywords).toEqual([]);
+  });
+
   test('engine: a hashing tenant knows the user by the HMAC only; an unknown domain is no one', async () => {
     const s = await scenario(hashingTenant());
     await s.campaign();
@@ -182,6 +198,6 @@ export function describeEngineContract(store: () => Store, tenant: () => Tenant,
     const events = await store().listEvents(hashingTenant(), { since: new Date(nowMs - HOUR), until: new Date(nowMs + HOUR) });
     expect(events.filter((event) => event.userKey === s.userKey)).toHaveLength(1);
     expect(JSON.stringify(events)).not.toContain(s.key.login.toLowerCase());
-    expect(await node().view({ ...s.key, login: `nobody@unknown-${randomBytes(4).toString('hex')}.example` })).toEqual({ known: false, epoch: 0, messages: [], pending: 0, ttlMs: 5000 });
+    expect(await node().view({ ...s.key, login: `nobody@unknown-${randomBytes(4).toString('hex')}.example` })).toEqual({ known: false, epoch: 0, messages: [], keywords: [], pending: 0, ttlMs: 5000 });
   });
 }

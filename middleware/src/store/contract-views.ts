@@ -65,6 +65,24 @@ export function describeViewContract(store: () => Store, tenant: () => Tenant, h
     expect(await store().getView(ref)).toEqual(after.view);
   });
 
+  test('views: the keyword list reads back, is kept by changes that do not name it, and goes with the UIDVALIDITY', async () => {
+    const ref = viewRef();
+    expect((await store().getView(ref)).keywords).toEqual([]);
+    const first = await store().changeView(ref, () => ({ change: { uidValidity: 9, nextUid: 2, insert: [message(1)], keywords: ['$Junk', '$Label1'] }, result: undefined }));
+    expect(first.view.keywords).toEqual(['$Junk', '$Label1']);
+    expect(await store().getView(ref)).toEqual(first.view);
+    // A change without a list (the message expunged, its keywords gone from every message) keeps it.
+    const expunged = await store().changeView(ref, () => ({ change: { epoch: 1, update: [{ uid: 1, state: 'expunged' as const, flags: [], dropBody: true }] }, result: undefined }));
+    expect(expunged.view.keywords).toEqual(['$Junk', '$Label1']);
+    expect(await store().getView(ref)).toEqual(expunged.view);
+    const grown = await store().changeView(ref, () => ({ change: { keywords: ['$Junk', '$Label1', '$Work'] }, result: undefined }));
+    expect((await store().getView(ref)).keywords).toEqual(['$Junk', '$Label1', '$Work']);
+    expect(await store().getView(ref)).toEqual(grown.view);
+    const reset = await store().changeView(ref, () => ({ change: { dropMessages: true, uidValidity: 10, nextUid: 1, keywords: [] }, result: undefined }));
+    expect(reset.view.keywords).toEqual([]);
+    expect(await store().getView(ref)).toEqual(reset.view);
+  });
+
   test('views: a decision that declines writes nothing; one that throws writes nothing and fails', async () => {
     const ref = viewRef();
     await store().changeView(ref, () => ({ change: { epoch: 1, nextUid: 2, insert: [message(1)] }, result: undefined }));

@@ -3,7 +3,7 @@
  * every table of the plan:
  *
  * - ['row', ks, 'virtual_messages', userKey, mailbox]       the counters (UIDVALIDITY, next UID,
- *   epoch) and the history of earlier UIDVALIDITYs — Cassandra's static columns;
+ *   epoch), the history of earlier UIDVALIDITYs and the keywords — Cassandra's static columns;
  * - ['row', ks, 'virtual_messages', userKey, mailbox, uid]  one message each, in UID order;
  * - ['row', ks, 'events', bucket, shard, eventId]           one event each (store/event-buckets.ts).
  *
@@ -33,6 +33,8 @@ interface StoredCounters {
   readonly nextUid: number;
   readonly epoch: number;
   readonly history: Record<string, CampaignHistory>;
+  /** Absent in counters written before views kept keywords. */
+  readonly keywords?: readonly string[];
 }
 
 type StoredEvent = Omit<EngineEventRecord, 'occurredAt'> & { readonly occurredAtMs: number };
@@ -54,7 +56,8 @@ export class EmbeddedViewTables {
       messages.push(fromStored(entry.value as StoredVirtualMessage));
     }
     if (counters === undefined && messages.length === 0) return EMPTY_VIEW;
-    return { ...(counters ?? EMPTY_VIEW), messages };
+    const { keywords, ...rest } = counters ?? EMPTY_VIEW;
+    return { ...rest, keywords: keywords ?? [], messages };
   }
 
   changeView<Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }> {
@@ -63,7 +66,7 @@ export class EmbeddedViewTables {
       const { change, result } = decide(current);
       if (change === null) return { view: current, result };
       const next = applyViewChange(current, change);
-      const counters: StoredCounters = { uidValidity: next.uidValidity, nextUid: next.nextUid, epoch: next.epoch, history: { ...next.history } };
+      const counters: StoredCounters = { uidValidity: next.uidValidity, nextUid: next.nextUid, epoch: next.epoch, history: { ...next.history }, keywords: [...next.keywords] };
       void this.db.put(viewPrefix(ref), counters);
       if (change.dropMessages) for (const message of current.messages) void this.db.remove(messageKey(ref, message.uid));
       const updates = change.dropMessages ? [] : (change.update ?? []);

@@ -16,6 +16,8 @@ export const EVENT_SHARDS = 16;
 export const TENANT_ADDED_COLUMNS: readonly { table: string; column: string; type: string }[] = [
   // How often a virtual message's flags changed: sessions report a change back to the same values.
   { table: 'virtual_messages', column: 'flags_changes', type: 'int' },
+  // Every keyword ever set on the view's messages: a server keeps a keyword in FLAGS for good.
+  { table: 'virtual_messages', column: 'keywords', type: 'set<text> static' },
 ];
 
 export const TENANT_TABLES: Readonly<Record<string, string>> = {
@@ -52,7 +54,8 @@ export const TENANT_TABLES: Readonly<Record<string, string>> = {
   // session the whole view. Every change is one conditional batch on this partition, IF version = ?
   // (see README "Virtual UIDs"), so assigning UIDs, frequency caps and reinjection decisions (read
   // from the rows and `history`) and flag changes never interleave. `body` is the rendered RFC 822
-  // message, kept while the message is visible.
+  // message, kept while the message is visible. `keywords`: every keyword ever set on the view's
+  // messages under this UIDVALIDITY (a server keeps a keyword in FLAGS for good).
   virtual_messages: `(
     user_key text,
     mailbox text,
@@ -61,6 +64,7 @@ export const TENANT_TABLES: Readonly<Record<string, string>> = {
     epoch bigint static,
     version bigint static,
     history text static,
+    keywords set<text> static,
     uid bigint,
     campaign_id timeuuid,
     campaign_revision int,

@@ -75,11 +75,14 @@ export interface StoredView {
   /** Raised by every reveal; an assign applies only with the epoch it names. */
   readonly epoch: number;
   readonly history: Readonly<Record<string, CampaignHistory>>;
+  /** Every keyword ever set on a message of this UIDVALIDITY, sorted (engine/flags.ts,
+   *  rememberKeywords): a server keeps a keyword in the mailbox's FLAGS for good. */
+  readonly keywords: readonly string[];
   /** Every message of this UIDVALIDITY, in every state, ascending by UID. */
   readonly messages: readonly StoredVirtualMessage[];
 }
 
-export const EMPTY_VIEW: StoredView = Object.freeze({ uidValidity: 0, nextUid: 1, epoch: 0, history: {}, messages: [] });
+export const EMPTY_VIEW: StoredView = Object.freeze({ uidValidity: 0, nextUid: 1, epoch: 0, history: {}, keywords: [], messages: [] });
 
 export interface MessageUpdate {
   readonly uid: number;
@@ -99,6 +102,8 @@ export interface ViewChange {
   readonly nextUid?: number;
   readonly epoch?: number;
   readonly history?: Readonly<Record<string, CampaignHistory>>;
+  /** The whole keyword list, replacing the stored one. */
+  readonly keywords?: readonly string[];
   /** Remove every message row first (the mailbox has a new UIDVALIDITY). */
   readonly dropMessages?: boolean;
   readonly insert?: readonly StoredVirtualMessage[];
@@ -124,6 +129,7 @@ export function applyViewChange(current: StoredView, change: ViewChange): Stored
     nextUid: change.nextUid ?? current.nextUid,
     epoch: change.epoch ?? current.epoch,
     history: change.history ?? current.history,
+    keywords: change.keywords ?? current.keywords,
     messages,
   };
 }

@@ -97,8 +97,9 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
         }
       }
       if (session.selection === inbox && !session.growthPending) rememberPlacement(login, inbox);
-      // Keywords only virtual messages carry are in the mailbox's FLAGS from the start, as on a server.
-      flags.announce(map.virtuals.flatMap((shown) => shown.flags));
+      // Keywords only virtual messages carry, or ever carried (the view keeps them), are in the
+      // mailbox's FLAGS from the start, as on a server.
+      flags.announce([...(view?.keywords ?? []), ...map.virtuals.flatMap((shown) => shown.flags)]);
       return Buffer.concat([...lines.map((text) => rewriteSelectLine(session, inbox, text, figures.unseen)), line]);
     },
   };
@@ -219,8 +220,20 @@ export async function refreshAtSafePoint(session: InboxSession, withUid: boolean
   return Buffer.concat(parts);
 }
 
-/** NOOP and CHECK: passed on, then the view is refreshed before the client sees the OK. */
-export function noop(session: InboxSession, tag: string, command: Buffer): RunningCommand {
+/**
+ * NOOP and CHECK: passed on, then the view is refreshed before the client sees the OK. Keywords
+ * the view gained since the session last looked are announced first, before the server's own sync
+ * lines, as Dovecot sends FLAGS at the start of a sync: the view is read before the command goes
+ * upstream (from this node's cache when fresh).
+ */
+export async function noop(session: InboxSession, tag: string, command: Buffer): Promise<RunningCommand> {
+  const inbox = session.inbox;
+  const engine = session.host.engine;
+  const view = inbox && engine ? await engine.view(inbox.key) : undefined;
+  if (inbox && view && session.selection === inbox) {
+    const announcement = inbox.flags.announce(view.keywords ?? []);
+    if (announcement.length > 0) session.host.writeClient(announcement);
+  }
   session.host.writeUpstream(command);
   return {
     tag,

@@ -479,11 +479,12 @@ export class InboxSession {
   /** The last view whose every change this session has shown (withdrawals included). */
   private fullyApplied: InboxView | undefined;
 
-  /** Withdrawn or expunged elsewhere, flags changed elsewhere, new messages; EXPUNGE only when legal. */
+  /** Keywords set elsewhere, withdrawn or expunged elsewhere, flags changed elsewhere, new messages; EXPUNGE only when legal. */
   applyViewChanges(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView, withUid: boolean, allowExpunge = true): Buffer {
     const { map } = inbox;
     const parts: Buffer[] = [];
-    // In the order Dovecot reports changes: flags, expunges, new messages.
+    // In the order Dovecot reports changes: keywords new to the mailbox, flags, expunges, new messages.
+    parts.push(inbox.flags.announce(view.keywords ?? []));
     parts.push(flagUpdates(inbox, view, withUid));
     if (allowExpunge) {
       parts.push(withdrawals(inbox, view));

@@ -4,6 +4,9 @@
  * the first response that shows it on a message (RFC 3501 §7.2.6: FLAGS lists the flags
  * applicable in the mailbox); a keyword a client set on a campaign message never reaches the
  * server, so the proxy announces it itself, and keeps it in the server's later announcements.
+ * The view also lists every keyword ever set on a virtual message (InboxView.keywords), as a
+ * server keeps a keyword in FLAGS for good: those are announced at SELECT/EXAMINE and, when the
+ * list grows, at the session's next sync point, whether or not a message still shows them.
  * Keywords compare case-insensitively (RFC 9051 §2.3.2).
  */
 export class MailboxFlags {
@@ -59,8 +62,10 @@ export class MailboxFlags {
     this.added.push(...fresh);
     this.flags.push(...fresh);
     const lines = [`* FLAGS (${this.flags.join(' ')})\r\n`];
-    // Read-only (PERMANENTFLAGS ()): nothing becomes permanent, and the server said so already.
-    if (this.permanent !== null && this.permanent.length > 0) {
+    // Read-only (PERMANENTFLAGS ()): nothing becomes permanent, but Dovecot says so again after
+    // each FLAGS (2.3.19), and so does the proxy.
+    if (this.permanent !== null && this.permanent.length === 0) lines.push('* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n');
+    else if (this.permanent !== null) {
       this.permanent = withKeywords(this.permanent, fresh);
       lines.push(`* OK [PERMANENTFLAGS (${this.permanent.join(' ')})] Flags permitted.\r\n`);
     }

@@ -5,13 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseResponse, type ImapResponse } from '../imap-invariants-wire.ts';
-import { generateCommand, renderCommand, type CommandKind, type GenerationContext } from './commands.ts';
+import { generateCommand, renderCommand, type CommandKind, type GenerationContext, type HarnessCommand } from './commands.ts';
 import { generateMessage } from './messages.ts';
 import { normaliseResponse, normaliseResponses, UidRenaming, uidSpeller } from './normalise.ts';
 import { Random } from './random.ts';
 import { lineDiff, readableDiff } from './report.ts';
 import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
 import { flagsReportedIn, searchTestsFlags, withoutHitsOnFlagsChangedElsewhere } from './flags-changed-elsewhere.ts';
+import { touchesDeleted, UnsyncedDeletions } from './deleted-elsewhere.ts';
 
 describe('UidRenaming', () => {
   it('pairs UIDs once and refuses pairings that contradict earlier ones or the order', () => {
@@ -224,5 +225,38 @@ describe('a sync that may not expunge', () => {
     expect(mailbox.goneIn(session)).toEqual([false, false, true, false]);
     mailbox.follow(other, responses('* 3 EXISTS', 'b OK done'), false, undefined); // after expunges: 3 is not
     expect(mailbox.goneIn(other)).toEqual([false, false, false]);
+  });
+});
+
+describe('an EXPUNGE after another session changed \\Deleted', () => {
+  const store = (action: string, flags: string): HarnessCommand => ({ kind: 'store', uid: false, set: { kind: 'seq', text: '1' }, action, flags });
+  const expunge: HarnessCommand = { kind: 'expunge' };
+  const sessions = ['s1', 's2', 's3'];
+
+  it('counts a STORE naming \\Deleted, or replacing all flags, as touching it', () => {
+    expect(touchesDeleted(store('+FLAGS.SILENT', '(\\Flagged \\Deleted $Label1)'))).toBe(true);
+    expect(touchesDeleted(store('-FLAGS', '(\\Deleted)'))).toBe(true);
+    expect(touchesDeleted(store('FLAGS', '(\\Seen)'))).toBe(true);
+    expect(touchesDeleted(store('+FLAGS', '(\\Seen $Junk)'))).toBe(false);
+    expect(touchesDeleted(expunge)).toBe(false);
+  });
+
+  it('syncs first only the other sessions, and only until a command of theirs completes OK', () => {
+    const unsynced = new UnsyncedDeletions();
+    unsynced.completed('s1', store('+FLAGS', '(\\Deleted)'), true, sessions);
+    expect(unsynced.needsSyncBefore('s1', expunge)).toBe(false);
+    expect(unsynced.needsSyncBefore('s2', expunge)).toBe(true);
+    expect(unsynced.needsSyncBefore('s2', { kind: 'uid-expunge', set: { kind: 'seq', text: '1' } })).toBe(true);
+    expect(unsynced.needsSyncBefore('s2', { kind: 'noop' })).toBe(false);
+    // A refused command syncs nothing; one that completes does.
+    unsynced.completed('s2', { kind: 'fetch', uid: false, set: { kind: 'seq', text: '99' }, items: 'FLAGS' }, false, sessions);
+    expect(unsynced.needsSyncBefore('s2', expunge)).toBe(true);
+    unsynced.completed('s2', { kind: 'noop' }, true, sessions);
+    expect(unsynced.needsSyncBefore('s2', expunge)).toBe(false);
+    expect(unsynced.needsSyncBefore('s3', expunge)).toBe(true);
+    // A refused STORE changed nothing; one without \\Deleted leaves the others as they were.
+    unsynced.completed('s3', store('+FLAGS', '(\\Deleted)'), false, sessions);
+    unsynced.completed('s1', store('+FLAGS', '(\\Seen)'), true, sessions);
+    expect(unsynced.needsSyncBefore('s2', expunge)).toBe(false);
   });
 });

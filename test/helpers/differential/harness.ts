@@ -12,7 +12,8 @@
  * bytes, so any difference is the subject's and not timing's. Responses are compared in
  * order, unsolicited FETCH FLAGS updates included, except that FETCH responses of different
  * messages and EXPUNGEs between two other responses may come in any order that says the same
- * (normalise.ts, canonicalChangeRuns).
+ * (normalise.ts, canonicalChangeRuns). An EXPUNGE in a session not synced since another session
+ * changed \Deleted gets a NOOP first, on both sides (deleted-elsewhere.ts).
  *
  *   const result = await runDifferential({ seed, steps: 60, sessions: 3, subject, oracle });
  *   assertNoDifference(result);   // throws a report naming seed, step, command, both answers
@@ -29,6 +30,7 @@ import { HarnessSession, type CommandOutcome } from './session.ts';
 import type { CampaignSpec, DifferentialTarget } from './target.ts';
 import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
 import { flagsReportedIn, searchTestsFlags, withoutHitsOnFlagsChangedElsewhere } from './flags-changed-elsewhere.ts';
+import { UnsyncedDeletions } from './deleted-elsewhere.ts';
 
 /** INLAY_DIFFERENTIAL_TRACE=file: every exchange's raw answers on both sides, for reading a failure's history. */
 const TRACE_FILE = process.env['INLAY_DIFFERENTIAL_TRACE'];
@@ -85,6 +87,7 @@ class DifferentialRun {
   private readonly actions: string[] = [];
   private readonly campaigns: CampaignSpec[] = [];
   private readonly oracleMailbox = new OracleMailbox();
+  private readonly unsyncedDeletions = new UnsyncedDeletions();
   private observer: SessionPair | null = null;
   /** Violations judged so far, per session. */
   private readonly judged = new Map<HarnessSession, number>();
@@ -190,6 +193,10 @@ class DifferentialRun {
           mappedUids: this.renaming.oracleUids(),
           withoutRecent: this.normalise.dropRecent,
         });
+        if (this.unsyncedDeletions.needsSyncBefore(pair.name, command)) {
+          // Its own tag, not from the counter, which labels generated mail (deleted-elsewhere.ts).
+          await this.exchange(pair, { kind: 'noop' }, 'sync first: another session changed \\Deleted', `${pair.name}.${this.step}.sync`);
+        }
         return this.exchange(pair, command);
       }
     }
@@ -243,8 +250,7 @@ class DifferentialRun {
   }
 
   /** Runs one command on both sides of a pair and compares the answers. */
-  private async exchange(pair: SessionPair, command: HarnessCommand, note = ''): Promise<void> {
-    const tag = `${pair.name}.${this.step}.${(this.counter += 1)}`;
+  private async exchange(pair: SessionPair, command: HarnessCommand, note = '', tag = `${pair.name}.${this.step}.${(this.counter += 1)}`): Promise<void> {
     const rendered: Record<Side, RenderedCommand> = { oracle: renderCommand(command, this.spelling('oracle')), subject: renderCommand(command, this.spelling('subject')) };
     this.log(pair.name, `${rendered.oracle.line}${rendered.oracle.literal ? `{${rendered.oracle.literal.length}}` : ''}${note ? ` (${note})` : ''}`);
     const send = (session: HarnessSession, side: Side): Promise<CommandOutcome> => (command.kind === 'idle' ? session.idle(tag) : session.command(tag, rendered[side]));
@@ -287,6 +293,8 @@ class DifferentialRun {
       const reason = oracleFault ? `the answers differ, but the oracle broke an invariant in its own answer (${oracleFaults.map((fault) => fault.rule).join(', ')}): inconclusive, not counted against the subject` : conflict ?? 'the answers differ';
       throw new Divergence({ step: this.step, actor: pair.name, action: rendered.oracle.line, reason, oracleFault, ...sides });
     }
+    const completion = oracle.responses.at(-1);
+    this.unsyncedDeletions.completed(pair.name, command, completion?.kind === 'tagged' && completion.status === 'OK', this.pairs.map((other) => other.name));
   }
 
   /**

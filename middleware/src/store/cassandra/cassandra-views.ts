@@ -2,7 +2,7 @@
  * INBOX views and engine events in Cassandra (tables `virtual_messages` and `events` of a tenant
  * keyspace, see tenant-tables.ts).
  *
- * A view is one partition (user_key, mailbox): counters, epoch and history as static columns,
+ * A view is one partition (user_key, mailbox): counters, epoch, history and keywords as static columns,
  * one row per message. Every change is a compare-and-set on the static `version`: read the
  * partition at LOCAL_SERIAL (which also completes any Paxos round still in flight), let the engine
  * decide, then one conditional batch on that partition — `UPDATE … SET version = v + 1, … IF
@@ -127,7 +127,7 @@ export class CassandraViewTables {
 
   private async read(ref: ViewRef, serial: boolean): Promise<{ view: StoredView; version: number | null }> {
     const rows = await this.allRows(
-      `SELECT uid_validity, next_uid, epoch, version, history, ${MESSAGE_COLUMNS} FROM ${quoteIdentifier(ref.keyspaceName)}.virtual_messages WHERE user_key = ? AND mailbox = ?`,
+      `SELECT uid_validity, next_uid, epoch, version, history, keywords, ${MESSAGE_COLUMNS} FROM ${quoteIdentifier(ref.keyspaceName)}.virtual_messages WHERE user_key = ? AND mailbox = ?`,
       [ref.userKey, ref.mailbox],
       serial ? { consistency: consistencies.localSerial } : {},
     );
@@ -139,6 +139,8 @@ export class CassandraViewTables {
       nextUid: toNumber(first.get('next_uid')) ?? 1,
       epoch: toNumber(first.get('epoch')) ?? 0,
       history: history === null ? {} : (JSON.parse(history) as Record<string, CampaignHistory>),
+      // An empty set reads as null.
+      keywords: ((first.get('keywords') as string[] | null) ?? []).slice().sort(),
       // A partition with statics only reads as one row whose clustering key is null.
       messages: rows.filter((row) => row.get('uid') !== null).map(rowToMessage),
     };
@@ -150,12 +152,14 @@ export class CassandraViewTables {
     const table = `${quoteIdentifier(ref.keyspaceName)}.virtual_messages`;
     const key = [ref.userKey, ref.mailbox];
     const next = applyViewChange(current, change);
+    // The keyword set is written only when it changes: rewriting a collection leaves a tombstone.
+    const keywords = change.keywords === undefined ? '' : ', keywords = ?';
     const queries: Query[] = [
       {
         // `IF version = null` holds for a partition that does not exist yet: two first writers
         // race on it like on any other version.
-        query: `UPDATE ${table} SET version = ?, uid_validity = ?, next_uid = ?, epoch = ?, history = ? WHERE user_key = ? AND mailbox = ? IF version = ?`,
-        params: [(version ?? 0) + 1, next.uidValidity, next.nextUid, next.epoch, JSON.stringify(next.history), ...key, version],
+        query: `UPDATE ${table} SET version = ?, uid_validity = ?, next_uid = ?, epoch = ?, history = ?${keywords} WHERE user_key = ? AND mailbox = ? IF version = ?`,
+        params: [(version ?? 0) + 1, next.uidValidity, next.nextUid, next.epoch, JSON.stringify(next.history), ...(change.keywords === undefined ? [] : [[...next.keywords]]), ...key, version],
       },
     ];
     const inserted = new Set((change.insert ?? []).map((message) => message.uid));
