@@ -73,8 +73,15 @@ export class Relay implements RelayControl {
     private readonly upstream: Socket,
   ) {
     const limit = owner.limits.maxLineBytes;
-    this.clientFramer = new ImapFramer('client', new ClientSide(this), (bytes) => upstream.write(bytes), limit);
-    this.serverFramer = new ImapFramer('server', new ServerSide(this), (bytes) => client.write(bytes), limit);
+    const fromClient: FrameHandler = {
+      onLine: (line, first, literal) => this.onClientCommand(line, first, literal),
+      onLiteralData: (chunk) => this.onClientLiteral(chunk),
+      onLineTooLong: (max) => this.onClientLineTooLong(max),
+    };
+    // Server lines past the limit are streamed by the framer, never refused.
+    const fromServer: FrameHandler = { onLine: (line, first, literal) => this.onServerResponse(line, first, literal), onLiteralData: () => true, onLineTooLong: () => {} };
+    this.clientFramer = new ImapFramer('client', fromClient, (bytes) => upstream.write(bytes), limit);
+    this.serverFramer = new ImapFramer('server', fromServer, (bytes) => client.write(bytes), limit);
     this.inbox = new InboxSession({
       log: owner.log,
       login: owner.login,
@@ -463,32 +470,6 @@ export class Relay implements RelayControl {
     if (++this.badResponses < this.owner.limits.maxBadCommands) return;
     this.owner.log.warn({ code: PROXY_ERRORS.tooManyBadCommands.code, count: this.badResponses }, 'too many invalid commands; disconnecting');
     this.end('too many invalid commands', PROXY_ERRORS.tooManyBadCommands);
-  }
-}
-
-class ClientSide implements FrameHandler {
-  constructor(private readonly relay: Relay) {}
-  onLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
-    return this.relay.onClientCommand(line, first, literal);
-  }
-  onLiteralData(chunk: Buffer): boolean {
-    return this.relay.onClientLiteral(chunk);
-  }
-  onLineTooLong(limit: number): void {
-    this.relay.onClientLineTooLong(limit);
-  }
-}
-
-class ServerSide implements FrameHandler {
-  constructor(private readonly relay: Relay) {}
-  onLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
-    return this.relay.onServerResponse(line, first, literal);
-  }
-  onLiteralData(): boolean {
-    return true;
-  }
-  onLineTooLong(): void {
-    // Server lines past the limit are streamed by the framer, never refused.
   }
 }
 
