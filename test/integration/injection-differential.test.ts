@@ -12,7 +12,8 @@
  * some with campaigns starting and ending mid-session too — on the embedded store, and some of
  * them again with the middleware on the run's Cassandra. Fresh seeds are opt-in
  * (`npm run test:differential`; INLAY_DIFFERENTIAL_MIX=nocampaign for new mail only): about one
- * in ten still differs from the oracle when campaigns start and end (README, status).
+ * in thirty still differs from the oracle when campaigns start and end, where Dovecot's answer
+ * depends on its own sync state (proxy/README.md, "Where IMAP leaves a choice").
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testDovecot } from '../helpers/fixtures.ts';
