@@ -17,6 +17,7 @@ import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, type FrameHandler, type Li
 import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap-syntax.js';
 import { RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
 import type { EngineClient } from './engine-client.js';
+import { UID_SCALE_END_REASON } from './view/uid-scale.js';
 import { InboxSession } from './view/inbox-session.js';
 import { claimedOutsideInbox, dispatch } from './view/inbox-dispatch.js';
 import { rewriteUidCodes } from './view/response-rewrite.js';
@@ -126,7 +127,7 @@ export class Relay implements RelayControl {
       const bye = this.inbox.beyondScale(err) ? PROXY_ERRORS.inboxUidsBeyondScale : null;
       if (bye !== null) {
         this.client.write(imapErrorLine('*', bye));
-        this.finish('INBOX UIDs beyond the translatable range');
+        this.finish(UID_SCALE_END_REASON);
         return;
       }
       const error = err as Error;
@@ -362,7 +363,7 @@ export class Relay implements RelayControl {
         await settled;
       }
     } catch (err) {
-      if (this.inbox.beyondScale(err)) return this.end('INBOX UIDs beyond the translatable range', PROXY_ERRORS.inboxUidsBeyondScale);
+      if (this.inbox.beyondScale(err)) return this.end(UID_SCALE_END_REASON, PROXY_ERRORS.inboxUidsBeyondScale);
       this.owner.log.error({ err: (err as Error).message, stack: (err as Error).stack, command: parsed.name }, 'INBOX view failed on a command');
       this.inbox.current = null;
       this.inbox.settled = null;

@@ -11,7 +11,7 @@ import type { InboxSession } from './inbox-session.js';
 import type { Selection } from './inbox-types.js';
 import { flagUpdates, newUids, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
 import { expandSmallSet } from './sequence-set.js';
-import { MAX_SCALABLE_SERVER_UID, UidBeyondScaleError } from './inbox-map.js';
+import { MAX_SCALABLE_SERVER_UID, UidBeyondScaleError } from './uid-scale.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 

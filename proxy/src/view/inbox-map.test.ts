@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { VirtualMessage } from '@inlay/schemas';
-import { InboxMap, MAX_SCALABLE_SERVER_UID, UidBeyondScaleError, clientUidNext, clientUidValidity } from './inbox-map.js';
+import { InboxMap, clientUidNext, clientUidValidity } from './inbox-map.js';
+import { MAX_SCALABLE_SERVER_UID, UidBeyondScaleError } from './uid-scale.js';
 import { parseSequenceSet, resolveRanges, formatRanges, inRanges } from './sequence-set.js';
 import { parseFetchHead, rewriteFetchUids, rewriteUidCodes } from './response-rewrite.js';
 

@@ -12,6 +12,7 @@
  * Must never reorder: client UIDs ascend with client sequence numbers, always.
  */
 import { UID_SCALE, type VirtualMessage } from '@inlay/schemas';
+import { MAX_SCALABLE_SERVER_UID, UidBeyondScaleError } from './uid-scale.js';
 import { formatRanges, resolveRanges, SequenceSetError, type Range, type RawRange } from './sequence-set.js';
 
 export interface ShownVirtual {
@@ -35,29 +36,9 @@ export interface SplitSet {
   readonly virtual: number[];
 }
 
-/** The highest server UID that still scales to a UID a client may be given (2^32 − 1 at most): 2^28 − 1. */
-export const MAX_SCALABLE_SERVER_UID = Math.floor(0xffff_ffff / UID_SCALE);
-
-/**
- * A server UID past MAX_SCALABLE_SERVER_UID in an INBOX the session shows translated: no UID
- * can stand for it. The session ends (BYE); its next SELECT shows the INBOX untranslated
- * (`scalable`), under the server's own UIDVALIDITY, so the client resyncs once.
- */
-export class UidBeyondScaleError extends Error {
-  constructor(readonly serverUid: number) {
-    super(`server UID ${serverUid} is above ${MAX_SCALABLE_SERVER_UID}, the highest the proxy can translate`);
-    this.name = 'UidBeyondScaleError';
-  }
-}
-
 export function clientUidOfServer(serverUid: number): number {
   if (serverUid > MAX_SCALABLE_SERVER_UID) throw new UidBeyondScaleError(serverUid);
   return serverUid * UID_SCALE;
-}
-
-/** Whether every UID of an INBOX whose server UIDNEXT is this can be translated. */
-export function scalable(serverUidNext: number): boolean {
-  return serverUidNext - 1 <= MAX_SCALABLE_SERVER_UID;
 }
 
 export function isVirtualUid(clientUid: number): boolean {

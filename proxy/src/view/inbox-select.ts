@@ -15,7 +15,8 @@
  */
 import type { InboxView } from '@inlay/schemas';
 import { MailboxFlags } from './mailbox-flags.js';
-import { InboxMap, MAX_SCALABLE_SERVER_UID, anchorOf, clientUidNext, clientUidValidity, scalable } from './inbox-map.js';
+import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
+import { MAX_SCALABLE_SERVER_UID, scalable } from './uid-scale.js';
 import { PROXY_ERRORS } from '../errors.js';
 import { showPlaceable } from './inbox-placement.js';
 import { rememberPlacement, rememberedRealUpTo } from './placement-memo.js';

@@ -20,7 +20,8 @@
 import type { Logger } from 'pino';
 import type { InboxView, ViewKey } from '@inlay/schemas';
 import { DROP, PASS, STOP, type LineVerdict, type LiteralAnnouncement } from '../framer.js';
-import { MAX_SCALABLE_SERVER_UID, UidBeyondScaleError, clientUidNext } from './inbox-map.js';
+import { clientUidNext } from './inbox-map.js';
+import { UID_SCALE_END_REASON, endsSessionForUidScale } from './uid-scale.js';
 import { PROXY_ERRORS } from '../errors.js';
 import { appendedToInbox, placeForGrowth, type PendingGrowth } from './inbox-growth.js';
 import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
@@ -159,18 +160,9 @@ export class InboxSession {
     return this.out(null, line);
   }
 
-  /**
-   * A server UID the session cannot translate (UidBeyondScaleError) ends the session — nothing it
-   * could still say of this INBOX would be true — so the caller ends it. Logged here; false for
-   * any other error.
-   */
+  /** A UidBeyondScaleError, logged (uid-scale.ts): the caller ends the session. */
   beyondScale(err: unknown): boolean {
-    if (!(err instanceof UidBeyondScaleError)) return false;
-    this.log.warn(
-      { code: PROXY_ERRORS.inboxUidsBeyondScale.code, serverUid: err.serverUid, maxUid: MAX_SCALABLE_SERVER_UID },
-      'INBOX UIDs grew past what the proxy translates; ending the session (its next SELECT shows the INBOX untranslated)',
-    );
-    return true;
+    return endsSessionForUidScale(this.log, err);
   }
 
   get growthPending(): boolean {
@@ -226,7 +218,7 @@ export class InboxSession {
     void finished.then(
       (bytes) => this.finishAsync(bytes),
       (err: Error) => {
-        if (this.beyondScale(err)) return this.host.endSession('INBOX UIDs beyond the translatable range', PROXY_ERRORS.inboxUidsBeyondScale);
+        if (this.beyondScale(err)) return this.host.endSession(UID_SCALE_END_REASON, PROXY_ERRORS.inboxUidsBeyondScale);
         this.log.error({ err: err.message, stack: err.stack }, 'INBOX view: completing a command failed; passing the server answer on');
         this.finishAsync(line);
       },
@@ -439,7 +431,7 @@ export class InboxSession {
       if (inbox !== null) before = await placeForGrowth(this, inbox, growth, () => this.onlyRecentAfter(growth));
     } catch (err) {
       ending = this.beyondScale(err);
-      if (ending) this.host.endSession('INBOX UIDs beyond the translatable range', PROXY_ERRORS.inboxUidsBeyondScale);
+      if (ending) this.host.endSession(UID_SCALE_END_REASON, PROXY_ERRORS.inboxUidsBeyondScale);
       else this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'INBOX view: placing virtual messages among new mail failed; announcing the mail alone');
     } finally {
       this.pendingGrowth = null;

@@ -7,7 +7,8 @@
  * Must never touch bytes inside quoted strings or literals: a subject may say "UID 5".
  */
 import { expandSmallSet, formatNumbers } from './sequence-set.js';
-import { clientUidOfServer, clientUidValidity, MAX_SCALABLE_SERVER_UID } from './inbox-map.js';
+import { clientUidOfServer, clientUidValidity } from './inbox-map.js';
+import { MAX_SCALABLE_SERVER_UID } from './uid-scale.js';
 
 /** Where a FETCH response's top-level list is, between segments. */
 export interface FetchScanState {
