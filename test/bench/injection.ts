@@ -7,11 +7,13 @@
  * Run with `npm run bench:injection -w test`. Goal: mixed ratio ≥ 0.9.
  */
 import { startDovecot, type DovecotServer } from '../services/dovecot.ts';
-import { startInjectionStack, type InjectionStack } from '../helpers/injection-stack.ts';
+import { campaignMessage, startInjectionStack, type InjectionStack } from '../helpers/injection-stack.ts';
 import { CLIENTS, ROUNDS, SECONDS, compare, login, mixedPerSecond, type Target, type User } from './bench-loops.ts';
 import { childNamed, cpuMsOf } from './cpu-usage.ts';
 
 const LATENCY_SAMPLES = Number(process.env['INLAY_BENCH_LATENCY_SAMPLES'] ?? 400);
+/** INLAY_BENCH_TEMPLATE_KB=100 pads the campaign's HTML to about that size (default: a one-line message). */
+const TEMPLATE_KB = Number(process.env['INLAY_BENCH_TEMPLATE_KB'] ?? 0);
 
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -39,7 +41,8 @@ async function main(): Promise<void> {
     // Production-like: views cached 5 s on the proxy node, tenants and campaigns 3 s on the
     // middleware (both defaults; the tests turn them off), info-level logs.
     stack = await startInjectionStack({ dovecot, viewCacheMs: 5000, campaignCacheMs: 3000, proxyEnv: { INLAY_LOG_LEVEL: 'info', INLAY_PROXY_LIMITS_MAX_CONNECTIONS_PER_ADDRESS: '5000' } });
-    await stack.runCampaign('Bench offer');
+    const padding = TEMPLATE_KB > 0 ? `<p>${'Our winter offer, in detail. '.repeat(Math.ceil((TEMPLATE_KB * 1024) / 29))}</p>` : '';
+    await stack.runCampaign('Bench offer', padding ? { template: { ...campaignMessage('Bench offer'), html: `<p>Bench offer</p>${padding}` } } : {});
     const targets: Target[] = [
       { name: 'direct', port: dovecot.port },
       { name: 'proxy', port: stack.proxy.port },
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
       if (!selected.includes('* 101 EXISTS')) throw new Error(`the campaign was not injected for ${user.user}:\n${selected}`);
       client.close();
     }
-    console.log(`Inlay injection benchmark: ${CLIENTS} clients, ${SECONDS} s per measurement, ${ROUNDS} paired rounds, a campaign active for every user\n`);
+    console.log(`Inlay injection benchmark: ${CLIENTS} clients, ${SECONDS} s per measurement, ${ROUNDS} paired rounds, a campaign active for every user${TEMPLATE_KB > 0 ? ` (HTML of about ${TEMPLATE_KB} KB)` : ''}\n`);
     // Where the CPU goes: on a shared machine the ratio is set by what each process costs per iteration.
     const servers = { Dovecot: childNamed('dovecot') ?? -1, proxy: stack.proxy.pid, middleware: stack.middleware.pid };
     const spent = { direct: { iterations: 0, ms: {} as Record<string, number> }, proxy: { iterations: 0, ms: {} as Record<string, number> } };
