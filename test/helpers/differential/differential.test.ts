@@ -13,6 +13,7 @@ import { lineDiff, readableDiff } from './report.ts';
 import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
 import { flagsReportedIn, searchTestsFlags, withoutHitsOnFlagsChangedElsewhere } from './flags-changed-elsewhere.ts';
 import { touchesDeleted, UnsyncedDeletions } from './deleted-elsewhere.ts';
+import { CampaignsCameAndWent } from './came-and-went.ts';
 
 describe('UidRenaming', () => {
   it('pairs UIDs once and refuses pairings that contradict earlier ones or the order', () => {
@@ -258,5 +259,26 @@ describe('an EXPUNGE after another session changed \\Deleted', () => {
     unsynced.completed('s3', store('+FLAGS', '(\\Deleted)'), false, sessions);
     unsynced.completed('s1', store('+FLAGS', '(\\Seen)'), true, sessions);
     expect(unsynced.needsSyncBefore('s2', expunge)).toBe(false);
+  });
+});
+
+describe('a campaign that came and went while a session sent nothing', () => {
+  const fetch: HarnessCommand = { kind: 'fetch', uid: false, set: { kind: 'seq', text: '1:*' }, items: 'FLAGS' };
+  const sessions = ['s1', 's2'];
+
+  it('has that session sync before a command that syncs without expunges, until a command of its completes', () => {
+    const tracker = new CampaignsCameAndWent();
+    tracker.started('campaign-1', sessions);
+    expect(tracker.needsSyncBefore('s1', fetch)).toBe(false); // started only: both sides show it
+    tracker.completed('s2', true); // s2 synced while it ran
+    tracker.ended('campaign-1', sessions);
+    expect(tracker.needsSyncBefore('s2', fetch)).toBe(false); // s2 saw it: an ordinary withdrawal
+    expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
+    expect(tracker.needsSyncBefore('s1', { kind: 'search', uid: true, keys: [] })).toBe(true);
+    expect(tracker.needsSyncBefore('s1', { kind: 'noop' })).toBe(false); // a sync that may expunge says nothing of it
+    tracker.completed('s1', false); // refused: no sync
+    expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
+    tracker.completed('s1', true);
+    expect(tracker.needsSyncBefore('s1', fetch)).toBe(false);
   });
 });

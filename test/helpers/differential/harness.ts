@@ -13,7 +13,8 @@
  * order, unsolicited FETCH FLAGS updates included, except that FETCH responses of different
  * messages and EXPUNGEs between two other responses may come in any order that says the same
  * (normalise.ts, canonicalChangeRuns). An EXPUNGE in a session not synced since another session
- * changed \Deleted gets a NOOP first, on both sides (deleted-elsewhere.ts).
+ * changed \Deleted gets a NOOP first, on both sides (deleted-elsewhere.ts); so does a FETCH,
+ * STORE or SEARCH in a session not synced since a campaign started and ended (came-and-went.ts).
  *
  *   const result = await runDifferential({ seed, steps: 60, sessions: 3, subject, oracle });
  *   assertNoDifference(result);   // throws a report naming seed, step, command, both answers
@@ -31,6 +32,7 @@ import type { CampaignSpec, DifferentialTarget } from './target.ts';
 import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
 import { flagsReportedIn, searchTestsFlags, withoutHitsOnFlagsChangedElsewhere } from './flags-changed-elsewhere.ts';
 import { UnsyncedDeletions } from './deleted-elsewhere.ts';
+import { CampaignsCameAndWent } from './came-and-went.ts';
 
 /** INLAY_DIFFERENTIAL_TRACE=file: every exchange's raw answers on both sides, for reading a failure's history. */
 const TRACE_FILE = process.env['INLAY_DIFFERENTIAL_TRACE'];
@@ -88,6 +90,7 @@ class DifferentialRun {
   private readonly campaigns: CampaignSpec[] = [];
   private readonly oracleMailbox = new OracleMailbox();
   private readonly unsyncedDeletions = new UnsyncedDeletions();
+  private readonly cameAndWent = new CampaignsCameAndWent();
   private observer: SessionPair | null = null;
   /** Violations judged so far, per session. */
   private readonly judged = new Map<HarnessSession, number>();
@@ -196,6 +199,8 @@ class DifferentialRun {
         if (this.unsyncedDeletions.needsSyncBefore(pair.name, command)) {
           // Its own tag, not from the counter, which labels generated mail (deleted-elsewhere.ts).
           await this.exchange(pair, { kind: 'noop' }, 'sync first: another session changed \\Deleted', `${pair.name}.${this.step}.sync`);
+        } else if (this.cameAndWent.needsSyncBefore(pair.name, command)) {
+          await this.exchange(pair, { kind: 'noop' }, 'sync first: a campaign came and went (came-and-went.ts)', `${pair.name}.${this.step}.sync`);
         }
         return this.exchange(pair, command);
       }
@@ -218,12 +223,14 @@ class DifferentialRun {
         const rendering = await subject.startCampaign(campaign);
         await oracle.startCampaign(rendering ? { ...campaign, message: { ...campaign.message, ...rendering } } : campaign);
         this.campaigns.push(campaign);
+        this.cameAndWent.started(campaign.id, this.pairs.map((pair) => pair.name));
         break;
       }
       case 'campaign-end': {
         const [campaign] = this.campaigns.splice(this.random.int(0, this.campaigns.length - 1), 1) as [CampaignSpec];
         this.log('world', `${campaign.id} ends`);
         await Promise.all([subject.endCampaign(campaign), oracle.endCampaign(campaign)]);
+        this.cameAndWent.ended(campaign.id, this.pairs.map((pair) => pair.name));
         break;
       }
     }
@@ -294,7 +301,9 @@ class DifferentialRun {
       throw new Divergence({ step: this.step, actor: pair.name, action: rendered.oracle.line, reason, oracleFault, ...sides });
     }
     const completion = oracle.responses.at(-1);
-    this.unsyncedDeletions.completed(pair.name, command, completion?.kind === 'tagged' && completion.status === 'OK', this.pairs.map((other) => other.name));
+    const ok = completion?.kind === 'tagged' && completion.status === 'OK';
+    this.unsyncedDeletions.completed(pair.name, command, ok, this.pairs.map((other) => other.name));
+    this.cameAndWent.completed(pair.name, ok);
   }
 
   /**
