@@ -72,6 +72,8 @@ export class InboxMap {
   readonly virtuals: ShownVirtual[] = [];
   /** The highest UID this session showed or the view says was assigned, shown or gone since. */
   private handedOut = 0;
+  /** The highest UID of a virtual message this session showed, removed since or not. */
+  private shown = 0;
 
   constructor(public serverExists: number) {}
 
@@ -87,6 +89,15 @@ export class InboxMap {
 
   get clientExists(): number {
     return this.serverExists + this.virtuals.length;
+  }
+
+  /**
+   * The highest UID of a virtual message this session ever showed. A message at or below it that
+   * the map does not hold was shown and removed (expunged, withdrawn), or comes too late: either
+   * way it is never shown (again), since a new message's UID must be above every one shown.
+   */
+  get highestShownUid(): number {
+    return this.shown;
   }
 
   get highestVirtualUid(): number {
@@ -134,6 +145,7 @@ export class InboxMap {
   appendAfter(message: VirtualMessage, realBefore: number): number {
     this.virtuals.push({ message, realBefore, flags: message.flags, flagsChanges: message.flagsChanges ?? 0 });
     this.handedOut = Math.max(this.handedOut, message.uid);
+    this.shown = Math.max(this.shown, message.uid);
     return this.clientSeqOfVirtual(this.virtuals.length - 1);
   }
 

@@ -51,6 +51,18 @@ describe('placing virtual messages', () => {
     expect(withdrawals(inbox, view()).toString()).toBe('* 5 EXPUNGE\r\n* 4 EXPUNGE\r\n');
   });
 
+  it('never shows again a message the session removed, though the view still lists it (seed 43003)', () => {
+    // The client's EXPUNGE removed the last virtual message; the view learns of it only when the
+    // command completes, and new mail announced before then must not bring it back.
+    const inbox = inboxKnowing(9);
+    showPlaceable(inbox, view(145));
+    inbox.map.remove(0);
+    placeAmongNew(inbox, view(145), [11], 0, inbox.viewUidBound);
+    expect(inbox.map.virtuals).toEqual([]);
+    expect(showPlaceable(inbox, view(145)).toString()).toBe('');
+    expect(showPlaceable(inbox, view(145, 146)).toString()).toBe('* 10 EXISTS\r\n'); // a new one still shows
+  });
+
   it('reads the answers to its own FETCH (UID), and only those', () => {
     expect(ownFetch({ from: 4, to: 5 }, '* 4 FETCH (UID 9)\r\n')).toBe(true);
     expect(ownFetch({ from: 4, to: 5 }, '* 3 FETCH (UID 8)\r\n')).toBe(false);

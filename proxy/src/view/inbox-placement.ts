@@ -22,7 +22,7 @@ export function showPlaceable(inbox: Inbox, view: InboxView): Buffer {
   const { map } = inbox;
   let added = false;
   for (const message of view.messages) {
-    if (message.uid <= map.highestVirtualUid || map.indexOfUid(message.uid) !== -1) continue;
+    if (message.uid <= map.highestShownUid) continue; // shown already, or removed since
     const anchor = anchorOf(message.uid);
     // Placed only at the end: every real message up to its anchor is here, none above it.
     if (anchor >= inbox.syncedUidNext || anchor + 1 < inbox.viewUidBound) continue;
@@ -42,7 +42,7 @@ export function placeAmongNew(inbox: Inbox, view: InboxView, uids: readonly numb
   const { map } = inbox;
   const known = map.serverExists;
   for (const message of view.messages) {
-    if (message.uid <= map.highestVirtualUid || map.indexOfUid(message.uid) !== -1) continue;
+    if (message.uid <= map.highestShownUid) continue; // shown already, or removed since
     const anchor = anchorOf(message.uid);
     if (anchor + 1 < boundBefore || anchor > uids[uids.length - 1]!) continue;
     const newBelow = uids.filter((uid) => uid <= anchor).length;

@@ -215,7 +215,7 @@ export async function refreshAtSafePoint(session: InboxSession, withUid: boolean
   const view = await engine.view(inbox.key);
   if (!view || session.selection !== inbox) return Buffer.alloc(0);
   const parts = [session.applyViewChanges(inbox, view, withUid)];
-  const deferred = view.messages.some((message) => message.uid > inbox.map.highestVirtualUid && inbox.map.indexOfUid(message.uid) === -1);
+  const deferred = view.messages.some((message) => message.uid > inbox.map.highestShownUid);
   if (view.pending > 0 && !inbox.readOnly) parts.push(await inject(session, inbox, view, null));
   else if (deferred && (await syncedAnchor(session, inbox)) !== null) parts.push(showPlaceable(inbox, view));
   return Buffer.concat(parts);
