@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseResponse, type ImapResponse } from '../imap-invariants-wire.ts';
-import { generateCommand, renderCommand, type CommandKind, type GenerationContext, type HarnessCommand } from './commands.ts';
+import { generateCommand, renderCommand, type CommandKind, type GenerationContext, type HarnessCommand, type SearchKey } from './commands.ts';
 import { generateMessage } from './messages.ts';
 import { normaliseResponse, normaliseResponses, UidRenaming, uidSpeller } from './normalise.ts';
 import { Random } from './random.ts';
@@ -14,6 +14,7 @@ import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts
 import { flagsReportedIn, searchTestsFlags, withoutHitsOnFlagsChangedElsewhere } from './flags-changed-elsewhere.ts';
 import { touchesDeleted, UnsyncedDeletions } from './deleted-elsewhere.ts';
 import { CampaignsCameAndWent } from './came-and-went.ts';
+import { uidSearchNamingSetWhileGone } from './expunged-elsewhere.ts';
 
 describe('UidRenaming', () => {
   it('pairs UIDs once and refuses pairings that contradict earlier ones or the order', () => {
@@ -280,5 +281,20 @@ describe('a campaign that came and went while a session sent nothing', () => {
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
     tracker.completed('s1', true);
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(false);
+  });
+});
+
+describe('a UID SEARCH naming a set while the session still has messages gone elsewhere', () => {
+  const search = (uid: boolean, keys: readonly SearchKey[]): HarnessCommand => ({ kind: 'search', uid, keys });
+  const set = { kind: 'set', set: { kind: 'seq', text: '1:3' } } as const;
+  const text = { kind: 'text', text: 'SEEN' } as const;
+
+  it('syncs first only a UID SEARCH naming a set, anywhere in its criteria, and only with something gone', () => {
+    expect(uidSearchNamingSetWhileGone(search(true, [text, { kind: 'not', key: { kind: 'group', keys: [set] } }]), [false, true])).toBe(true);
+    expect(uidSearchNamingSetWhileGone(search(true, [{ kind: 'or', left: text, right: set }]), [true])).toBe(true);
+    expect(uidSearchNamingSetWhileGone(search(true, [set]), [false, false])).toBe(false); // nothing gone
+    expect(uidSearchNamingSetWhileGone(search(true, [set]), null)).toBe(false); // unknown: strict
+    expect(uidSearchNamingSetWhileGone(search(true, [text]), [true])).toBe(false); // no set
+    expect(uidSearchNamingSetWhileGone(search(false, [set]), [true])).toBe(false); // SEARCH never expunges
   });
 });

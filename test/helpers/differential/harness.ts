@@ -14,7 +14,8 @@
  * messages and EXPUNGEs between two other responses may come in any order that says the same
  * (normalise.ts, canonicalChangeRuns). An EXPUNGE in a session not synced since another session
  * changed \Deleted gets a NOOP first, on both sides (deleted-elsewhere.ts); so does a FETCH,
- * STORE or SEARCH in a session not synced since a campaign started and ended (came-and-went.ts).
+ * STORE or SEARCH in a session not synced since a campaign started and ended (came-and-went.ts),
+ * and a UID SEARCH naming a set in a session that still has messages gone elsewhere.
  *
  *   const result = await runDifferential({ seed, steps: 60, sessions: 3, subject, oracle });
  *   assertNoDifference(result);   // throws a report naming seed, step, command, both answers
@@ -29,7 +30,7 @@ import { Random } from './random.ts';
 import type { DifferentialResult, Mismatch } from './report.ts';
 import { HarnessSession, type CommandOutcome } from './session.ts';
 import type { CampaignSpec, DifferentialTarget } from './target.ts';
-import { OracleMailbox, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
+import { OracleMailbox, uidSearchNamingSetWhileGone, withoutExpungedElsewhere } from './expunged-elsewhere.ts';
 import { flagsReportedIn, searchTestsFlags, withoutHitsOnFlagsChangedElsewhere } from './flags-changed-elsewhere.ts';
 import { UnsyncedDeletions } from './deleted-elsewhere.ts';
 import { CampaignsCameAndWent } from './came-and-went.ts';
@@ -201,6 +202,8 @@ class DifferentialRun {
           await this.exchange(pair, { kind: 'noop' }, 'sync first: another session changed \\Deleted', `${pair.name}.${this.step}.sync`);
         } else if (this.cameAndWent.needsSyncBefore(pair.name, command)) {
           await this.exchange(pair, { kind: 'noop' }, 'sync first: a campaign came and went (came-and-went.ts)', `${pair.name}.${this.step}.sync`);
+        } else if (uidSearchNamingSetWhileGone(command, this.oracleMailbox.goneIn(pair.oracle))) {
+          await this.exchange(pair, { kind: 'noop' }, 'sync first: UID SEARCH naming a set with expunges pending (expunged-elsewhere.ts)', `${pair.name}.${this.step}.sync`);
         }
         return this.exchange(pair, command);
       }
