@@ -36,6 +36,11 @@ export class OracleMailbox {
     return this.gone.has(uid);
   }
 
+  /** The session's messages' UIDs in sequence order; null when unknown. */
+  uidsIn(session: object): readonly number[] | null {
+    return this.views.get(session) ?? null;
+  }
+
   /** Which of the session's messages, by sequence number - 1, have left the INBOX; null when unknown. */
   goneIn(session: object): boolean[] | null {
     return this.views.get(session)?.map((uid) => this.gone.has(uid)) ?? null;

@@ -265,7 +265,10 @@ class DifferentialRun {
     this.log(pair.name, `${rendered.oracle.line}${rendered.oracle.literal ? `{${rendered.oracle.literal.length}}` : ''}${note ? ` (${note})` : ''}`);
     const send = (session: HarnessSession, side: Side): Promise<CommandOutcome> => (command.kind === 'idle' ? session.idle(tag) : session.command(tag, rendered[side]));
     const goneAt = this.oracleMailbox.goneIn(pair.oracle);
-    const oracleUidsBefore = [...(pair.oracle.checker.view?.uids ?? [])];
+    // UIDs by sequence number as the command starts: the invariant checker's, each gap filled from
+    // the mailbox history (which knows UIDs the session never fetched, seed 46008).
+    const followed = this.oracleMailbox.uidsIn(pair.oracle);
+    const oracleUidsBefore = (pair.oracle.checker.view?.uids ?? followed ?? []).map((uid, index) => uid ?? followed?.[index] ?? null);
     const [oracleOutcome, subjectOutcome] = await Promise.allSettled([send(pair.oracle, 'oracle'), send(pair.subject, 'subject')]);
     if (oracleOutcome.status === 'rejected') {
       // Seen once (seed 312289108): Dovecot itself dropped the oracle's session. Nothing can be
