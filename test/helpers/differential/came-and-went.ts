@@ -18,6 +18,14 @@ function syncsWithoutExpunges(command: HarnessCommand): boolean {
   return command.kind === 'fetch' || command.kind === 'store' || command.kind === 'search';
 }
 
+/**
+ * Whether Dovecot synced the session at the end of `command`: after every command that completed
+ * OK but STATUS, which reports nothing of the selected mailbox (seed 47016).
+ */
+export function syncs(command: HarnessCommand, ok: boolean): boolean {
+  return ok && command.kind !== 'status';
+}
+
 /** Which sessions have not synced since a campaign both started and ended. */
 export class CampaignsCameAndWent {
   /** Per session, the campaigns that started since its last sync. */
@@ -36,9 +44,9 @@ export class CampaignsCameAndWent {
     for (const session of sessions) if (this.startedSince.get(session)?.has(campaignId)) this.stale.add(session);
   }
 
-  /** A command of `session` completed; `ok`: its answer was OK (Dovecot then synced). */
-  completed(session: string, ok: boolean): void {
-    if (!ok) return;
+  /** A command of `session` completed; `ok`: its answer was OK (Dovecot then synced, unless it was STATUS). */
+  completed(session: string, command: HarnessCommand, ok: boolean): void {
+    if (!syncs(command, ok)) return;
     this.startedSince.delete(session);
     this.stale.delete(session);
   }

@@ -7,11 +7,12 @@
  * Dovecot's choice (seed 20091), so before such an EXPUNGE the harness has the session sync
  * first, with a NOOP on both sides; every other EXPUNGE goes out as generated.
  *
- * A session counts as synced once a command of its own has completed OK: Dovecot ends every
- * command with a sync that brings other sessions' flag changes into its view. This decides only
+ * A session counts as synced once a command of its own other than STATUS has completed OK:
+ * Dovecot ends those with a sync that brings other sessions' flag changes into its view. This decides only
  * whether to sync; it draws no randomness, so a seed's commands stay the same.
  */
 import type { HarnessCommand } from './commands.ts';
+import { syncs } from './came-and-went.ts';
 
 /** A STORE that may change \Deleted: one naming it, or one replacing the whole flag list. */
 export function touchesDeleted(command: HarnessCommand): boolean {
@@ -36,7 +37,7 @@ export class UnsyncedDeletions {
    */
   completed(session: string, command: HarnessCommand, ok: boolean, others: readonly string[]): void {
     if (!ok) return;
-    this.stale.delete(session);
+    if (syncs(command, ok)) this.stale.delete(session);
     if (!touchesDeleted(command)) return;
     for (const other of others) if (other !== session) this.stale.add(other);
   }

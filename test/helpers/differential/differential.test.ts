@@ -253,6 +253,8 @@ describe('an EXPUNGE after another session changed \\Deleted', () => {
     // A refused command syncs nothing; one that completes does.
     unsynced.completed('s2', { kind: 'fetch', uid: false, set: { kind: 'seq', text: '99' }, items: 'FLAGS' }, false, sessions);
     expect(unsynced.needsSyncBefore('s2', expunge)).toBe(true);
+    unsynced.completed('s2', { kind: 'status', recent: false }, true, sessions); // reports nothing of the selected mailbox
+    expect(unsynced.needsSyncBefore('s2', expunge)).toBe(true);
     unsynced.completed('s2', { kind: 'noop' }, true, sessions);
     expect(unsynced.needsSyncBefore('s2', expunge)).toBe(false);
     expect(unsynced.needsSyncBefore('s3', expunge)).toBe(true);
@@ -271,15 +273,17 @@ describe('a campaign that came and went while a session sent nothing', () => {
     const tracker = new CampaignsCameAndWent();
     tracker.started('campaign-1', sessions);
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(false); // started only: both sides show it
-    tracker.completed('s2', true); // s2 synced while it ran
+    tracker.completed('s2', fetch, true); // s2 synced while it ran
     tracker.ended('campaign-1', sessions);
     expect(tracker.needsSyncBefore('s2', fetch)).toBe(false); // s2 saw it: an ordinary withdrawal
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
     expect(tracker.needsSyncBefore('s1', { kind: 'search', uid: true, keys: [] })).toBe(true);
     expect(tracker.needsSyncBefore('s1', { kind: 'noop' })).toBe(false); // a sync that may expunge says nothing of it
-    tracker.completed('s1', false); // refused: no sync
+    tracker.completed('s1', fetch, false); // refused: no sync
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
-    tracker.completed('s1', true);
+    tracker.completed('s1', { kind: 'status', recent: false }, true); // STATUS reports nothing of the selected mailbox
+    expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
+    tracker.completed('s1', fetch, true);
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(false);
   });
 });

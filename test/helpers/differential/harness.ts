@@ -309,7 +309,7 @@ class DifferentialRun {
     const completion = oracle.responses.at(-1);
     const ok = completion?.kind === 'tagged' && completion.status === 'OK';
     this.unsyncedDeletions.completed(pair.name, command, ok, this.pairs.map((other) => other.name));
-    this.cameAndWent.completed(pair.name, ok);
+    this.cameAndWent.completed(pair.name, command, ok);
   }
 
   /**
