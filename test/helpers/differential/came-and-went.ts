@@ -1,6 +1,7 @@
 /**
- * A campaign that started and ended while a session sent nothing: on the oracle, a message
- * APPENDed and expunged between two of that session's syncs. When the session's next command
+ * A campaign that started and ended while a session sent nothing — or whose message another
+ * session expunged meanwhile: on the oracle, a message APPENDed and expunged between two of that
+ * session's syncs. When the session's next command
  * syncs without expunges (FETCH, STORE, SEARCH), Dovecot counts that message in its EXISTS and
  * sends its EXPUNGE later; at a sync that may expunge it says nothing of it. The proxy never
  * shows a message already withdrawn. Both are legal (RFC 3501 lets a server hold an EXPUNGE
@@ -42,6 +43,14 @@ export class CampaignsCameAndWent {
 
   ended(campaignId: string, sessions: readonly string[]): void {
     for (const session of sessions) if (this.startedSince.get(session)?.has(campaignId)) this.stale.add(session);
+  }
+
+  /**
+   * Another session expunged messages: one may have been a campaign message that started since
+   * (seed 50025) — gone as if its campaign had ended, for every session that has not seen it.
+   */
+  expungedBy(actor: string, sessions: readonly string[]): void {
+    for (const session of sessions) if (session !== actor && (this.startedSince.get(session)?.size ?? 0) > 0) this.stale.add(session);
   }
 
   /** A command of `session` completed; `ok`: its answer was OK (Dovecot then synced, unless it was STATUS). */

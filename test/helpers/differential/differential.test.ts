@@ -285,6 +285,11 @@ describe('a campaign that came and went while a session sent nothing', () => {
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
     tracker.completed('s1', fetch, true);
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(false);
+    // Another session's EXPUNGE may have removed a campaign message that started since.
+    tracker.started('campaign-2', sessions);
+    tracker.expungedBy('s2', sessions);
+    expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
+    expect(tracker.needsSyncBefore('s2', fetch)).toBe(false);
   });
 });
 

@@ -310,6 +310,7 @@ class DifferentialRun {
     const ok = completion?.kind === 'tagged' && completion.status === 'OK';
     this.unsyncedDeletions.completed(pair.name, command, ok, this.pairs.map((other) => other.name));
     this.cameAndWent.completed(pair.name, command, ok);
+    if (ok && (command.kind === 'expunge' || command.kind === 'uid-expunge')) this.cameAndWent.expungedBy(pair.name, this.pairs.map((other) => other.name));
   }
 
   /**
