@@ -11,9 +11,8 @@
  * In `npm test`: fixed seeds, so a run is repeatable — some with new mail as the only world event,
  * some with campaigns starting and ending mid-session too — on the embedded store, and some of
  * them again with the middleware on the run's Cassandra. Fresh seeds are opt-in
- * (`npm run test:differential`; INLAY_DIFFERENTIAL_MIX=nocampaign for new mail only): about one
- * in thirty still differs from the oracle when campaigns start and end, where Dovecot's answer
- * depends on its own sync state (proxy/README.md, "Where IMAP leaves a choice").
+ * (`npm run test:differential`; INLAY_DIFFERENTIAL_MIX=nocampaign for new mail only): the last
+ * blocks of fresh seeds all passed (README, status); a failing one is printed with its report.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testDovecot } from '../helpers/fixtures.ts';
