@@ -67,9 +67,11 @@ const NEW_MAIL_SEEDS = [...REGRESSION_SEEDS, 427651833, 312260886, 711518148, 77
  * keywords for good); 41017, a campaign that started and ended while a session sent nothing,
  * counted by Dovecot's next FETCH (harness: that session syncs first, came-and-went.ts); 43003,
  * new mail arriving during the EXPUNGE that removed the last virtual message brought it back
- * (then expunged it again), the view not yet knowing of the expunge.
+ * (then expunged it again), the view not yet knowing of the expunge. On Cassandra also 50001: a
+ * keyword a STORE only named (removing it from messages without it) was kept by the view and
+ * announced to other sessions, which Dovecot never tells.
  */
-const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308, 9414, 9602, 9809, 10105, 10112, 11208, 7010, 9204, 13005, 13115, 13214, 13301, 14114, 20060, 20001, 20072, 20082, 20091, 20019, 20051, 41017, 43003];
+const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308, 9414, 9602, 9809, 10105, 10112, 11208, 7010, 9204, 13005, 13115, 13214, 13301, 14114, 20060, 20001, 20072, 20082, 20091, 20019, 20051, 41017, 43003, 50001];
 const FRESH_SEEDS = Number(process.env['INLAY_DIFFERENTIAL_RUNS'] ?? 8);
 const STEPS = 60;
 const SESSIONS = 3;
@@ -103,7 +105,7 @@ const RUNS: Run[] = OPT_IN
  * a few of the seeds above, so the run stays short. INLAY_DIFFERENTIAL_STORE=cassandra puts the
  * opt-in fresh seeds there instead.
  */
-const CASSANDRA_RUNS: Run[] = OPT_IN ? [] : RUNS.filter((run) => [427651826, 774295523, 7000, 7002, 8000, 8001].includes(run.seed));
+const CASSANDRA_RUNS: Run[] = OPT_IN ? [] : RUNS.filter((run) => [427651826, 774295523, 7000, 7002, 8000, 8001, 50001].includes(run.seed));
 const FRESH_ON_CASSANDRA = OPT_IN && process.env['INLAY_DIFFERENTIAL_STORE'] === 'cassandra';
 
 describeAgainstOracle('the INBOX through the proxy (embedded store) against an oracle account', FRESH_ON_CASSANDRA ? [] : RUNS, undefined);

@@ -86,15 +86,18 @@ export function decideFlags(changes: readonly FlagChange[], context: DecisionCon
     if (eraOf(current, context.uidValidity) !== 'current') return { change: null, result: undefined };
     const byUid = new Map(current.messages.filter((message) => message.state === 'visible').map((message) => [message.uid, message]));
     const flags = new Map<number, string[]>();
-    // A STORE naming a keyword creates it in the mailbox, even one that removes it (Dovecot too).
-    const named: string[] = [];
+    // A keyword joins the mailbox for good once a message has it. One a STORE only names (removing
+    // it from a message without it) does not: Dovecot announces such a keyword to the storing
+    // session alone, and no other session, nor a later SELECT, ever hears of it (seed 50001).
+    const given: string[] = [];
     for (const change of changes) {
       const message = byUid.get(change.uid);
       if (message === undefined) continue;
-      flags.set(change.uid, applyFlagChange(flags.get(change.uid) ?? message.flags, change));
-      named.push(...change.flags);
+      const next = applyFlagChange(flags.get(change.uid) ?? message.flags, change);
+      flags.set(change.uid, next);
+      given.push(...next);
     }
-    const keywords = rememberKeywords(current.keywords, named);
+    const keywords = rememberKeywords(current.keywords, given);
     const update: MessageUpdate[] = [];
     for (const [uid, next] of flags) {
       const message = byUid.get(uid)!;
