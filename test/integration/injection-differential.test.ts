@@ -69,9 +69,11 @@ const NEW_MAIL_SEEDS = [...REGRESSION_SEEDS, 427651833, 312260886, 711518148, 77
  * new mail arriving during the EXPUNGE that removed the last virtual message brought it back
  * (then expunged it again), the view not yet knowing of the expunge. On Cassandra also 50001: a
  * keyword a STORE only named (removing it from messages without it) was kept by the view and
- * announced to other sessions, which Dovecot never tells.
+ * announced to other sessions, which Dovecot never tells; 52014, a FETCH of FLAGS answered from a
+ * virtual message alone sent its data before the server's keyword announcement, which Dovecot
+ * writes right before the first FLAGS.
  */
-const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308, 9414, 9602, 9809, 10105, 10112, 11208, 7010, 9204, 13005, 13115, 13214, 13301, 14114, 20060, 20001, 20072, 20082, 20091, 20019, 20051, 41017, 43003, 50001];
+const CAMPAIGN_SEEDS = [7000, 7001, 7002, 7003, 7005, 7006, 7007, 7008, 7011, 8000, 8001, 8003, 8009, 8014, 9015, 9102, 9105, 9106, 9107, 9109, 9214, 9301, 9308, 9414, 9602, 9809, 10105, 10112, 11208, 7010, 9204, 13005, 13115, 13214, 13301, 14114, 20060, 20001, 20072, 20082, 20091, 20019, 20051, 41017, 43003, 50001, 52014];
 const FRESH_SEEDS = Number(process.env['INLAY_DIFFERENTIAL_RUNS'] ?? 8);
 const STEPS = 60;
 const SESSIONS = 3;

@@ -43,22 +43,39 @@ const NO_SUCH_UID = 4294967295;
  * end. So a search that matches nothing goes upstream under the client's tag, in the same
  * numbering form, and our answer takes the place of its completion.
  */
-export async function answeredWithSync(session: InboxSession, tag: string, byUid: boolean, answer: Promise<Buffer> | Buffer, okText: string, uidForm = 'SEARCH UID'): Promise<RunningCommand> {
+export async function answeredWithSync(
+  session: InboxSession, tag: string, byUid: boolean, answer: Promise<Buffer> | Buffer, okText: string, uidForm = 'SEARCH UID', announcementsFirst = false,
+): Promise<RunningCommand> {
   let data: Buffer | null = await answer;
   // The UID form of the client's own command where one can name nothing (a server decorates its
   // updates by the command running: Dovecot adds UID to flag updates during UID STORE); the
   // sequence form is always a SEARCH, the one sequence command that needs no message.
   const sync = byUid ? `UID ${uidForm.replace('?', String(NO_SUCH_UID))}` : `SEARCH UID ${NO_SUCH_UID}`;
   session.host.writeUpstream(Buffer.from(`${tag} ${sync}\r\n`, 'latin1'));
+  // The answer goes before the sync's lines, as a server's own data goes before its sync; a keyword
+  // announcement of the sync goes before the answer when the answer shows FLAGS
+  // (`announcementsFirst`): Dovecot announces new keywords right before the first FLAGS it writes
+  // (client_get_keyword_names; seed 52014).
+  let announcement: Buffer | null = null;
   const takeData = (): Buffer | null => {
-    const taken = data;
+    const taken = Buffer.concat([announcement ?? Buffer.alloc(0), data ?? Buffer.alloc(0)]);
+    announcement = null;
     data = null;
-    return taken !== null && taken.length > 0 ? taken : null;
+    return taken.length > 0 ? taken : null;
   };
   return {
     tag,
     forbidsExpunge: !byUid,
-    untagged: (line, literal) => (literal === null && /^\* SEARCH\b/i.test(line.toString('latin1', 0, 10)) ? DROP : undefined),
+    untagged: (line, literal) => {
+      if (literal !== null) return undefined;
+      const text = line.toString('latin1');
+      if (/^\* SEARCH\b/i.test(text)) return DROP;
+      const inbox = session.inbox;
+      if (!announcementsFirst || data === null || inbox === null || !announcesFlags(text)) return undefined;
+      announcement = Buffer.concat([announcement ?? Buffer.alloc(0), Buffer.from(inbox.flags.serverLine(text) ?? text, 'latin1')]);
+      return DROP;
+    },
+    beforeFetch: takeData,
     beforeOther: takeData,
     complete: () => Buffer.concat([takeData() ?? Buffer.alloc(0), Buffer.from(`${tag} OK ${okText}\r\n`, 'latin1')]),
   };

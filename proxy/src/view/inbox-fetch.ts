@@ -69,7 +69,8 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
     apply: (base) => (base.some((flag) => flag.toLowerCase() === '\\seen') ? [...base] : [...base, '\\Seen']),
   };
   if (split.server === null) {
-    return { ...(await answeredWithSync(session, tag, byUid, finish(Buffer.alloc(0)), 'Fetch completed.', 'FETCH ? (UID)')), ownFlagChange };
+    const showsFlags = plan.setsSeen || plan.items.some((item) => item.kind === 'flags');
+    return { ...(await answeredWithSync(session, tag, byUid, finish(Buffer.alloc(0)), 'Fetch completed.', 'FETCH ? (UID)', showsFlags)), ownFlagChange };
   }
   session.host.writeUpstream(Buffer.from(`${tag} ${byUid ? 'UID FETCH' : 'FETCH'} ${split.server} ${itemsText}\r\n`, 'latin1'));
   // The server announces a keyword (FLAGS, PERMANENTFLAGS) right before the first response that
