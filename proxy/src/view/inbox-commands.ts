@@ -15,7 +15,7 @@ import type { InboxSession } from './inbox-session.js';
 import type { OwnFlagChange, RunningCommand, Selection } from './inbox-types.js';
 import { currentFlags, ownFlagChangesCounted, sameFlags } from './inbox-placement.js';
 import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
-import { announcesFlags } from './mailbox-flags.js';
+import { HeldAnnouncement, announcesFlags } from './mailbox-flags.js';
 import { DROP, PASS } from '../framer.js';
 import { ENGINE_LOG_CODES } from '../errors.js';
 
@@ -56,10 +56,10 @@ export async function answeredWithSync(
   // announcement of the sync goes before the answer when the answer shows FLAGS
   // (`announcementsFirst`): Dovecot announces new keywords right before the first FLAGS it writes
   // (client_get_keyword_names; seed 52014).
-  let announcement: Buffer | null = null;
+  const inbox = session.inbox;
+  const announcement = announcementsFirst && inbox !== null ? new HeldAnnouncement(inbox.flags) : null;
   const takeData = (): Buffer | null => {
-    const taken = Buffer.concat([announcement ?? Buffer.alloc(0), data ?? Buffer.alloc(0)]);
-    announcement = null;
+    const taken = Buffer.concat([announcement?.take() ?? Buffer.alloc(0), data ?? Buffer.alloc(0)]);
     data = null;
     return taken.length > 0 ? taken : null;
   };
@@ -70,10 +70,7 @@ export async function answeredWithSync(
       if (literal !== null) return undefined;
       const text = line.toString('latin1');
       if (/^\* SEARCH\b/i.test(text)) return DROP;
-      const inbox = session.inbox;
-      if (!announcementsFirst || data === null || inbox === null || !announcesFlags(text)) return undefined;
-      announcement = Buffer.concat([announcement ?? Buffer.alloc(0), Buffer.from(inbox.flags.serverLine(text) ?? text, 'latin1')]);
-      return DROP;
+      return data !== null && announcement?.hold(text) ? DROP : undefined;
     },
     beforeFetch: takeData,
     beforeOther: takeData,

@@ -12,7 +12,7 @@ import type { SplitSet } from './inbox-map.js';
 import { answeredLocally, answeredWithSync } from './inbox-commands.js';
 import { evaluateVirtualSearch, type PreparedSearch } from './virtual-search.js';
 import { currentFlags, ownFlagChangesCounted } from './inbox-placement.js';
-import { announcesFlags } from './mailbox-flags.js';
+import { HeldAnnouncement } from './mailbox-flags.js';
 import { DROP } from '../framer.js';
 import { FetchItemsError, parseVirtualFetch, virtualFetchResponse, type VirtualFetchPlan } from './virtual-fetch.js';
 
@@ -77,28 +77,21 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
   // shows it: in the data, before the FETCH of that message (seed 20060: before all of it), or in
   // the sync after the data (seed 13214). Which one only the next response tells: a FETCH further
   // up the data, or anything else. The announcement waits for it.
-  let announcement: Buffer | null = null;
+  const announcement = new HeldAnnouncement(inbox.flags);
   let lastDataSeq = 0;
   const withAnnouncement = (before: Buffer | null): Buffer | null => {
-    const held = announcement;
-    announcement = null;
+    const held = announcement.take();
     return held === null ? before : Buffer.concat([before ?? Buffer.alloc(0), held]);
   };
   return {
     tag,
     forbidsExpunge: !byUid,
     ownFlagChange,
-    untagged(line, literal) {
-      const text = literal === null ? line.toString('latin1') : '';
-      if (!announcesFlags(text)) return undefined;
-      const rewritten = inbox.flags.serverLine(text) ?? text;
-      announcement = Buffer.concat([announcement ?? Buffer.alloc(0), Buffer.from(rewritten, 'latin1')]);
-      return DROP;
-    },
+    untagged: (line, literal) => (literal === null && announcement.hold(line.toString('latin1')) ? DROP : undefined),
     beforeFetch(clientSeq) {
       const inData = clientSeq > lastDataSeq;
       lastDataSeq = Math.max(lastDataSeq, clientSeq);
-      return withAnnouncement(emitUpTo(inData || announcement === null ? clientSeq : Number.MAX_SAFE_INTEGER));
+      return withAnnouncement(emitUpTo(inData || !announcement.pending ? clientSeq : Number.MAX_SAFE_INTEGER));
     },
     beforeOther: () => withAnnouncement(emitUpTo(Number.MAX_SAFE_INTEGER)),
     complete: (line) => {

@@ -80,6 +80,33 @@ export function announcesFlags(text: string): boolean {
   return /^\* (FLAGS|OK \[PERMANENTFLAGS)\b/i.test(text);
 }
 
+/**
+ * A server's keyword announcement held back until the command knows where it belongs among its
+ * own answers (a FETCH's virtual answers: inbox-fetch.ts, answeredWithSync).
+ */
+export class HeldAnnouncement {
+  private held: Buffer | null = null;
+
+  constructor(private readonly flags: MailboxFlags) {}
+
+  /** Holds `text`, learnt and rewritten as MailboxFlags.serverLine does, when it is an announcement. */
+  hold(text: string): boolean {
+    if (!announcesFlags(text)) return false;
+    this.held = Buffer.concat([this.held ?? EMPTY, Buffer.from(this.flags.serverLine(text) ?? text, 'latin1')]);
+    return true;
+  }
+
+  get pending(): boolean {
+    return this.held !== null;
+  }
+
+  take(): Buffer | null {
+    const held = this.held;
+    this.held = null;
+    return held;
+  }
+}
+
 function has(list: readonly string[], flag: string): boolean {
   return list.some((listed) => listed.toLowerCase() === flag.toLowerCase());
 }
