@@ -38,6 +38,19 @@ async function launch<T extends { stop(): Promise<void> }>(name: string, start: 
   }
 }
 
+const ALL_SERVICES = ['dovecot', 'cassandra', 's3'] as const;
+
+/** Which services to start: all unless INLAY_TEST_SERVICES names some. */
+function wantedServices(setting: string | undefined): Set<string> {
+  if (setting === undefined || setting.trim() === '') return new Set(ALL_SERVICES);
+  const names = setting.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '');
+  const unknown = names.filter((name) => !(ALL_SERVICES as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new Error(`INLAY_TEST_SERVICES names unknown services: ${unknown.join(', ')} (known: ${ALL_SERVICES.join(', ')})`);
+  }
+  return new Set(names);
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const began = Date.now();
   try {
@@ -46,10 +59,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw new Error(`integration setup could not install packages: ${(error as Error).message}`, { cause: error });
   }
 
+  // A developer running one test file may start only the services it needs
+  // (INLAY_TEST_SERVICES=dovecot,s3); a service left out is never provided, so
+  // a test that needs it fails on inject() rather than passing vacuously. CI
+  // leaves it unset and gets every service.
+  const wanted = wantedServices(process.env['INLAY_TEST_SERVICES']);
+  const skipped = <T extends { stop(): Promise<void> }>(name: string): Promise<Started<T>> =>
+    Promise.resolve({ name, startupMs: 0, service: { info: undefined, stop: async () => undefined } as unknown as T });
   const results = await Promise.allSettled([
-    launch('Dovecot', () => startDovecot()),
-    launch('Cassandra', () => startCassandra()),
-    launch('S3Proxy', () => startS3Proxy()),
+    wanted.has('dovecot') ? launch('Dovecot', () => startDovecot()) : skipped<Awaited<ReturnType<typeof startDovecot>>>('Dovecot'),
+    wanted.has('cassandra') ? launch('Cassandra', () => startCassandra()) : skipped<Awaited<ReturnType<typeof startCassandra>>>('Cassandra'),
+    wanted.has('s3') ? launch('S3Proxy', () => startS3Proxy()) : skipped<Awaited<ReturnType<typeof startS3Proxy>>>('S3Proxy'),
   ] as const);
   const started = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const stopAll = async (): Promise<void> => {
@@ -61,9 +81,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const timings = started.map(({ name, startupMs }) => `${name} ${(startupMs / 1000).toFixed(1)} s`);
     console.log(`[integration] services ready in ${((Date.now() - began) / 1000).toFixed(1)} s (${timings.join(', ')})`);
     // Only plain data crosses into the test workers; see provided.d.ts.
-    project.provide('dovecot', dovecot.value.service.info);
-    project.provide('cassandra', cassandra.value.service.info);
-    project.provide('s3', s3.value.service.info);
+    if (wanted.has('dovecot')) project.provide('dovecot', dovecot.value.service.info);
+    if (wanted.has('cassandra')) project.provide('cassandra', cassandra.value.service.info);
+    if (wanted.has('s3')) project.provide('s3', s3.value.service.info);
     return stopAll;
   }
 
