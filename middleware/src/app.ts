@@ -12,6 +12,8 @@ import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { authPlugin } from './auth/auth-plugin.js';
 import { openApiPlugin } from './routes/openapi.js';
 import { tenantRoutes } from './routes/tenants.js';
+import { healthRoutes } from './routes/health.js';
+import { createMiddlewareMetrics, metricsPlugin, type MiddlewareMetrics } from './ops/metrics.js';
 import { dataSourceRoutes } from './routes/data-sources.js';
 import { conversionPointRoutes } from './routes/conversion-points.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -47,6 +49,8 @@ export interface AppOptions {
   /** The proxy's token for the internal engine API (config internalToken); absent: that API
    *  answers 503 INLAY_MW_INTERNAL_API_DISABLED. */
   readonly internalToken?: string | undefined;
+  /** Prometheus figures the app adds to (HTTP requests); a private set when absent. */
+  readonly metrics?: MiddlewareMetrics;
   /** Engine settings tests fix: the clock, the cache lifetime. */
   readonly engine?: Pick<EngineOptions, 'clock' | 'cacheMs'>;
 }
@@ -73,8 +77,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Only JSON bodies: a text/plain body is a 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
 
+  await app.register(metricsPlugin, options.metrics ?? createMiddlewareMetrics());
   await app.register(openApiPlugin, { version: MIDDLEWARE_VERSION });
   await app.register(authPlugin, { store: options.store, adminToken: options.adminToken, internalToken: options.internalToken });
+  await app.register(healthRoutes, { store: options.store });
   await app.register(tenantRoutes, { store: options.store });
   await app.register(dataSourceRoutes, { store: options.store });
   await app.register(conversionPointRoutes, { store: options.store });

@@ -10,7 +10,10 @@
 import { ConfigError, loadConfig, type InlayConfig } from '@inlay/schemas';
 import type { Logger } from 'pino';
 import { AdminTokenError, describeAdminTokenSource, resolveAdminToken } from './admin-token.js';
+import type { Server } from 'node:http';
 import { buildApp } from './app.js';
+import { createMiddlewareMetrics } from './ops/metrics.js';
+import { startOpsServer } from './ops/ops-server.js';
 import { createLogger } from './log.js';
 import { checkStorageConfig, describeStore, openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -79,7 +82,18 @@ async function main(): Promise<void> {
   if (config.internalToken !== undefined && config.internalToken === adminToken.token) {
     return fail('configuration error: internalToken (INLAY_INTERNAL_TOKEN) must differ from the admin token', EX_CONFIG);
   }
-  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: config.internalToken, logger: log, dataDir: config.dataDir, engine: { cacheMs: config.engine.campaignCacheMs } });
+  const metrics = createMiddlewareMetrics();
+  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: config.internalToken, logger: log, dataDir: config.dataDir, metrics, engine: { cacheMs: config.engine.campaignCacheMs } });
+  let ops: { server: Server; bound: string } | null = null;
+  if (config.metricsListen) {
+    try {
+      ops = await startOpsServer(config.metricsListen, metrics, store, log);
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, 'cannot listen');
+      await store.close().catch(() => undefined);
+      return fail((err as Error).message, 1);
+    }
+  }
   const { host, port } = parseListenAddress(config.http.listen);
   try {
     await app.listen({ host, port, listenTextResolver: (address) => `HTTP server bound to ${address}` });
@@ -94,6 +108,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutdown requested');
+    ops?.server.close();
     const forced = setTimeout(() => {
       log.error('shutdown timed out; exiting');
       process.exit(1);
@@ -123,6 +138,7 @@ async function main(): Promise<void> {
       event: 'listening',
       address,
       url: `http://${address}/api/`,
+      metrics: ops?.bound ?? null,
       ...describeStore(config),
       adminTokenSource: adminToken.source.kind,
       ...(adminToken.source.kind === 'token-file' ? { adminTokenFile: adminToken.source.path } : {}),

@@ -74,3 +74,9 @@ export const ENGINE_LOG_CODES = {
   /** A COPY/MOVE of a virtual message could not be materialised in the destination. */
   materialiseFailed: 'INLAY_PROXY_MATERIALISE_FAILED',
 } as const;
+
+/** Codes the operations listener (ops/ops-server.ts) logs; nothing a mail client sees. */
+export const OPS_LOG_CODES = {
+  /** A readiness probe found the upstream IMAP server not accepting connections: /readyz is 503. */
+  notReady: 'INLAY_PROXY_NOT_READY',
+} as const;

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '@inlay/schemas';
 import { createLogger, flushLogs } from './log.js';
 import { buildRuntime } from './runtime.js';
 import { ProxyServer } from './server.js';
+import { OpsServer } from './ops/ops-server.js';
 import { PROXY_VERSION } from './version.js';
 
 const EX_CONFIG = 78;
@@ -43,11 +44,26 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  let ops: OpsServer | null = null;
+  let opsAddress: string | null = null;
+  if (config.proxy.metricsListen) {
+    ops = new OpsServer({ metrics: runtime.metrics, upstream: runtime.upstream, log });
+    try {
+      opsAddress = await ops.listen(config.proxy.metricsListen);
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, 'cannot listen');
+      flushLogs();
+      process.stderr.write(`inlay-proxy: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
+
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutdown requested');
+    ops?.close();
     void server.shutdown().then(() => {
       log.info('shutdown complete');
       flushLogs();
@@ -77,7 +93,7 @@ async function main(): Promise<void> {
     }, STATS_SETTLE_MS).unref();
   });
   // Last, so whoever waits for this line may signal us at once.
-  log.info({ event: 'listening', plain: addresses.plain, tls: addresses.tls, upstream: config.upstream, version: PROXY_VERSION }, 'inlay-proxy listening');
+  log.info({ event: 'listening', plain: addresses.plain, tls: addresses.tls, metrics: opsAddress, upstream: config.upstream, version: PROXY_VERSION }, 'inlay-proxy listening');
   flushLogs();
 }
 

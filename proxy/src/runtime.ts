@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { InlayConfig, ProxyLimits } from '@inlay/schemas';
 import { networkMatcher } from './imap-id.js';
 import { loadUpstreamTls, parseUpstream, type UpstreamTarget, type UpstreamTlsSettings } from './upstream.js';
+import { createProxyMetrics, type ProxyMetrics } from './ops/metrics.js';
 import { PROXY_VERSION } from './version.js';
 import { EngineClient } from './engine-client.js';
 
@@ -30,6 +31,8 @@ export interface ProxyRuntime {
   readonly engine: EngineClient | null;
   /** How often an idling client's view is looked at again. */
   readonly idleRefreshMs: number;
+  /** Prometheus figures; kept whether or not proxy.metricsListen serves them. */
+  readonly metrics: ProxyMetrics;
 }
 
 /** An idling client learns of withdrawals at most this late, even with a long view cache. */
@@ -57,6 +60,7 @@ export function buildRuntime(config: InlayConfig, log: Logger): ProxyRuntime {
     idVersion: config.proxy.idVersion ?? PROXY_VERSION,
     engine: config.proxy.engine.url ? new EngineClient(config.proxy.engine, config.internalToken!, log) : null,
     idleRefreshMs: Math.min(Math.max(config.proxy.engine.viewCacheMs, 1000), IDLE_REFRESH_MAX_MS),
+    metrics: createProxyMetrics(),
   };
 }
 

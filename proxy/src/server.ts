@@ -18,6 +18,8 @@ export interface ListenAddresses {
 export class ProxyServer {
   private readonly sessions = new Set<ClientSession>();
   private readonly perAddress = new Map<string, number>();
+  /** Which listener admitted each session (STARTTLS does not move a session to the TLS count). */
+  private readonly listenerOf = new Map<ClientSession, 'plain' | 'tls'>();
   private readonly servers: Server[] = [];
   private stopping = false;
   private readonly pool: UpstreamPool;
@@ -28,6 +30,13 @@ export class ProxyServer {
       { target: runtime.upstream, tls: runtime.upstreamTls, connectTimeoutMs: limits.upstreamConnectTimeoutMs, size: limits.upstreamPoolSize, maxIdleMs: limits.upstreamPoolIdleMs },
       runtime.log,
     );
+    runtime.metrics.observe({ connections: () => this.connectionsByListener(), engine: runtime.engine?.stats ?? null });
+  }
+
+  private connectionsByListener(): { plain: number; tls: number } {
+    let tls = 0;
+    for (const listener of this.listenerOf.values()) if (listener === 'tls') tls++;
+    return { plain: this.listenerOf.size - tls, tls };
   }
 
   get connectionCount(): number {
@@ -92,10 +101,12 @@ export class ProxyServer {
     this.perAddress.set(address, fromAddress + 1);
     const session = new ClientSession(this.runtime, this.pool, socket, secure, (ended) => this.forget(ended));
     this.sessions.add(session);
+    this.listenerOf.set(session, secure ? 'tls' : 'plain');
   }
 
   private forget(session: ClientSession): void {
     if (!this.sessions.delete(session)) return;
+    this.listenerOf.delete(session);
     const count = (this.perAddress.get(session.address) ?? 1) - 1;
     if (count <= 0) this.perAddress.delete(session.address);
     else this.perAddress.set(session.address, count);

@@ -212,16 +212,19 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
       switch (outcome.kind) {
         case 'loggedIn':
           this.user = user;
+          this.runtime.metrics.countLogin('ok');
           this.log.info({ event: 'login', user, method, remote: this.remoteAddress, remotePort: this.remotePort, tls: this.secure }, 'logged in');
           this.startRelay(outcome.toClient, outcome.handOver.socket, outcome.handOver.leftover);
           return;
         case 'rejected':
           this.upstream = outcome.link;
+          this.runtime.metrics.countLogin('refused');
           this.log.info({ event: 'loginFailed', user, method, answer: outcome.toClient.toString('latin1').trim().slice(0, 200) }, 'login refused by upstream');
           this.reply(outcome.toClient.toString('latin1'));
           this.resumeReading();
           return;
         case 'unavailable':
+          this.runtime.metrics.countLogin('failed');
           this.log.error({ event: 'upstreamUnavailable', code: PROXY_ERRORS.upstreamUnavailable.code, user, reason: outcome.reason }, 'upstream unavailable for login');
           this.replyError(tag, PROXY_ERRORS.upstreamUnavailable);
           this.resumeReading();

@@ -96,6 +96,10 @@ export const ProxyConfigSchema = Type.Object(
      *  the ID it sends upstream, so operators can tell its traffic apart in upstream logs. */
     idName: Type.String({ minLength: 1, maxLength: 100, default: 'Inlay' }),
     idVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    /** Prometheus metrics and health checks (/metrics, /healthz, /readyz) over plain HTTP, on a
+     *  listener of their own so they never share a port with IMAP. Off unless set; keep it on
+     *  loopback or an operations network — the figures tell an outsider how busy you are. */
+    metricsListen: Type.Union([ListenAddress, Type.Literal('')], { default: '' }),
     limits: ProxyLimitsSchema,
     engine: ProxyEngineSchema,
   },
@@ -191,6 +195,9 @@ export const InlayConfigSchema = Type.Object(
       { default: 'info' },
     ),
     proxy: ProxyConfigSchema,
+    /** The middleware's Prometheus metrics (/metrics, plus /healthz and /readyz) on a listener of
+     *  their own. Off unless set; /healthz and /readyz also answer on http.listen. */
+    metricsListen: Type.Union([ListenAddress, Type.Literal('')], { default: '' }),
     http: Type.Object(
       { listen: Type.Union([ListenAddress, Type.Literal('')], { default: '127.0.0.1:8080' }) },
       { additionalProperties: false, default: {} },

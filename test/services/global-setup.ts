@@ -11,7 +11,8 @@ import { startS3Proxy } from './s3proxy.ts';
 async function requiredDebianPackages(): Promise<string[]> {
   // Dovecot is the upstream IMAP server; isync (mbsync) is the reference IMAP
   // client for sync tests.
-  const packages = ['dovecot-imapd', 'isync'];
+  // prometheus brings promtool, which checks the metrics both processes expose.
+  const packages = ['dovecot-imapd', 'isync', 'prometheus'];
   // Normally already on the machine; only asked for when the command is
   // missing, so a developer's own JDK or Maven is left alone.
   if (!(await commandExists('java'))) packages.push('openjdk-17-jre-headless');

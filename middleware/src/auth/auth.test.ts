@@ -25,7 +25,8 @@ const send = (route: (typeof ROUTES)[number], tenantId: string, token: string | 
 test('the route table covers every route of the OpenAPI document', async () => {
   const document = (await t.request('GET', '/api/openapi.json', { token: null })).json() as { paths: Record<string, Record<string, unknown>> };
   const documented = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
-  const tabled = ROUTES.filter((route) => route.access !== 'public').map(routeName);
+  // The OpenAPI document does not describe itself; every other route, public ones included, is in it.
+  const tabled = ROUTES.filter((route) => route.template !== '/api/openapi.json').map(routeName);
   expect(new Set(documented)).toEqual(new Set(tabled));
 });
 

@@ -162,6 +162,8 @@ export const ROUTES: readonly RouteCase[] = [
     prepare: assignedMessage,
   },
   { method: 'GET', template: '/api/openapi.json', access: 'public', url: () => '/api/openapi.json' },
+  { method: 'GET', template: '/healthz', access: 'public', url: () => '/healthz' },
+  { method: 'GET', template: '/readyz', access: 'public', url: () => '/readyz' },
 ];
 
 export const routeName = (route: RouteCase): string => `${route.method} ${route.template}`;

@@ -1,0 +1,136 @@
+// The operations listeners of both processes, as operators scrape and probe them: /metrics in
+// Prometheus text format that promtool accepts, logins counted by result on the real Dovecot,
+// /healthz always 200, and /readyz following what each process needs (the proxy: an upstream that
+// accepts connections; the middleware: a store that reads).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { proxyInFrontOf, testDovecot, userWithMail } from '../helpers/fixtures.ts';
+import { startMiddleware, type RunningMiddleware } from '../helpers/middleware.ts';
+import { startProxy, type RunningProxy } from '../helpers/proxy.ts';
+import { RawImap } from '../helpers/raw-imap.ts';
+import { ensureDebianPackages } from '../services/install.ts';
+
+const dovecot = testDovecot();
+let proxy: RunningProxy;
+let middleware: RunningMiddleware;
+let dataDir: string;
+
+function listeningField(logs: Record<string, unknown>[], field: string): string {
+  const line = logs.find((entry) => entry['event'] === 'listening');
+  return String(line?.[field] ?? '');
+}
+
+/** `promtool check metrics` reads the exposition from stdin; resolves its exit code and output. */
+function promtoolCheck(exposition: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+    child.stdin.end(exposition);
+  });
+}
+
+/** The value of one sample, e.g. `inlay_proxy_logins_total{result="ok"}`. */
+function sample(exposition: string, series: string): number | undefined {
+  const line = exposition.split('\n').find((entry) => entry.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+beforeAll(async () => {
+  // promtool ships in Debian's prometheus package (the server is not started).
+  await ensureDebianPackages(['prometheus']);
+  dataDir = await mkdtemp(join(tmpdir(), 'inlay-ops-'));
+  middleware = await startMiddleware({ INLAY_DATA_DIR: dataDir, INLAY_ADMIN_TOKEN: `ops-admin-${'x'.repeat(20)}`, INLAY_METRICS_LISTEN: '127.0.0.1:0' });
+  proxy = await proxyInFrontOf(dovecot, { INLAY_PROXY_METRICS_LISTEN: '127.0.0.1:0' });
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await middleware?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('the proxy', () => {
+  const ops = (): string => `http://${listeningField(proxy.logs(), 'metrics')}`;
+
+  it('counts logins by result and open connections, in exposition promtool accepts', async () => {
+    const user = await userWithMail(dovecot, 1);
+    const good = await RawImap.connect(proxy.port);
+    await good.greeting();
+    expect(await good.command('a', `LOGIN "${user.user}" "${user.password}"`)).toMatch(/^a OK/m);
+    const bad = await RawImap.connect(proxy.port);
+    await bad.greeting();
+    expect(await bad.command('b', `LOGIN "${user.user}" "wrong-password"`)).toMatch(/^b NO/m);
+
+    const response = await fetch(`${ops()}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const exposition = await response.text();
+    expect(sample(exposition, 'inlay_proxy_logins_total{result="ok"}')).toBe(1);
+    expect(sample(exposition, 'inlay_proxy_logins_total{result="refused"}')).toBe(1);
+    expect(sample(exposition, 'inlay_proxy_logins_total{result="failed"}')).toBe(0);
+    expect(sample(exposition, 'inlay_proxy_connections{listener="plain"}')).toBe(2);
+    expect(sample(exposition, 'inlay_proxy_process_resident_memory_bytes')).toBeGreaterThan(0);
+    const checked = await promtoolCheck(exposition);
+    expect(checked.code, checked.output).toBe(0);
+    good.close();
+    bad.close();
+  });
+
+  it('is live, and ready while the upstream accepts connections', async () => {
+    expect((await fetch(`${ops()}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${ops()}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.text()).toBe('ready\n');
+    expect((await fetch(`${ops()}/nothing`)).status).toBe(404);
+    expect((await fetch(`${ops()}/metrics`, { method: 'POST', body: 'x' })).status).toBe(405);
+  });
+
+  it('is not ready, but still live, when its upstream refuses connections', async () => {
+    // A port that was free a moment ago and has nobody listening: connections are refused.
+    const closed: Server = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const orphan = await startProxy({ env: { INLAY_UPSTREAM: `imap://127.0.0.1:${port}`, INLAY_PROXY_METRICS_LISTEN: '127.0.0.1:0' } });
+    try {
+      const address = `http://${listeningField(orphan.logs(), 'metrics')}`;
+      const ready = await fetch(`${address}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toMatch(/^not ready: upstream IMAP server unreachable \(127\.0\.0\.1:\d+: ECONNREFUSED\)/);
+      expect((await fetch(`${address}/healthz`)).status).toBe(200);
+    } finally {
+      await orphan.stop();
+    }
+  });
+});
+
+describe('the middleware', () => {
+  const ops = (): string => `http://${String(middleware.listening['metrics'])}`;
+
+  it('counts requests by route template, never by URL, in exposition promtool accepts', async () => {
+    for (const id of ['alpha', 'beta']) {
+      const response = await fetch(`${middleware.baseUrl}/api/tenants/${id}`, { headers: { authorization: 'Bearer wrong-token-000000000000' } });
+      expect(response.status).toBe(401);
+    }
+    const exposition = await (await fetch(`${ops()}/metrics`)).text();
+    expect(sample(exposition, 'inlay_mw_http_requests_total{method="GET",route="/api/tenants/:id",status="401"}')).toBe(2);
+    expect(exposition).not.toContain('alpha');
+    const checked = await promtoolCheck(exposition);
+    expect(checked.code, checked.output).toBe(0);
+  });
+
+  it('answers /healthz and /readyz on the metrics listener and on the API port', async () => {
+    for (const base of [ops(), middleware.baseUrl]) {
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    }
+  });
+});
