@@ -52,6 +52,8 @@ export const PROXY_ERRORS = {
    * (imap/literal-rules.ts).
    */
   unexpectedLiteral: { code: 'INLAY_PROXY_UNEXPECTED_LITERAL', reply: 'BAD', responseCode: 'CLIENTBUG', text: 'Error in IMAP command: no literal expected here' },
+  /** "{}" after the first line of a command: part of it is upstream already, so the session ends. */
+  malformedLiteral: { code: 'INLAY_PROXY_MALFORMED_LITERAL', reply: 'BYE', responseCode: 'CLIENTBUG', text: 'Malformed literal in a command under way' },
   /** After login, a literal larger than the server would take; Dovecot disconnects the same way. */
   literalBeyondLimit: { code: 'INLAY_PROXY_LITERAL_BEYOND_LIMIT', reply: 'BYE', responseCode: 'TOOBIG', text: 'Literal size too large' },
   /** A bug in the proxy while relaying one session: that session ends, every other goes on. */

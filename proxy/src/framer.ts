@@ -263,6 +263,19 @@ export function literalAtEnd(line: Buffer, lfIndex: number): LiteralAnnouncement
   return { size: Number.isSafeInteger(size) ? size : Infinity, synchronizing };
 }
 
+/**
+ * "{}" or "{+}" before the line feed: Dovecot reads it as a literal of 0 bytes, other servers as
+ * a malformed one; the client side refuses it rather than guess which the server does.
+ */
+export function emptyLiteralAtEnd(line: Buffer, lfIndex: number): boolean {
+  let i = lfIndex - 1;
+  if (i >= 0 && line[i] === CR) i--;
+  if (i < 1 || line[i] !== 0x7d /* } */) return false;
+  i--;
+  if (line[i] === 0x2b /* + */) i--;
+  return i >= 0 && line[i] === 0x7b /* { */;
+}
+
 const STATUS_WORDS = new Set(['OK', 'NO', 'BAD', 'BYE', 'PREAUTH']);
 
 /**

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { ProxyLimits } from '@inlay/schemas';
 import { rewriteCapabilityLine } from './capabilities.js';
 import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from './errors.js';
-import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
+import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, emptyLiteralAtEnd, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
 import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap-syntax.js';
 import { literalCommandOf, literalLimit, type LiteralCommand } from './imap/literal-rules.js';
 import { RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
@@ -295,6 +295,8 @@ export class Relay implements RelayControl {
     if (literal !== null) {
       const refused = this.checkLiteral(line, first, literal);
       if (refused !== null) return refused;
+    } else if (emptyLiteralAtEnd(line, line.length - 1)) {
+      return this.refuseEmptyLiteral(line, first);
     }
     if (first) {
       const head = peekTagAndName(line);
@@ -344,6 +346,18 @@ export class Relay implements RelayControl {
     this.owner.log.warn({ code: PROXY_ERRORS.literalBeyondLimit.code, size: Number.isFinite(literal.size) ? literal.size : 'unbounded', limitBytes: limit }, 'literal larger than the server takes; disconnecting');
     this.end('literal too large', PROXY_ERRORS.literalBeyondLimit);
     return STOP;
+  }
+
+  /** "{}" at the end of a line: a literal of 0 bytes to some servers, an error to others. */
+  private refuseEmptyLiteral(line: Buffer, first: boolean): LineVerdict {
+    if (!first) {
+      // Part of the command already went upstream: nothing we send can finish it for certain.
+      this.end('empty literal announcement', PROXY_ERRORS.malformedLiteral);
+      return STOP;
+    }
+    this.sendToClient(imapErrorLine(tagOrStar(line), PROXY_ERRORS.unexpectedLiteral));
+    this.countBad();
+    return DROP;
   }
 
   /** INBOX selected: every command but APPEND; otherwise the ones naming INBOX. */
