@@ -46,6 +46,16 @@ export const PROXY_ERRORS = {
     responseCode: 'UNAVAILABLE',
     text: 'INBOX UIDs grew past what this server translates; please reconnect',
   },
+  /**
+   * After login, a literal on a command the proxy does not know to read literals (NOOP {5}):
+   * servers disagree on whether its bytes are data or the next command, so it never goes upstream
+   * (imap/literal-rules.ts).
+   */
+  unexpectedLiteral: { code: 'INLAY_PROXY_UNEXPECTED_LITERAL', reply: 'BAD', responseCode: 'CLIENTBUG', text: 'Error in IMAP command: no literal expected here' },
+  /** "{}" after the first line of a command: part of it is upstream already, so the session ends. */
+  malformedLiteral: { code: 'INLAY_PROXY_MALFORMED_LITERAL', reply: 'BYE', responseCode: 'CLIENTBUG', text: 'Malformed literal in a command under way' },
+  /** After login, a literal larger than the server would take; Dovecot disconnects the same way. */
+  literalBeyondLimit: { code: 'INLAY_PROXY_LITERAL_BEYOND_LIMIT', reply: 'BYE', responseCode: 'TOOBIG', text: 'Literal size too large' },
   /** A bug in the proxy while relaying one session: that session ends, every other goes on. */
   internalError: { code: 'INLAY_PROXY_INTERNAL_ERROR', reply: 'BYE', responseCode: 'SERVERBUG', text: 'Internal error in the proxy; please reconnect' },
 } as const satisfies Record<string, ProxyErrorDefinition>;

@@ -145,7 +145,18 @@ describe('literalAtEnd / isStatusResponse', () => {
     expect(at('x {}\r\n')).toBeNull();
     expect(at('x {1a}\r\n')).toBeNull();
     expect(at('x 12}\r\n')).toBeNull();
-    expect(at('x {12345678901234567}\r\n')).toBeNull();
+    expect(at('x {-1}\r\n')).toBeNull();
+    expect(at('x {5 +}\r\n')).toBeNull();
+    expect(at('x {+5}\r\n')).toBeNull();
+  });
+
+  it('reads sizes of any length as Dovecot does, and marks those no number holds', () => {
+    const at = (text: string) => literalAtEnd(Buffer.from(text), text.length - 1);
+    expect(at('x {00000000000000000005+}\r\n')).toEqual({ size: 5, synchronizing: false });
+    expect(at('x {0}\r\n')).toEqual({ size: 0, synchronizing: true });
+    expect(at('x {9007199254740991}\r\n')).toEqual({ size: Number.MAX_SAFE_INTEGER, synchronizing: true });
+    expect(at('x {9999999999999999+}\r\n')).toEqual({ size: Infinity, synchronizing: false });
+    expect(at('x {18446744073709551616}\r\n')).toEqual({ size: Infinity, synchronizing: true });
   });
 
   it('knows status responses', () => {

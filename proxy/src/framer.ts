@@ -49,7 +49,7 @@ type FramerMode =
 
 const LF = 0x0a;
 const CR = 0x0d;
-/** `{` + 16 digits + `+}` + CRLF fits: literal sizes above 2^53 are refused anyway. */
+/** `{` + 16 digits + `+}` + CRLF fits: a server never announces a literal of 2^53 bytes or more. */
 const TAIL_BYTES = 24;
 const LINE_MODE: FramerMode = { kind: 'line' };
 
@@ -193,6 +193,12 @@ export class ImapFramer {
     }
     this.inContinuation = true;
     if (literal.size === 0) return; // "{0}": the next segment follows at once
+    if (literal.size === Infinity) {
+      // A size no number holds, which the handler neither refused nor ended the session for.
+      this.mode = { kind: 'failed' };
+      this.handler.onLineTooLong(this.maxLineBytes);
+      return;
+    }
     this.announcedSize = literal.size;
     this.mode = { kind: 'literal', remaining: literal.size };
   }
@@ -230,7 +236,7 @@ export class ImapFramer {
     const literal = literalAtEnd(line, line.length - 1);
     if (literal === null) return null;
     // Only the server side has text that may end in "{N}" without meaning a literal.
-    if (this.side === 'server' && first && isStatusResponse(line)) return null;
+    if (this.side === 'server' && ((first && isStatusResponse(line)) || literal.size === Infinity)) return null;
     return literal;
   }
 }
@@ -246,17 +252,28 @@ export function literalAtEnd(line: Buffer, lfIndex: number): LiteralAnnouncement
     synchronizing = false;
     i--;
   }
-  let size = 0;
-  let digits = 0;
-  let scale = 1;
-  while (i >= 0 && line[i]! >= 0x30 && line[i]! <= 0x39) {
-    size += (line[i]! - 0x30) * scale;
-    scale *= 10;
-    digits++;
-    i--;
-  }
-  if (digits === 0 || digits > 16 || i < 0 || line[i] !== 0x7b /* { */) return null;
-  return { size, synchronizing };
+  const digitsEnd = i + 1;
+  while (i >= 0 && line[i]! >= 0x30 && line[i]! <= 0x39) i--;
+  if (i + 1 === digitsEnd || i < 0 || line[i] !== 0x7b /* { */) return null;
+  // Any number of digits, leading zeros too, as Dovecot reads them ({00000000000000000005} is 5);
+  // a size no JavaScript number holds exactly is Infinity, for the reader to refuse.
+  let start = i + 1;
+  while (start < digitsEnd - 1 && line[start] === 0x30) start++;
+  const size = digitsEnd - start > 16 ? Infinity : Number(line.toString('latin1', start, digitsEnd));
+  return { size: Number.isSafeInteger(size) ? size : Infinity, synchronizing };
+}
+
+/**
+ * "{}" or "{+}" before the line feed: Dovecot reads it as a literal of 0 bytes, other servers as
+ * a malformed one; the client side refuses it rather than guess which the server does.
+ */
+export function emptyLiteralAtEnd(line: Buffer, lfIndex: number): boolean {
+  let i = lfIndex - 1;
+  if (i >= 0 && line[i] === CR) i--;
+  if (i < 1 || line[i] !== 0x7d /* } */) return false;
+  i--;
+  if (line[i] === 0x2b /* + */) i--;
+  return i >= 0 && line[i] === 0x7b /* { */;
 }
 
 const STATUS_WORDS = new Set(['OK', 'NO', 'BAD', 'BYE', 'PREAUTH']);

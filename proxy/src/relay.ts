@@ -13,8 +13,9 @@ import type { Logger } from 'pino';
 import type { ProxyLimits } from '@inlay/schemas';
 import { rewriteCapabilityLine } from './capabilities.js';
 import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from './errors.js';
-import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
+import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, emptyLiteralAtEnd, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
 import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap-syntax.js';
+import { literalCommandOf, literalLimit, type LiteralCommand } from './imap/literal-rules.js';
 import { RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
 import type { EngineClient } from './engine-client.js';
 import { UID_SCALE_END_REASON } from './view/uid-scale.js';
@@ -67,6 +68,11 @@ export class Relay implements RelayControl {
   /** Tags of pass-through commands still running: the view waits for them before it starts. */
   private readonly passInFlight = new Map<string, 'plain' | 'appendInbox' | 'copyToInbox'>();
   private passDrained: (() => void) | null = null;
+  /** True while the client framer runs: a resume asked for then must not pause afterwards. */
+  private clientPushing = false;
+  private resumedWhilePushing = false;
+  /** What the command being received may carry in literals (set at its first line). */
+  private literalCommand: LiteralCommand | null = null;
 
   constructor(
     private readonly owner: RelayOwner,
@@ -166,18 +172,37 @@ export class Relay implements RelayControl {
       return;
     }
     const { upstream } = this;
-    upstream.cork();
-    const rest = this.clientFramer.push(chunk);
-    upstream.uncork();
-    if (rest !== null) {
-      this.clientLeftover = rest;
-      this.client.pause();
-      return;
+    let input: Buffer | null = chunk;
+    while (input !== null) {
+      this.clientPushing = true;
+      this.resumedWhilePushing = false;
+      upstream.cork();
+      let rest: Buffer | null;
+      try {
+        rest = this.clientFramer.push(input);
+      } finally {
+        upstream.uncork();
+        this.clientPushing = false;
+      }
+      if (rest === null) break;
+      if (!this.resumedWhilePushing) {
+        this.clientLeftover = rest;
+        this.client.pause();
+        return;
+      }
+      // The command that stopped the framer was already answered (a BAD of our own): go on.
+      input = rest.length > 0 ? rest : null;
     }
     if (upstream.writableNeedDrain) this.client.pause();
   }
 
   private resumeClient(): void {
+    if (this.clientPushing) {
+      // Called from inside the framer (a command refused before anything went upstream):
+      // fromClient carries on with the rest of the input once the framer returns.
+      this.resumedWhilePushing = true;
+      return;
+    }
     const rest = this.clientLeftover;
     this.clientLeftover = null;
     if (this.ended) return;
@@ -259,11 +284,19 @@ export class Relay implements RelayControl {
         this.idle = false;
         this.owner.idleChanged(false);
       }
+      // The server reads the line after IDLE as DONE or not, never a literal announcement.
+      if (literal !== null) this.clientFramer.refuseLiteral();
       if (this.inbox.current === null) return PASS;
       // The proxy had ended the upstream IDLE itself (to place new mail): this DONE is not sent.
       if (done && this.inbox.clientEndsIdle()) return STOP;
       // The view's IDLE completes with the server's OK; nothing more is read until then.
       return PASS_AND_STOP;
+    }
+    if (literal !== null) {
+      const refused = this.checkLiteral(line, first, literal);
+      if (refused !== null) return refused;
+    } else if (emptyLiteralAtEnd(line, line.length - 1)) {
+      return this.refuseEmptyLiteral(line, first);
     }
     if (first) {
       const head = peekTagAndName(line);
@@ -288,6 +321,43 @@ export class Relay implements RelayControl {
     }
     if (literal?.synchronizing) this.literalTag = this.commandTag;
     return PASS;
+  }
+
+  /**
+   * A literal goes on only where the server reads it as one (imap/literal-rules.ts): on other
+   * commands the proxy answers BAD and forwards nothing, so both read what follows as the next
+   * command; one larger than the server takes ends the session, as Dovecot ends it.
+   */
+  private checkLiteral(line: Buffer, first: boolean, literal: LiteralAnnouncement): LineVerdict | null {
+    if (first) {
+      const head = peekTagAndName(line);
+      this.literalCommand = head ? literalCommandOf(head.name, line, head.end) : null;
+      if (this.literalCommand === null) {
+        this.clientFramer.refuseLiteral();
+        this.owner.log.debug({ code: PROXY_ERRORS.unexpectedLiteral.code, command: head?.name ?? null }, 'literal on a command that takes none; answered BAD');
+        this.sendToClient(imapErrorLine(head?.tag ?? tagOrStar(line), PROXY_ERRORS.unexpectedLiteral));
+        this.countBad();
+        return DROP;
+      }
+    }
+    const limit = literalLimit(this.literalCommand ?? 'other', this.owner.limits.maxLineBytes);
+    if (literal.size <= limit) return null;
+    this.clientFramer.refuseLiteral();
+    this.owner.log.warn({ code: PROXY_ERRORS.literalBeyondLimit.code, size: Number.isFinite(literal.size) ? literal.size : 'unbounded', limitBytes: limit }, 'literal larger than the server takes; disconnecting');
+    this.end('literal too large', PROXY_ERRORS.literalBeyondLimit);
+    return STOP;
+  }
+
+  /** "{}" at the end of a line: a literal of 0 bytes to some servers, an error to others. */
+  private refuseEmptyLiteral(line: Buffer, first: boolean): LineVerdict {
+    if (!first) {
+      // Part of the command already went upstream: nothing we send can finish it for certain.
+      this.end('empty literal announcement', PROXY_ERRORS.malformedLiteral);
+      return STOP;
+    }
+    this.sendToClient(imapErrorLine(tagOrStar(line), PROXY_ERRORS.unexpectedLiteral));
+    this.countBad();
+    return DROP;
   }
 
   /** INBOX selected: every command but APPEND; otherwise the ones naming INBOX. */
@@ -325,8 +395,17 @@ export class Relay implements RelayControl {
       return DROP;
     }
     this.collecting = null;
-    void this.runInView(collecting.segments, collecting.literals);
+    void this.runInView(collecting.segments, collecting.literals).catch((err: unknown) => this.failedInView(err));
     return STOP;
+  }
+
+  /** Last resort for a throw the view did not answer itself: a bug of ours, logged; this session ends, never the process. */
+  private failedInView(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.owner.log.error({ code: PROXY_ERRORS.internalError.code, err: error.message, stack: error.stack }, 'INBOX view failed outside a command; ending this session');
+    this.inbox.current = null;
+    this.inbox.settled = null;
+    this.end(`internal error: ${error.message}`, PROXY_ERRORS.internalError);
   }
 
   /** Literal bytes of a command being collected for the view. */

@@ -330,13 +330,24 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
   }
 
   private attach(socket: Socket): void {
-    socket.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    socket.on('data', (chunk: Buffer) => this.guarded(() => this.fromClient(chunk)));
     socket.on('timeout', () => this.timedOut());
     socket.on('error', (err) => {
       this.log.debug({ err: err.message }, 'client socket error');
       this.close(`client socket error: ${err.message}`);
     });
     socket.on('close', () => this.close('client closed the connection'));
+  }
+
+  /** A throw here is a bug of ours: logged with this connection's id, it ends this session, never the process. */
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.log.error({ code: PROXY_ERRORS.internalError.code, err: error.message, stack: error.stack }, 'handling client input failed; ending this session');
+      this.close(`internal error: ${error.message}`, PROXY_ERRORS.internalError);
+    }
   }
 
   private fromClient(chunk: Buffer): void {
@@ -367,7 +378,7 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
     if (this.state.kind === 'busy') this.state = NOT_AUTHENTICATED;
     const held = this.held;
     this.held = null;
-    if (held) this.fromClient(held);
+    if (held) this.guarded(() => this.fromClient(held));
     if (this.state.kind === 'notAuthenticated' || this.state.kind === 'awaitingSasl') this.socket.resume();
   }
 

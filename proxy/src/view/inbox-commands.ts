@@ -294,6 +294,11 @@ export function copyOrMove(session: InboxSession, inbox: Inbox, tag: string, byU
       const uid = /APPENDUID (\d+) (\d+)/i.exec(appended.text);
       if (!appended.ok) {
         session.log.warn({ code: ENGINE_LOG_CODES.materialiseFailed, answer: appended.text.slice(0, 200) }, 'copying a virtual message failed');
+        // Nothing copied yet (no real part, first message): the server refused the destination
+        // itself (no such mailbox, invalid name), and its answer is the one COPY would get.
+        if (split.server === null && pairs.length === 0 && /^(NO|BAD) /i.test(appended.text)) {
+          return Buffer.from(`${tag} NO ${appended.text.replace(/^\w+ /, '')}\r\n`, 'latin1');
+        }
         return Buffer.from(`${tag} NO [SERVERBUG] Copy of a message failed: ${appended.text.replace(/^\w+ /, '').slice(0, 200)}\r\n`, 'latin1');
       }
       if (uid) {

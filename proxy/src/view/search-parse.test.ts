@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseSearch, parseSearchCommand, SearchCharsetError, SearchSyntaxError, tokenizeSearchArguments, type SearchProgram } from './search-parse.js';
+import { MAX_SEARCH_DEPTH, parseSearch, parseSearchCommand, SearchCharsetError, SearchSyntaxError, tokenizeSearchArguments, type SearchProgram } from './search-parse.js';
+import { formatSearch, hasSets, mapSearchSets } from './search-format.js';
+import { matchesSearch } from './search-eval.js';
+import { dovecotArgs } from './search-simplify.js';
 
 /** A command as the framer hands it over: `{n}` literals cut out into their own buffers. */
 function parts(text: string): { segments: Buffer[]; literals: Buffer[] } {
@@ -166,9 +169,36 @@ describe('parseSearch', () => {
     expect(() => parseSearchCommand(invalid, 0)).toThrow('The argument of BODY is not valid UTF-8');
   });
 
-  it('refuses criteria nested deeper than any client sends', () => {
-    expect(syntaxError(`${'NOT '.repeat(100)}SEEN`)).toBe('Search criteria nested too deeply');
-    expect(keys(`${'NOT '.repeat(10)}SEEN`)).toHaveLength(1);
+  it('reads criteria nested as deep as the limit without recursion, and refuses deeper ones', () => {
+    // Dovecot answers OK to all of these; the proxy to MAX_SEARCH_DEPTH levels.
+    expect(keys(`${'NOT '.repeat(MAX_SEARCH_DEPTH)}SEEN`)).toHaveLength(1);
+    expect(keys(`${'('.repeat(MAX_SEARCH_DEPTH)}SEEN${')'.repeat(MAX_SEARCH_DEPTH)}`)).toHaveLength(1);
+    expect(keys(`${'OR SEEN '.repeat(MAX_SEARCH_DEPTH)}ALL`)).toHaveLength(1);
+    expect(syntaxError(`${'NOT '.repeat(MAX_SEARCH_DEPTH + 1)}SEEN`)).toBe(`Search criteria nested deeper than ${MAX_SEARCH_DEPTH} levels`);
+    expect(syntaxError(`${'('.repeat(20_000)}SEEN${')'.repeat(20_000)}`)).toBe(`Search criteria nested deeper than ${MAX_SEARCH_DEPTH} levels`);
+    expect(syntaxError('OR SEEN')).toBe('OR needs a search key after it');
+    expect(syntaxError('(NOT)')).toBe('NOT needs a search key after it');
+  });
+
+  it('simplifies, formats and evaluates the deepest allowed criteria of every shape', () => {
+    const half = MAX_SEARCH_DEPTH / 2;
+    const third = Math.floor(MAX_SEARCH_DEPTH / 3);
+    const shapes = [
+      `${'NOT '.repeat(MAX_SEARCH_DEPTH)}1:*`,
+      `${'('.repeat(MAX_SEARCH_DEPTH)}UID 1:*${')'.repeat(MAX_SEARCH_DEPTH)}`,
+      `${'OR 1 '.repeat(MAX_SEARCH_DEPTH)}SEEN`,
+      `${'OR OR '.repeat(half)}1 ${'SEEN 2 '.repeat(half)}3`,
+      `${'(NOT OR 1 '.repeat(third)}SEEN${')'.repeat(third)}`,
+    ];
+    for (const criteria of shapes) {
+      const program = parse(criteria);
+      const mapped = mapSearchSets(program, { sequence: (set) => set.text, uid: (set) => ({ uid: set.text }) });
+      expect(formatSearch(mapped).length).toBeGreaterThan(0);
+      expect(program.keys.some(hasSets)).toBe(true);
+      expect(dovecotArgs(program).length).toBeGreaterThan(0);
+      const message = { sequence: 1, uid: 16, flags: [], recent: false, internalDate: new Date(0), size: 10, raw: Buffer.from('Subject: x\r\n\r\nbody\r\n') };
+      expect(typeof matchesSearch(program, message, { highestSequence: 1, highestUid: 16 })).toBe('boolean');
+    }
   });
 
   it('reads tokens that imap-syntax produced, NIL included', () => {

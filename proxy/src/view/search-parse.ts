@@ -183,10 +183,7 @@ export function parseSearch(tokens: readonly ImapToken[]): SearchProgram {
     rest = tokens.slice(2);
   }
   if (rest.length === 0) throw new SearchSyntaxError('Missing search criteria');
-  const reader = new KeyReader(rest);
-  const keys: SearchKey[] = [];
-  while (!reader.done) keys.push(reader.key(0));
-  return { charset, keys };
+  return { charset, keys: readKeys(rest) };
 }
 
 /** tokenizeSearchArguments + parseSearch. */
@@ -194,8 +191,14 @@ export function parseSearchCommand(parts: CommandParts, start: number): SearchPr
   return parseSearch(tokenizeSearchArguments(parts, start));
 }
 
-// Nesting deep enough for any real client; deeper input is refused before it costs stack.
-const MAX_DEPTH = 64;
+/**
+ * How deep the criteria may nest (lists, NOT, OR, counted together). The parser is iterative,
+ * but the simplification, evaluation and formatting that follow walk the tree recursively; this
+ * many levels leave them ample stack (search-parse.test.ts runs the deepest allowed criteria
+ * through all of them). Dovecot 2.3 answers OK to deeper criteria, bounded only by its 64 KiB
+ * line; no real client comes near either.
+ */
+export const MAX_SEARCH_DEPTH = 1_000;
 
 const FLAG_KEYS: Readonly<Record<string, { flag: SystemFlag; set: boolean }>> = {
   ANSWERED: { flag: '\\Answered', set: true },
@@ -221,8 +224,59 @@ const DATE_KEYS: Readonly<Record<string, { field: 'internal' | 'sent'; relation:
   SENTSINCE: { field: 'sent', relation: 'since' },
 };
 
+/** A key whose operands are still being read: NOT waits for one, OR for two. */
+type PendingOperator = { readonly kind: 'not'; readonly name: string } | { readonly kind: 'or'; readonly name: string; left: SearchKey | null };
+
+/**
+ * Reads keys until the tokens run out. Iterative: each open list and each NOT or OR waiting for
+ * its operands is a frame on an explicit stack, so nesting never costs call stack.
+ */
+function readKeys(tokens: readonly ImapToken[]): SearchKey[] {
+  const root = new KeyReader(tokens);
+  const frames: (KeyReader | PendingOperator)[] = [root];
+  // The innermost list being read: NOT and OR take their operands from it.
+  const readers: KeyReader[] = [root];
+  for (;;) {
+    const top = frames[frames.length - 1]!;
+    const reader = readers[readers.length - 1]!;
+    let key: SearchKey;
+    if (top instanceof KeyReader && top.done) {
+      frames.pop();
+      readers.pop();
+      if (frames.length === 0) return top.keys;
+      key = { kind: 'and', keys: top.keys };
+    } else {
+      if (!(top instanceof KeyReader) && reader.done) throw new SearchSyntaxError(`${top.name} needs a search key after it`);
+      const next = reader.next();
+      if (next.kind === 'open') {
+        if (frames.length > MAX_SEARCH_DEPTH) throw new SearchSyntaxError(`Search criteria nested deeper than ${MAX_SEARCH_DEPTH} levels`);
+        frames.push(next.frame);
+        if (next.frame instanceof KeyReader) readers.push(next.frame);
+        continue;
+      }
+      key = next.key;
+    }
+    // Hand the finished key to the frames waiting for it, completing NOTs and ORs on the way.
+    for (;;) {
+      const waiting = frames[frames.length - 1]!;
+      if (waiting instanceof KeyReader) {
+        waiting.keys.push(key);
+        break;
+      }
+      if (waiting.kind === 'or' && waiting.left === null) {
+        waiting.left = key;
+        break;
+      }
+      frames.pop();
+      key = waiting.kind === 'not' ? { kind: 'not', key } : { kind: 'or', left: waiting.left!, right: key };
+    }
+  }
+}
+
+/** One list of keys being read: its tokens, how far, and the keys read so far. */
 class KeyReader {
   private index = 0;
+  readonly keys: SearchKey[] = [];
 
   constructor(private readonly tokens: readonly ImapToken[]) {}
 
@@ -230,19 +284,23 @@ class KeyReader {
     return this.index >= this.tokens.length;
   }
 
-  key(depth: number): SearchKey {
-    if (depth > MAX_DEPTH) throw new SearchSyntaxError('Search criteria nested too deeply');
+  /** The next key when it stands alone; a frame to push when it opens a list, NOT or OR. */
+  next(): { kind: 'key'; key: SearchKey } | { kind: 'open'; frame: KeyReader | PendingOperator } {
     const token = this.tokens[this.index++];
     if (!token) throw new SearchSyntaxError('Missing search key');
     if (token.kind === 'list') {
       if (token.items.length === 0) throw new SearchSyntaxError('Empty parenthesised list');
-      const inner = new KeyReader(token.items);
-      const keys: SearchKey[] = [];
-      while (!inner.done) keys.push(inner.key(depth + 1));
-      return { kind: 'and', keys };
+      return { kind: 'open', frame: new KeyReader(token.items) };
     }
     if (token.kind === 'string') throw new SearchSyntaxError(`A search key must be an atom, not a string ("${printable(token.value)}")`);
     const name = token.kind === 'nil' ? 'NIL' : token.value.toUpperCase();
+    if (name === 'NOT') return { kind: 'open', frame: { kind: 'not', name } };
+    if (name === 'OR') return { kind: 'open', frame: { kind: 'or', name, left: null } };
+    return { kind: 'key', key: this.simpleKey(name, token.kind === 'atom' ? token.value : 'NIL') };
+  }
+
+  /** A key that holds no other key; `name` upper-cased, `text` as sent. */
+  private simpleKey(name: string, text: string): SearchKey {
     const flag = FLAG_KEYS[name];
     if (flag) return { kind: 'flag', ...flag };
     const date = DATE_KEYS[name];
@@ -275,21 +333,9 @@ class KeyReader {
         return { kind: 'text', value: this.utf8(name) };
       case 'UID':
         return { kind: 'uid', set: parseSequenceSet(this.text(name)) };
-      case 'NOT':
-        return { kind: 'not', key: this.argumentKey(name, depth) };
-      case 'OR': {
-        const left = this.argumentKey(name, depth);
-        return { kind: 'or', left, right: this.argumentKey(name, depth) };
-      }
     }
-    const text = token.kind === 'atom' ? token.value : 'NIL';
     if (/^[0-9*]/.test(text)) return { kind: 'sequence', set: parseSequenceSet(text) };
     throw new SearchSyntaxError(`Unknown search key ${text.slice(0, 64)}`);
-  }
-
-  private argumentKey(name: string, depth: number): SearchKey {
-    if (this.done) throw new SearchSyntaxError(`${name} needs a search key after it`);
-    return this.key(depth + 1);
   }
 
   /** The next argument as bytes: an atom, a string or NIL, never a list. */
