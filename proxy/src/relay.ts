@@ -14,12 +14,13 @@ import type { ProxyLimits } from '@inlay/schemas';
 import { rewriteCapabilityLine } from './capabilities.js';
 import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from './errors.js';
 import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
-import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap-syntax.js';
+import { ImapSyntaxError, parseCommand, parseLeadingArguments, peekTagAndName, tagOrStar, type CommandParts, type ImapToken, type ParsedCommand } from './imap-syntax.js';
+import { appendKind, routedByMailbox, routeOf, untaggedOkCode, type PassThroughKind } from './relay-mailbox.js';
 import { RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
 import type { EngineClient } from './engine-client.js';
 import { UID_SCALE_END_REASON } from './view/uid-scale.js';
 import { InboxSession } from './view/inbox-session.js';
-import { claimedOutsideInbox, dispatch } from './view/inbox-dispatch.js';
+import { dispatch } from './view/inbox-dispatch.js';
 import { rewriteUidCodes } from './view/response-rewrite.js';
 
 export interface RelayOwner {
@@ -59,13 +60,17 @@ export class Relay implements RelayControl {
   private ended = false;
   /** The INBOX view: takes over every command while INBOX is selected. */
   private readonly inbox: InboxSession;
-  /** A command for the view being collected whole (its literals are small: no APPEND). */
-  private collecting: { segments: Buffer[]; literals: Buffer[]; bytes: number } | null = null;
+  /**
+   * A command held until its small literals are in: for the view (INBOX selected), to read its
+   * mailbox before routing it (`route`), or an APPEND whose mailbox is a literal (`appendMailbox`:
+   * held only until that literal is in; its message literal streams).
+   */
+  private collecting: { purpose: 'view' | 'route' | 'appendMailbox'; segments: Buffer[]; literals: Buffer[]; bytes: number } | null = null;
   /** Input held back while the view works (the framer said STOP). */
   private clientLeftover: Buffer | null = null;
   private serverLeftover: Buffer | null = null;
   /** Tags of pass-through commands still running: the view waits for them before it starts. */
-  private readonly passInFlight = new Map<string, 'plain' | 'appendInbox' | 'copyToInbox'>();
+  private readonly passInFlight = new Map<string, PassThroughKind>();
   private passDrained: (() => void) | null = null;
 
   constructor(
@@ -251,7 +256,7 @@ export class Relay implements RelayControl {
   // Called by the framer handlers below.
 
   onClientCommand(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
-    if (this.collecting !== null) return this.collect(line, literal);
+    if (this.collecting !== null) return this.collect(this.collecting.purpose, line, literal);
     if (this.idle && first) {
       // In IDLE the only thing a client may send is DONE (RFC 2177).
       const done = /^DONE\r?\n$/i.test(line.toString('latin1', 0, 8));
@@ -265,42 +270,60 @@ export class Relay implements RelayControl {
       // The view's IDLE completes with the server's OK; nothing more is read until then.
       return PASS_AND_STOP;
     }
-    if (first) {
-      const head = peekTagAndName(line);
-      this.commandTag = head?.tag ?? null;
-      let verdict: LineVerdict = PASS;
-      if (literal === null && head) {
-        const rule = RELAY_COMMAND_RULES.get(head.name);
-        if (rule) verdict = rule(this, head.tag, line, head.end);
-      }
-      if (head && verdict !== DROP && head.name !== 'APPEND' && this.viewWants(head.name, line, head.end)) {
-        return this.collect(verdict === PASS ? line : (verdict as Buffer), literal);
-      }
-      if (head && verdict !== DROP) this.trackPassThrough(head.tag, head.name, line, head.end);
-      if (head?.name === 'APPEND' && this.inbox.inbox !== null && literal === null) {
-        // A whole APPEND in one line has no message: let the server refuse it, one at a time.
-        return this.passWhole();
-      }
-      if (verdict !== PASS) return verdict;
-    } else if (literal === null && this.inbox.inbox !== null && this.passInFlight.has(this.commandTag ?? '')) {
-      // The last segment of an APPEND while INBOX is selected: wait for its completion.
-      return this.passWhole();
+    if (!first) return this.afterAppendHead(literal);
+    const head = peekTagAndName(line);
+    this.commandTag = head?.tag ?? null;
+    if (head === null) return this.afterAppendHead(literal);
+    let verdict: LineVerdict = PASS;
+    if (literal === null) {
+      const rule = RELAY_COMMAND_RULES.get(head.name);
+      if (rule) verdict = rule(this, head.tag, line, head.end);
     }
+    if (verdict === DROP) return DROP;
+    if (head.name === 'APPEND') return this.appendHead(head.tag, line, literal);
+    // INBOX selected: the view takes every command but APPEND.
+    if (this.inbox.inbox !== null) return this.collect('view', verdict === PASS ? line : (verdict as Buffer), literal);
+    if (routedByMailbox(head.name, line, head.end)) {
+      if (literal === null) {
+        const route = routeOf(parsedOrNull({ segments: [line], literals: [] }));
+        if (route.kind === 'view') return this.collect('view', line, null);
+        this.passInFlight.set(head.tag, route.track);
+        return verdict;
+      }
+      // Its mailbox may be this literal: hold the command until its literals are in.
+      if (this.mayHold(line, literal)) return this.collect('route', line, literal);
+    }
+    this.passInFlight.set(head.tag, 'plain');
+    if (verdict !== PASS) return verdict;
     if (literal?.synchronizing) this.literalTag = this.commandTag;
     return PASS;
   }
 
-  /** INBOX selected: every command but APPEND; otherwise the ones naming INBOX. */
-  private viewWants(name: string, line: Buffer, nameEnd: number): boolean {
-    return this.inbox.inbox !== null || claimedOutsideInbox(name, line, nameEnd);
+  /**
+   * APPEND: its mailbox is the first argument, read before the message literal streams by. When
+   * the mailbox itself is a literal, the command is held until that literal is in.
+   */
+  private appendHead(tag: string, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    const mailbox = leadingArgument({ segments: [line], literals: [] });
+    if (mailbox === 'pending' && literal !== null && this.mayHold(line, literal)) return this.collect('appendMailbox', line, literal);
+    this.passInFlight.set(tag, mailbox === 'pending' ? 'plain' : appendKind(mailbox));
+    return this.afterAppendHead(literal);
   }
 
-  /** Commands the relay passes but whose answer names INBOX UIDs. */
-  private trackPassThrough(tag: string, name: string, line: Buffer, nameEnd: number): void {
-    let kind: 'plain' | 'appendInbox' | 'copyToInbox' = 'plain';
-    if (name === 'APPEND' && /^\s+"?inbox"?\s/i.test(line.toString('latin1', nameEnd, nameEnd + 12))) kind = 'appendInbox';
-    else if ((name === 'COPY' || name === 'MOVE' || name === 'UID') && /\s"?inbox"?\r?\n$/i.test(line.toString('latin1', Math.max(0, line.length - 12)))) kind = 'copyToInbox';
-    this.passInFlight.set(tag, kind);
+  /** A literal too big to hold cannot be a mailbox name the relay cares about: INBOX is five bytes. */
+  private mayHold(line: Buffer, literal: LiteralAnnouncement): boolean {
+    return line.length + literal.size <= this.owner.limits.maxLineBytes;
+  }
+
+  /** A pass-through segment once routing is decided: the last one of an APPEND into a selected INBOX waits. */
+  private afterAppendHead(literal: LiteralAnnouncement | null): LineVerdict {
+    if (literal === null && this.inbox.inbox !== null && this.passInFlight.has(this.commandTag ?? '')) {
+      // An APPEND while INBOX is selected (or a whole one in one line, with no message: the
+      // server refuses it): wait for its completion, whose new mail the view announces.
+      return this.passWhole();
+    }
+    if (literal?.synchronizing) this.literalTag = this.commandTag;
+    return PASS;
   }
 
   /** Forwards the final segment of a pass-through command and reads nothing more until it completes. */
@@ -309,9 +332,10 @@ export class Relay implements RelayControl {
     return PASS_AND_STOP;
   }
 
-  /** Gathers a command for the view, answering "+" for its synchronizing literals ourselves. */
-  private collect(line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
-    const collecting = (this.collecting ??= { segments: [], literals: [], bytes: 0 });
+  /** Gathers a held command, answering "+" for its synchronizing literals ourselves. */
+  private collect(purpose: 'view' | 'route' | 'appendMailbox', line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    const collecting = (this.collecting ??= { purpose, segments: [], literals: [], bytes: 0 });
+    if (collecting.purpose === 'appendMailbox' && collecting.literals.length > 0) return this.releaseAppend(collecting, line, literal);
     collecting.segments.push(line);
     collecting.bytes += line.length + (literal?.size ?? 0);
     if (collecting.bytes > this.owner.limits.maxLineBytes) {
@@ -325,8 +349,28 @@ export class Relay implements RelayControl {
       return DROP;
     }
     this.collecting = null;
+    if (collecting.purpose === 'route') {
+      const route = routeOf(parsedOrNull(collecting));
+      if (route.kind === 'pass') {
+        this.passInFlight.set(this.commandTag ?? '', route.track);
+        return commandBytes(collecting.segments, collecting.literals);
+      }
+    }
     void this.runInView(collecting.segments, collecting.literals);
     return STOP;
+  }
+
+  /**
+   * The segment after an APPEND's mailbox literal: the mailbox is known. What was held goes
+   * upstream (we said "+" already), and this segment on as any APPEND segment.
+   */
+  private releaseAppend(held: { segments: Buffer[]; literals: Buffer[] }, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    this.collecting = null;
+    const mailbox = leadingArgument({ segments: [...held.segments, line], literals: held.literals });
+    this.passInFlight.set(this.commandTag ?? '', mailbox === 'pending' ? 'plain' : appendKind(mailbox));
+    // Every earlier byte of this command was dropped, so this write keeps the stream in order.
+    this.upstream.write(commandBytes(held.segments, held.literals));
+    return this.afterAppendHead(literal);
   }
 
   /** Literal bytes of a command being collected for the view. */
@@ -384,7 +428,10 @@ export class Relay implements RelayControl {
       }
     } else if (first) {
       verdict = this.inspectServerLine(line);
-      if (this.passInFlight.size > 0 && line[0] !== STAR && line[0] !== PLUS) verdict = this.passCompleted(line, verdict);
+      if (this.passInFlight.size > 0) {
+        if (line[0] === STAR) verdict = this.passUntagged(line, verdict);
+        else if (line[0] !== PLUS) verdict = this.passCompleted(line, verdict);
+      }
     }
     if (literal === null && this.queuedForClient !== null) {
       const queued = this.queuedForClient;
@@ -446,6 +493,25 @@ export class Relay implements RelayControl {
     return DROP;
   }
 
+  /**
+   * MOVE into INBOX from another mailbox reports COPYUID in an untagged OK: translated as its
+   * tagged one would be. Commands that change mailboxes run one at a time, so the oldest COPY or
+   * MOVE in flight is the one this line belongs to.
+   */
+  private passUntagged(line: Buffer, verdict: LineVerdict): LineVerdict {
+    if (untaggedOkCode(line) !== 'COPYUID') return verdict;
+    let copy: PassThroughKind | undefined;
+    for (const kind of this.passInFlight.values()) {
+      if (kind === 'copyToInbox' || kind === 'copyElsewhere') {
+        copy = kind;
+        break;
+      }
+    }
+    if (copy !== 'copyToInbox') return verdict;
+    const text = (verdict === PASS ? line : (verdict as Buffer)).toString('latin1');
+    return Buffer.from(rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true }), 'latin1');
+  }
+
   /** A pass-through command completed: rewrite INBOX UIDs in its answer, and let waiting view commands go. */
   private passCompleted(line: Buffer, verdict: LineVerdict): LineVerdict {
     const space = line.indexOf(0x20);
@@ -454,7 +520,7 @@ export class Relay implements RelayControl {
     if (kind === undefined) return verdict;
     this.passInFlight.delete(tag);
     let result = verdict;
-    if (kind !== 'plain') {
+    if (kind === 'appendToInbox' || kind === 'copyToInbox') {
       const text = (verdict === PASS ? line : (verdict as Buffer)).toString('latin1');
       const rewritten = rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true });
       if (rewritten !== text) result = Buffer.from(rewritten, 'latin1');
@@ -471,6 +537,27 @@ export class Relay implements RelayControl {
     if (++this.badResponses < this.owner.limits.maxBadCommands) return;
     this.owner.log.warn({ code: PROXY_ERRORS.tooManyBadCommands.code, count: this.badResponses }, 'too many invalid commands; disconnecting');
     this.end('too many invalid commands', PROXY_ERRORS.tooManyBadCommands);
+  }
+}
+
+/** A whole command read, or null when it does not parse (the server will say why). */
+function parsedOrNull(parts: CommandParts): ParsedCommand | null {
+  try {
+    return parseCommand(parts);
+  } catch (err) {
+    if (err instanceof ImapSyntaxError) return null;
+    throw err;
+  }
+}
+
+/** A command's first argument from what has arrived; 'pending' while it is a literal still to come. */
+function leadingArgument(parts: CommandParts): ImapToken | undefined | 'pending' {
+  try {
+    const [first] = parseLeadingArguments(parts, 1).args;
+    return first ?? 'pending';
+  } catch (err) {
+    if (err instanceof ImapSyntaxError) return undefined;
+    throw err;
   }
 }
 
