@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommand, parseLeadingArguments, peekTagAndName } from './imap-syntax.js';
-import { routedByMailbox, routeOf, untaggedOkCode } from './relay-mailbox.js';
+import { routedByMailbox, routeOf } from './relay-mailbox.js';
+import { untaggedOkCode } from './response-code.js';
 
 const parts = (text: string, literals: string[] = []) => ({
   segments: text.split(/(?<=\r\n)/).map((part) => Buffer.from(part, 'latin1')),
@@ -58,5 +59,8 @@ describe('untaggedOkCode', () => {
     expect(untaggedOkCode(Buffer.from('a OK [COPYUID 9 1 3] done\r\n'))).toBeNull();
     expect(untaggedOkCode(Buffer.from('* OK Still here\r\n'))).toBeNull();
     expect(untaggedOkCode(Buffer.from('* NO [COPYUID 9 1 3]\r\n'))).toBeNull();
+    expect(untaggedOkCode(Buffer.from('* OK [UIDNEXT 5] Predicted\r\n'))).toBe('UIDNEXT');
+    expect(untaggedOkCode(Buffer.from('* OK [READ-WRITE]\r\n'))).toBe('READ-WRITE');
+    expect(untaggedOkCode(Buffer.from('* OK []\r\n'))).toBeNull();
   });
 });

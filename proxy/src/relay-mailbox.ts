@@ -7,7 +7,7 @@
  * It must never decide from raw bytes: the mailbox is the parsed argument (atom, quoted string
  * or literal), decoded and compared as a whole by mailbox-name.ts.
  */
-import type { ImapToken, ParsedCommand } from './imap-syntax.js';
+import { ImapSyntaxError, parseCommand, parseLeadingArguments, type CommandParts, type ImapToken, type ParsedCommand } from './imap-syntax.js';
 import { isInboxMailbox } from './mailbox-name.js';
 
 /** What a pass-through command's completion (and MOVE's untagged COPYUID) needs. */
@@ -77,13 +77,23 @@ export function appendKind(mailbox: ImapToken | undefined): PassThroughKind {
   return isInboxMailbox(mailbox) ? 'appendToInbox' : 'plain';
 }
 
-/**
- * The response code of an untagged OK (`* OK [CODE …] text`), upper-cased; null for any other
- * line. MOVE reports COPYUID this way before its EXPUNGEs (RFC 6851 §4.3).
- */
-export function untaggedOkCode(line: Buffer): string | null {
-  if (line[0] !== 0x2a /* * */ || line[1] !== SP || !wordAt(line, 2, 'OK') || line[5] !== 0x5b /* [ */) return null;
-  let end = 6;
-  while (end < line.length && end < 64 && line[end] !== SP && line[end] !== 0x5d /* ] */ && line[end] !== 0x0d && line[end] !== 0x0a) end++;
-  return end > 6 ? line.toString('latin1', 6, end).toUpperCase() : null;
+/** A whole command read, or null when it does not parse (the server will say why). */
+export function parsedOrNull(parts: CommandParts): ParsedCommand | null {
+  try {
+    return parseCommand(parts);
+  } catch (err) {
+    if (err instanceof ImapSyntaxError) return null;
+    throw err;
+  }
+}
+
+/** A command's first argument from what has arrived; 'pending' while it is a literal still to come. */
+export function leadingArgument(parts: CommandParts): ImapToken | undefined | 'pending' {
+  try {
+    const [first] = parseLeadingArguments(parts, 1).args;
+    return first ?? 'pending';
+  } catch (err) {
+    if (err instanceof ImapSyntaxError) return undefined;
+    throw err;
+  }
 }

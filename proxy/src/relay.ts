@@ -2,11 +2,14 @@
  * After login: relays a client and its upstream connection in both directions through two
  * framers. Bytes are forwarded as the slices that arrived; only the few lines that carry
  * capabilities, and the few client commands in relay-commands.ts, are rewritten or answered
- * here. Our own responses to the client wait for a response boundary so they never land
- * inside a literal or between the lines of another response.
+ * here. A command that names a mailbox is routed by its parsed name (relay-mailbox.ts): held
+ * until its small literals are in, then given to the INBOX view or passed (pass-through.ts).
+ * Our own responses to the client wait for a response boundary so they never land inside a
+ * literal or between the lines of another response.
  *
- * It must never: buffer a literal, hold more than one line per direction, or keep reading
- * from one side while the other cannot take the bytes (backpressure in both directions).
+ * It must never: hold a command past the line limit (APPEND's message always streams), decide
+ * by a pattern over raw bytes, or keep reading from one side while the other cannot take the
+ * bytes (backpressure in both directions).
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -14,14 +17,15 @@ import type { ProxyLimits } from '@inlay/schemas';
 import { rewriteCapabilityLine } from './capabilities.js';
 import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from './errors.js';
 import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
-import { ImapSyntaxError, parseCommand, parseLeadingArguments, peekTagAndName, tagOrStar, type CommandParts, type ImapToken, type ParsedCommand } from './imap-syntax.js';
-import { appendKind, routedByMailbox, routeOf, untaggedOkCode, type PassThroughKind } from './relay-mailbox.js';
+import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap-syntax.js';
+import { commandBytes, type HeldCommand } from './held-command.js';
+import { PassThroughCommands } from './pass-through.js';
+import { appendKind, leadingArgument, parsedOrNull, routedByMailbox, routeOf } from './relay-mailbox.js';
 import { RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
 import type { EngineClient } from './engine-client.js';
 import { UID_SCALE_END_REASON } from './view/uid-scale.js';
 import { InboxSession } from './view/inbox-session.js';
 import { dispatch } from './view/inbox-dispatch.js';
-import { rewriteUidCodes } from './view/response-rewrite.js';
 
 export interface RelayOwner {
   readonly log: Logger;
@@ -60,18 +64,13 @@ export class Relay implements RelayControl {
   private ended = false;
   /** The INBOX view: takes over every command while INBOX is selected. */
   private readonly inbox: InboxSession;
-  /**
-   * A command held until its small literals are in: for the view (INBOX selected), to read its
-   * mailbox before routing it (`route`), or an APPEND whose mailbox is a literal (`appendMailbox`:
-   * held only until that literal is in; its message literal streams).
-   */
-  private collecting: { purpose: 'view' | 'route' | 'appendMailbox'; segments: Buffer[]; literals: Buffer[]; bytes: number } | null = null;
+  /** A command held until its small literals are in (held-command.ts). */
+  private collecting: HeldCommand | null = null;
   /** Input held back while the view works (the framer said STOP). */
   private clientLeftover: Buffer | null = null;
   private serverLeftover: Buffer | null = null;
   /** Tags of pass-through commands still running: the view waits for them before it starts. */
-  private readonly passInFlight = new Map<string, PassThroughKind>();
-  private passDrained: (() => void) | null = null;
+  private readonly passThrough = new PassThroughCommands();
 
   constructor(
     private readonly owner: RelayOwner,
@@ -95,7 +94,7 @@ export class Relay implements RelayControl {
       writeUpstream: (bytes) => upstream.write(bytes),
       writeClient: (bytes) => this.sendToClient(bytes),
       resumeServer: () => this.resumeServer(),
-      passThroughRunning: () => this.passInFlight.size > 0,
+      passThroughRunning: () => this.passThrough.running,
       endSession: (reason, bye) => this.end(reason, bye),
       idleChanged: (idle) => {
         this.idle = idle;
@@ -287,13 +286,13 @@ export class Relay implements RelayControl {
       if (literal === null) {
         const route = routeOf(parsedOrNull({ segments: [line], literals: [] }));
         if (route.kind === 'view') return this.collect('view', line, null);
-        this.passInFlight.set(head.tag, route.track);
+        this.passThrough.start(head.tag, route.track);
         return verdict;
       }
       // Its mailbox may be this literal: hold the command until its literals are in.
       if (this.mayHold(line, literal)) return this.collect('route', line, literal);
     }
-    this.passInFlight.set(head.tag, 'plain');
+    this.passThrough.start(head.tag, 'plain');
     if (verdict !== PASS) return verdict;
     if (literal?.synchronizing) this.literalTag = this.commandTag;
     return PASS;
@@ -306,7 +305,7 @@ export class Relay implements RelayControl {
   private appendHead(tag: string, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
     const mailbox = leadingArgument({ segments: [line], literals: [] });
     if (mailbox === 'pending' && literal !== null && this.mayHold(line, literal)) return this.collect('appendMailbox', line, literal);
-    this.passInFlight.set(tag, mailbox === 'pending' ? 'plain' : appendKind(mailbox));
+    this.passThrough.start(tag, mailbox === 'pending' ? 'plain' : appendKind(mailbox));
     return this.afterAppendHead(literal);
   }
 
@@ -317,7 +316,7 @@ export class Relay implements RelayControl {
 
   /** A pass-through segment once routing is decided: the last one of an APPEND into a selected INBOX waits. */
   private afterAppendHead(literal: LiteralAnnouncement | null): LineVerdict {
-    if (literal === null && this.inbox.inbox !== null && this.passInFlight.has(this.commandTag ?? '')) {
+    if (literal === null && this.inbox.inbox !== null && this.passThrough.has(this.commandTag ?? '')) {
       // An APPEND while INBOX is selected (or a whole one in one line, with no message: the
       // server refuses it): wait for its completion, whose new mail the view announces.
       return this.passWhole();
@@ -328,12 +327,12 @@ export class Relay implements RelayControl {
 
   /** Forwards the final segment of a pass-through command and reads nothing more until it completes. */
   private passWhole(): LineVerdict {
-    this.passDrained = () => this.resumeClient();
+    this.passThrough.whenDrained(() => this.resumeClient());
     return PASS_AND_STOP;
   }
 
   /** Gathers a held command, answering "+" for its synchronizing literals ourselves. */
-  private collect(purpose: 'view' | 'route' | 'appendMailbox', line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+  private collect(purpose: HeldCommand['purpose'], line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
     const collecting = (this.collecting ??= { purpose, segments: [], literals: [], bytes: 0 });
     if (collecting.purpose === 'appendMailbox' && collecting.literals.length > 0) return this.releaseAppend(collecting, line, literal);
     collecting.segments.push(line);
@@ -352,7 +351,7 @@ export class Relay implements RelayControl {
     if (collecting.purpose === 'route') {
       const route = routeOf(parsedOrNull(collecting));
       if (route.kind === 'pass') {
-        this.passInFlight.set(this.commandTag ?? '', route.track);
+        this.passThrough.start(this.commandTag ?? '', route.track);
         return commandBytes(collecting.segments, collecting.literals);
       }
     }
@@ -364,10 +363,10 @@ export class Relay implements RelayControl {
    * The segment after an APPEND's mailbox literal: the mailbox is known. What was held goes
    * upstream (we said "+" already), and this segment on as any APPEND segment.
    */
-  private releaseAppend(held: { segments: Buffer[]; literals: Buffer[] }, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+  private releaseAppend(held: HeldCommand, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
     this.collecting = null;
     const mailbox = leadingArgument({ segments: [...held.segments, line], literals: held.literals });
-    this.passInFlight.set(this.commandTag ?? '', mailbox === 'pending' ? 'plain' : appendKind(mailbox));
+    this.passThrough.start(this.commandTag ?? '', mailbox === 'pending' ? 'plain' : appendKind(mailbox));
     // Every earlier byte of this command was dropped, so this write keeps the stream in order.
     this.upstream.write(commandBytes(held.segments, held.literals));
     return this.afterAppendHead(literal);
@@ -383,7 +382,7 @@ export class Relay implements RelayControl {
   }
 
   private async runInView(segments: Buffer[], literals: Buffer[]): Promise<void> {
-    if (this.passInFlight.size > 0) await new Promise<void>((resolve) => (this.passDrained = resolve));
+    if (this.passThrough.running) await new Promise<void>((resolve) => this.passThrough.whenDrained(resolve));
     const bytes = commandBytes(segments, literals);
     let parsed;
     try {
@@ -422,15 +421,15 @@ export class Relay implements RelayControl {
       verdict = this.inbox.onServerLine(line, first, literal);
       if (verdict === STOP) return STOP;
       if (verdict === PASS && first) verdict = this.inspectServerLine(line);
-      if (first && this.passInFlight.size > 0 && line[0] !== STAR && line[0] !== PLUS) {
+      if (first && this.passThrough.running && line[0] !== STAR && line[0] !== PLUS) {
         if (this.inbox.growthPending) return this.passCompletedAfterGrowth(line, verdict);
-        verdict = this.passCompleted(line, verdict);
+        verdict = this.passThrough.completed(line, verdict);
       }
     } else if (first) {
       verdict = this.inspectServerLine(line);
-      if (this.passInFlight.size > 0) {
-        if (line[0] === STAR) verdict = this.passUntagged(line, verdict);
-        else if (line[0] !== PLUS) verdict = this.passCompleted(line, verdict);
+      if (this.passThrough.running) {
+        if (line[0] === STAR) verdict = this.passThrough.untagged(line, verdict);
+        else if (line[0] !== PLUS) verdict = this.passThrough.completed(line, verdict);
       }
     }
     if (literal === null && this.queuedForClient !== null) {
@@ -482,55 +481,11 @@ export class Relay implements RelayControl {
    * announces at its end: the completion waits for that, and so does the next client command.
    */
   private passCompletedAfterGrowth(line: Buffer, verdict: LineVerdict): LineVerdict {
-    const drained = this.passDrained;
-    this.passDrained = null;
-    const answer = this.passCompleted(line, verdict);
+    const drained = this.passThrough.takeDrained();
+    const answer = this.passThrough.completed(line, verdict);
     const bytes = answer === PASS ? Buffer.from(line) : (answer as Buffer);
-    void this.inbox.finishAfterGrowth(bytes, line).then(() => {
-      if (drained && this.passInFlight.size === 0) setImmediate(drained);
-      else this.passDrained = drained;
-    });
+    void this.inbox.finishAfterGrowth(bytes, line).then(() => this.passThrough.restoreDrained(drained));
     return DROP;
-  }
-
-  /**
-   * MOVE into INBOX from another mailbox reports COPYUID in an untagged OK: translated as its
-   * tagged one would be. Commands that change mailboxes run one at a time, so the oldest COPY or
-   * MOVE in flight is the one this line belongs to.
-   */
-  private passUntagged(line: Buffer, verdict: LineVerdict): LineVerdict {
-    if (untaggedOkCode(line) !== 'COPYUID') return verdict;
-    let copy: PassThroughKind | undefined;
-    for (const kind of this.passInFlight.values()) {
-      if (kind === 'copyToInbox' || kind === 'copyElsewhere') {
-        copy = kind;
-        break;
-      }
-    }
-    if (copy !== 'copyToInbox') return verdict;
-    const text = (verdict === PASS ? line : (verdict as Buffer)).toString('latin1');
-    return Buffer.from(rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true }), 'latin1');
-  }
-
-  /** A pass-through command completed: rewrite INBOX UIDs in its answer, and let waiting view commands go. */
-  private passCompleted(line: Buffer, verdict: LineVerdict): LineVerdict {
-    const space = line.indexOf(0x20);
-    const tag = line.toString('latin1', 0, space);
-    const kind = this.passInFlight.get(tag);
-    if (kind === undefined) return verdict;
-    this.passInFlight.delete(tag);
-    let result = verdict;
-    if (kind === 'appendToInbox' || kind === 'copyToInbox') {
-      const text = (verdict === PASS ? line : (verdict as Buffer)).toString('latin1');
-      const rewritten = rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true });
-      if (rewritten !== text) result = Buffer.from(rewritten, 'latin1');
-    }
-    if (this.passInFlight.size === 0 && this.passDrained) {
-      const drained = this.passDrained;
-      this.passDrained = null;
-      setImmediate(drained);
-    }
-    return result;
   }
 
   private countBad(): void {
@@ -538,36 +493,4 @@ export class Relay implements RelayControl {
     this.owner.log.warn({ code: PROXY_ERRORS.tooManyBadCommands.code, count: this.badResponses }, 'too many invalid commands; disconnecting');
     this.end('too many invalid commands', PROXY_ERRORS.tooManyBadCommands);
   }
-}
-
-/** A whole command read, or null when it does not parse (the server will say why). */
-function parsedOrNull(parts: CommandParts): ParsedCommand | null {
-  try {
-    return parseCommand(parts);
-  } catch (err) {
-    if (err instanceof ImapSyntaxError) return null;
-    throw err;
-  }
-}
-
-/** A command's first argument from what has arrived; 'pending' while it is a literal still to come. */
-function leadingArgument(parts: CommandParts): ImapToken | undefined | 'pending' {
-  try {
-    const [first] = parseLeadingArguments(parts, 1).args;
-    return first ?? 'pending';
-  } catch (err) {
-    if (err instanceof ImapSyntaxError) return undefined;
-    throw err;
-  }
-}
-
-/** A collected command as one write: synchronizing literals become LITERAL+ (we already said "+"). */
-function commandBytes(segments: readonly Buffer[], literals: readonly Buffer[]): Buffer {
-  const parts: Buffer[] = [];
-  segments.forEach((segment, index) => {
-    const literal = literals[index];
-    parts.push(literal === undefined ? segment : Buffer.from(segment.toString('latin1').replace(/\{(\d+)\}(\r?\n)$/, '{$1+}$2'), 'latin1'));
-    if (literal !== undefined) parts.push(literal);
-  });
-  return Buffer.concat(parts);
 }
