@@ -258,7 +258,7 @@ export class Relay implements RelayControl {
     if (this.collecting !== null) return this.collect(this.collecting.purpose, line, literal);
     if (this.idle && first) {
       // In IDLE the only thing a client may send is DONE (RFC 2177).
-      const done = /^DONE\r?\n$/i.test(line.toString('latin1', 0, 8));
+      const done = isDone(line);
       if (done) {
         this.idle = false;
         this.owner.idleChanged(false);
@@ -493,4 +493,10 @@ export class Relay implements RelayControl {
     this.owner.log.warn({ code: PROXY_ERRORS.tooManyBadCommands.code, count: this.badResponses }, 'too many invalid commands; disconnecting');
     this.end('too many invalid commands', PROXY_ERRORS.tooManyBadCommands);
   }
+}
+
+/** The line that ends IDLE: "DONE" in any case, alone on its line (RFC 2177). */
+function isDone(line: Buffer): boolean {
+  const end = line[line.length - 2] === 0x0d ? line.length - 2 : line.length - 1;
+  return end === 4 && line.toString('latin1', 0, 4).toUpperCase() === 'DONE';
 }

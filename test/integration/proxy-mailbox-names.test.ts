@@ -71,6 +71,11 @@ async function session(port: number): Promise<Session> {
   return { send, sendWithLiterals, close: () => raw.close() };
 }
 
+/** An answer without its tag and Dovecot's timing, to compare proxied with direct. */
+function withoutTiming(answer: string): string {
+  return answer.replace(/^n\d+ /gm, '').replace(/ \([0-9.+ ]+ secs\)/, '');
+}
+
 function quoted(name: string): string {
   return `"${name.replace(/(["\\])/g, '\\$1')}"`;
 }
@@ -156,7 +161,6 @@ describe('APPENDUID and COPYUID for names that contain "inbox"', () => {
 describe('a name Dovecot refuses: "inbox/sub"', () => {
   it('gets Dovecot\'s own refusal, no APPENDUID or COPYUID', async () => {
     const proxied = await session(stack.proxy.port);
-    const withoutTiming = (answer: string): string => answer.replace(/^n\d+ /gm, '').replace(/ \([0-9.+ ]+ secs\)/, '');
     for (const form of FORMS) {
       const appendParts = [...form.parts('APPEND ', 'inbox/sub', ' '), mail(500), ''];
       const refused = withoutTiming(await direct.sendWithLiterals(appendParts, form.sync));
@@ -169,6 +173,20 @@ describe('a name Dovecot refuses: "inbox/sub"', () => {
       expect(copyRefused).toMatch(/^NO /);
       expect(withoutTiming(await proxied.sendWithLiterals(copyParts, form.sync)), form.label).toBe(copyRefused);
       await direct.send('CLOSE');
+    }
+    proxied.close();
+  });
+});
+
+describe('a held command that does not parse', () => {
+  it('gets Dovecot\'s own answer, and the next command is answered', async () => {
+    const proxied = await session(stack.proxy.port);
+    for (const form of FORMS.slice(1)) {
+      const parts = ['STATUS ', 'INBOX', ' (UIDNEXT'];
+      const expected = withoutTiming(await direct.sendWithLiterals(parts, form.sync));
+      expect(expected).toMatch(/^BAD /);
+      expect(withoutTiming(await proxied.sendWithLiterals(parts, form.sync)), form.label).toBe(expected);
+      expect(await proxied.send('NOOP')).toMatch(/^n\d+ OK /m);
     }
     proxied.close();
   });
