@@ -74,6 +74,20 @@ export function parseCommand(parts: CommandParts): ParsedCommand {
   return { tag: head.tag, name: head.name, args };
 }
 
+/**
+ * The first `count` arguments of a command whose rest may not have arrived yet: APPEND's mailbox
+ * before its message literal streams by. Fewer when the received part ends first, or reaches
+ * a literal not received yet. Throws ImapSyntaxError for what it does read.
+ */
+export function parseLeadingArguments(parts: CommandParts, count: number): ParsedCommand {
+  const first = parts.segments[0];
+  if (!first) throw new ImapSyntaxError('Empty command');
+  const head = peekTagAndName(first);
+  if (!head) throw new ImapSyntaxError('Expected a tag and a command name');
+  const args = new TokenReader(parts, head.end).readLeading(count);
+  return { tag: head.tag, name: head.name, args };
+}
+
 /** The tag of a line, for answering BAD to a line we cannot parse; "*" when there is none. */
 export function tagOrStar(line: Buffer): string {
   let i = 0;
@@ -140,6 +154,26 @@ export class TokenReader {
       }
       items.push(this.readToken(byte));
     }
+  }
+
+  /** Up to `count` top-level tokens, stopping where the received input ends. */
+  readLeading(count: number): ImapToken[] {
+    const items: ImapToken[] = [];
+    while (items.length < count && this.segment < this.parts.segments.length) {
+      const line = this.line;
+      while (line[this.pos] === SP) this.pos++;
+      const byte = line[this.pos];
+      if (byte === undefined || byte === 0x0d || byte === 0x0a) break;
+      const literalStart = byte === 0x7b /* { */ || (byte === 0x7e /* ~ */ && line[this.pos + 1] === 0x7b);
+      if (literalStart && this.parts.literals[this.segment] === undefined) break;
+      if (byte === 0x28 /* ( */) {
+        this.pos++;
+        items.push({ kind: 'list', items: this.readList(0x29) });
+        continue;
+      }
+      items.push(this.readToken(byte));
+    }
+    return items;
   }
 
   /** One token that is not a list: an atom, NIL, or a quoted or literal string. */

@@ -6,6 +6,7 @@
 import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from './errors.js';
 import { DROP, PASS, type LineVerdict } from './framer.js';
 import { isHiddenCapability } from './capabilities.js';
+import { ImapSyntaxError, parseCommand } from './imap-syntax.js';
 
 /** What a rule may do besides returning a verdict. */
 export interface RelayControl {
@@ -25,8 +26,10 @@ const refuse =
   };
 
 /** ENABLE (RFC 5161): hidden extensions are dropped from the request, as a server ignores unknown ones. */
-const enable: RelayCommandRule = (control, tag, line, nameEnd) => {
-  const words = line.toString('latin1', nameEnd).trim().split(/\s+/).filter(Boolean);
+const enable: RelayCommandRule = (control, tag, line) => {
+  const words = capabilityNames(line);
+  // Not a list of atoms: the server refuses it as it would without us.
+  if (words === null) return PASS;
   const kept = words.filter((word) => !isHiddenCapability(word));
   if (kept.length === words.length) return PASS;
   if (kept.length === 0) {
@@ -35,6 +38,23 @@ const enable: RelayCommandRule = (control, tag, line, nameEnd) => {
   }
   return Buffer.from(`${tag} ENABLE ${kept.join(' ')}\r\n`, 'latin1');
 };
+
+/** ENABLE's arguments, each a capability name (an atom); null when they are anything else. */
+function capabilityNames(line: Buffer): string[] | null {
+  let args;
+  try {
+    args = parseCommand({ segments: [line], literals: [] }).args;
+  } catch (err) {
+    if (err instanceof ImapSyntaxError) return null;
+    throw err;
+  }
+  const names: string[] = [];
+  for (const arg of args) {
+    if (arg.kind !== 'atom') return null;
+    names.push(arg.value);
+  }
+  return names;
+}
 
 const idle: RelayCommandRule = (control) => {
   control.enterIdle();

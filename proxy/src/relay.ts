@@ -2,11 +2,14 @@
  * After login: relays a client and its upstream connection in both directions through two
  * framers. Bytes are forwarded as the slices that arrived; only the few lines that carry
  * capabilities, and the few client commands in relay-commands.ts, are rewritten or answered
- * here. Our own responses to the client wait for a response boundary so they never land
- * inside a literal or between the lines of another response.
+ * here. A command that names a mailbox is routed by its parsed name (relay-mailbox.ts): held
+ * until its small literals are in, then given to the INBOX view or passed (pass-through.ts).
+ * Our own responses to the client wait for a response boundary so they never land inside a
+ * literal or between the lines of another response.
  *
- * It must never: buffer a literal, hold more than one line per direction, or keep reading
- * from one side while the other cannot take the bytes (backpressure in both directions).
+ * It must never: hold a command past the line limit (APPEND's message always streams), decide
+ * by a pattern over raw bytes, or keep reading from one side while the other cannot take the
+ * bytes (backpressure in both directions).
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -16,12 +19,14 @@ import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from './errors
 import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, emptyLiteralAtEnd, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
 import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap-syntax.js';
 import { literalCommandOf, literalLimit, type LiteralCommand } from './imap/literal-rules.js';
+import { commandBytes, type HeldCommand } from './held-command.js';
+import { PassThroughCommands } from './pass-through.js';
+import { appendKind, leadingArgument, parsedOrNull, routedByMailbox, routeOf } from './relay-mailbox.js';
 import { RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
 import type { EngineClient } from './engine-client.js';
 import { UID_SCALE_END_REASON } from './view/uid-scale.js';
 import { InboxSession } from './view/inbox-session.js';
-import { claimedOutsideInbox, dispatch } from './view/inbox-dispatch.js';
-import { rewriteUidCodes } from './view/response-rewrite.js';
+import { dispatch } from './view/inbox-dispatch.js';
 
 export interface RelayOwner {
   readonly log: Logger;
@@ -60,14 +65,13 @@ export class Relay implements RelayControl {
   private ended = false;
   /** The INBOX view: takes over every command while INBOX is selected. */
   private readonly inbox: InboxSession;
-  /** A command for the view being collected whole (its literals are small: no APPEND). */
-  private collecting: { segments: Buffer[]; literals: Buffer[]; bytes: number } | null = null;
+  /** A command held until its small literals are in (held-command.ts). */
+  private collecting: HeldCommand | null = null;
   /** Input held back while the view works (the framer said STOP). */
   private clientLeftover: Buffer | null = null;
   private serverLeftover: Buffer | null = null;
   /** Tags of pass-through commands still running: the view waits for them before it starts. */
-  private readonly passInFlight = new Map<string, 'plain' | 'appendInbox' | 'copyToInbox'>();
-  private passDrained: (() => void) | null = null;
+  private readonly passThrough = new PassThroughCommands();
   /** True while the client framer runs: a resume asked for then must not pause afterwards. */
   private clientPushing = false;
   private resumedWhilePushing = false;
@@ -96,7 +100,7 @@ export class Relay implements RelayControl {
       writeUpstream: (bytes) => upstream.write(bytes),
       writeClient: (bytes) => this.sendToClient(bytes),
       resumeServer: () => this.resumeServer(),
-      passThroughRunning: () => this.passInFlight.size > 0,
+      passThroughRunning: () => this.passThrough.running,
       endSession: (reason, bye) => this.end(reason, bye),
       idleChanged: (idle) => {
         this.idle = idle;
@@ -276,10 +280,10 @@ export class Relay implements RelayControl {
   // Called by the framer handlers below.
 
   onClientCommand(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
-    if (this.collecting !== null) return this.collect(line, literal);
+    if (this.collecting !== null) return this.collect(this.collecting.purpose, line, literal);
     if (this.idle && first) {
       // In IDLE the only thing a client may send is DONE (RFC 2177).
-      const done = /^DONE\r?\n$/i.test(line.toString('latin1', 0, 8));
+      const done = isDone(line);
       if (done) {
         this.idle = false;
         this.owner.idleChanged(false);
@@ -298,25 +302,56 @@ export class Relay implements RelayControl {
     } else if (emptyLiteralAtEnd(line, line.length - 1)) {
       return this.refuseEmptyLiteral(line, first);
     }
-    if (first) {
-      const head = peekTagAndName(line);
-      this.commandTag = head?.tag ?? null;
-      let verdict: LineVerdict = PASS;
-      if (literal === null && head) {
-        const rule = RELAY_COMMAND_RULES.get(head.name);
-        if (rule) verdict = rule(this, head.tag, line, head.end);
+    if (!first) return this.afterAppendHead(literal);
+    const head = peekTagAndName(line);
+    this.commandTag = head?.tag ?? null;
+    if (head === null) return this.afterAppendHead(literal);
+    let verdict: LineVerdict = PASS;
+    if (literal === null) {
+      const rule = RELAY_COMMAND_RULES.get(head.name);
+      if (rule) verdict = rule(this, head.tag, line, head.end);
+    }
+    if (verdict === DROP) return DROP;
+    if (head.name === 'APPEND') return this.appendHead(head.tag, line, literal);
+    // INBOX selected: the view takes every command but APPEND.
+    if (this.inbox.inbox !== null) return this.collect('view', verdict === PASS ? line : (verdict as Buffer), literal);
+    if (routedByMailbox(head.name, line, head.end)) {
+      if (literal === null) {
+        const route = routeOf(parsedOrNull({ segments: [line], literals: [] }));
+        if (route.kind === 'view') return this.collect('view', line, null);
+        this.passThrough.start(head.tag, route.track);
+        return verdict;
       }
-      if (head && verdict !== DROP && head.name !== 'APPEND' && this.viewWants(head.name, line, head.end)) {
-        return this.collect(verdict === PASS ? line : (verdict as Buffer), literal);
-      }
-      if (head && verdict !== DROP) this.trackPassThrough(head.tag, head.name, line, head.end);
-      if (head?.name === 'APPEND' && this.inbox.inbox !== null && literal === null) {
-        // A whole APPEND in one line has no message: let the server refuse it, one at a time.
-        return this.passWhole();
-      }
-      if (verdict !== PASS) return verdict;
-    } else if (literal === null && this.inbox.inbox !== null && this.passInFlight.has(this.commandTag ?? '')) {
-      // The last segment of an APPEND while INBOX is selected: wait for its completion.
+      // Its mailbox may be this literal: hold the command until its literals are in.
+      if (this.mayHold(line, literal)) return this.collect('route', line, literal);
+    }
+    this.passThrough.start(head.tag, 'plain');
+    if (verdict !== PASS) return verdict;
+    if (literal?.synchronizing) this.literalTag = this.commandTag;
+    return PASS;
+  }
+
+  /**
+   * APPEND: its mailbox is the first argument, read before the message literal streams by. When
+   * the mailbox itself is a literal, the command is held until that literal is in.
+   */
+  private appendHead(tag: string, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    const mailbox = leadingArgument({ segments: [line], literals: [] });
+    if (mailbox === 'pending' && literal !== null && this.mayHold(line, literal)) return this.collect('appendMailbox', line, literal);
+    this.passThrough.start(tag, mailbox === 'pending' ? 'plain' : appendKind(mailbox));
+    return this.afterAppendHead(literal);
+  }
+
+  /** A literal too big to hold cannot be a mailbox name the relay cares about: INBOX is five bytes. */
+  private mayHold(line: Buffer, literal: LiteralAnnouncement): boolean {
+    return line.length + literal.size <= this.owner.limits.maxLineBytes;
+  }
+
+  /** A pass-through segment once routing is decided: the last one of an APPEND into a selected INBOX waits. */
+  private afterAppendHead(literal: LiteralAnnouncement | null): LineVerdict {
+    if (literal === null && this.inbox.inbox !== null && this.passThrough.has(this.commandTag ?? '')) {
+      // An APPEND while INBOX is selected (or a whole one in one line, with no message: the
+      // server refuses it): wait for its completion, whose new mail the view announces.
       return this.passWhole();
     }
     if (literal?.synchronizing) this.literalTag = this.commandTag;
@@ -360,28 +395,16 @@ export class Relay implements RelayControl {
     return DROP;
   }
 
-  /** INBOX selected: every command but APPEND; otherwise the ones naming INBOX. */
-  private viewWants(name: string, line: Buffer, nameEnd: number): boolean {
-    return this.inbox.inbox !== null || claimedOutsideInbox(name, line, nameEnd);
-  }
-
-  /** Commands the relay passes but whose answer names INBOX UIDs. */
-  private trackPassThrough(tag: string, name: string, line: Buffer, nameEnd: number): void {
-    let kind: 'plain' | 'appendInbox' | 'copyToInbox' = 'plain';
-    if (name === 'APPEND' && /^\s+"?inbox"?\s/i.test(line.toString('latin1', nameEnd, nameEnd + 12))) kind = 'appendInbox';
-    else if ((name === 'COPY' || name === 'MOVE' || name === 'UID') && /\s"?inbox"?\r?\n$/i.test(line.toString('latin1', Math.max(0, line.length - 12)))) kind = 'copyToInbox';
-    this.passInFlight.set(tag, kind);
-  }
-
   /** Forwards the final segment of a pass-through command and reads nothing more until it completes. */
   private passWhole(): LineVerdict {
-    this.passDrained = () => this.resumeClient();
+    this.passThrough.whenDrained(() => this.resumeClient());
     return PASS_AND_STOP;
   }
 
-  /** Gathers a command for the view, answering "+" for its synchronizing literals ourselves. */
-  private collect(line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
-    const collecting = (this.collecting ??= { segments: [], literals: [], bytes: 0 });
+  /** Gathers a held command, answering "+" for its synchronizing literals ourselves. */
+  private collect(purpose: HeldCommand['purpose'], line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    const collecting = (this.collecting ??= { purpose, segments: [], literals: [], bytes: 0 });
+    if (collecting.purpose === 'appendMailbox' && collecting.literals.length > 0) return this.releaseAppend(collecting, line, literal);
     collecting.segments.push(line);
     collecting.bytes += line.length + (literal?.size ?? 0);
     if (collecting.bytes > this.owner.limits.maxLineBytes) {
@@ -395,6 +418,13 @@ export class Relay implements RelayControl {
       return DROP;
     }
     this.collecting = null;
+    if (collecting.purpose === 'route') {
+      const route = routeOf(parsedOrNull(collecting));
+      if (route.kind === 'pass') {
+        this.passThrough.start(this.commandTag ?? '', route.track);
+        return commandBytes(collecting.segments, collecting.literals);
+      }
+    }
     void this.runInView(collecting.segments, collecting.literals).catch((err: unknown) => this.failedInView(err));
     return STOP;
   }
@@ -408,6 +438,19 @@ export class Relay implements RelayControl {
     this.end(`internal error: ${error.message}`, PROXY_ERRORS.internalError);
   }
 
+  /**
+   * The segment after an APPEND's mailbox literal: the mailbox is known. What was held goes
+   * upstream (we said "+" already), and this segment on as any APPEND segment.
+   */
+  private releaseAppend(held: HeldCommand, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
+    this.collecting = null;
+    const mailbox = leadingArgument({ segments: [...held.segments, line], literals: held.literals });
+    this.passThrough.start(this.commandTag ?? '', mailbox === 'pending' ? 'plain' : appendKind(mailbox));
+    // Every earlier byte of this command was dropped, so this write keeps the stream in order.
+    this.upstream.write(commandBytes(held.segments, held.literals));
+    return this.afterAppendHead(literal);
+  }
+
   /** Literal bytes of a command being collected for the view. */
   onClientLiteral(chunk: Buffer): boolean {
     const collecting = this.collecting;
@@ -418,7 +461,7 @@ export class Relay implements RelayControl {
   }
 
   private async runInView(segments: Buffer[], literals: Buffer[]): Promise<void> {
-    if (this.passInFlight.size > 0) await new Promise<void>((resolve) => (this.passDrained = resolve));
+    if (this.passThrough.running) await new Promise<void>((resolve) => this.passThrough.whenDrained(resolve));
     const bytes = commandBytes(segments, literals);
     let parsed;
     try {
@@ -457,13 +500,16 @@ export class Relay implements RelayControl {
       verdict = this.inbox.onServerLine(line, first, literal);
       if (verdict === STOP) return STOP;
       if (verdict === PASS && first) verdict = this.inspectServerLine(line);
-      if (first && this.passInFlight.size > 0 && line[0] !== STAR && line[0] !== PLUS) {
+      if (first && this.passThrough.running && line[0] !== STAR && line[0] !== PLUS) {
         if (this.inbox.growthPending) return this.passCompletedAfterGrowth(line, verdict);
-        verdict = this.passCompleted(line, verdict);
+        verdict = this.passThrough.completed(line, verdict);
       }
     } else if (first) {
       verdict = this.inspectServerLine(line);
-      if (this.passInFlight.size > 0 && line[0] !== STAR && line[0] !== PLUS) verdict = this.passCompleted(line, verdict);
+      if (this.passThrough.running) {
+        if (line[0] === STAR) verdict = this.passThrough.untagged(line, verdict);
+        else if (line[0] !== PLUS) verdict = this.passThrough.completed(line, verdict);
+      }
     }
     if (literal === null && this.queuedForClient !== null) {
       const queued = this.queuedForClient;
@@ -514,36 +560,11 @@ export class Relay implements RelayControl {
    * announces at its end: the completion waits for that, and so does the next client command.
    */
   private passCompletedAfterGrowth(line: Buffer, verdict: LineVerdict): LineVerdict {
-    const drained = this.passDrained;
-    this.passDrained = null;
-    const answer = this.passCompleted(line, verdict);
+    const drained = this.passThrough.takeDrained();
+    const answer = this.passThrough.completed(line, verdict);
     const bytes = answer === PASS ? Buffer.from(line) : (answer as Buffer);
-    void this.inbox.finishAfterGrowth(bytes, line).then(() => {
-      if (drained && this.passInFlight.size === 0) setImmediate(drained);
-      else this.passDrained = drained;
-    });
+    void this.inbox.finishAfterGrowth(bytes, line).then(() => this.passThrough.restoreDrained(drained));
     return DROP;
-  }
-
-  /** A pass-through command completed: rewrite INBOX UIDs in its answer, and let waiting view commands go. */
-  private passCompleted(line: Buffer, verdict: LineVerdict): LineVerdict {
-    const space = line.indexOf(0x20);
-    const tag = line.toString('latin1', 0, space);
-    const kind = this.passInFlight.get(tag);
-    if (kind === undefined) return verdict;
-    this.passInFlight.delete(tag);
-    let result = verdict;
-    if (kind !== 'plain') {
-      const text = (verdict === PASS ? line : (verdict as Buffer)).toString('latin1');
-      const rewritten = rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true });
-      if (rewritten !== text) result = Buffer.from(rewritten, 'latin1');
-    }
-    if (this.passInFlight.size === 0 && this.passDrained) {
-      const drained = this.passDrained;
-      this.passDrained = null;
-      setImmediate(drained);
-    }
-    return result;
   }
 
   private countBad(): void {
@@ -553,13 +574,8 @@ export class Relay implements RelayControl {
   }
 }
 
-/** A collected command as one write: synchronizing literals become LITERAL+ (we already said "+"). */
-function commandBytes(segments: readonly Buffer[], literals: readonly Buffer[]): Buffer {
-  const parts: Buffer[] = [];
-  segments.forEach((segment, index) => {
-    const literal = literals[index];
-    parts.push(literal === undefined ? segment : Buffer.from(segment.toString('latin1').replace(/\{(\d+)\}(\r?\n)$/, '{$1+}$2'), 'latin1'));
-    if (literal !== undefined) parts.push(literal);
-  });
-  return Buffer.concat(parts);
+/** The line that ends IDLE: "DONE" in any case, alone on its line (RFC 2177). */
+function isDone(line: Buffer): boolean {
+  const end = line[line.length - 2] === 0x0d ? line.length - 2 : line.length - 1;
+  return end === 4 && line.toString('latin1', 0, 4).toUpperCase() === 'DONE';
 }

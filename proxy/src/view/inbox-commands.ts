@@ -18,6 +18,7 @@ import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
 import { HeldAnnouncement, announcesFlags } from './mailbox-flags.js';
 import { DROP, PASS } from '../framer.js';
 import { ENGINE_LOG_CODES } from '../errors.js';
+import { untaggedOkCode } from '../response-code.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 
@@ -320,9 +321,8 @@ export function copyOrMove(session: InboxSession, inbox: Inbox, tag: string, byU
     forbidsExpunge: false,
     untagged(line, literal) {
       // MOVE announces COPYUID in an untagged OK before its EXPUNGEs (RFC 6851 §4.3).
-      const text = literal === null ? line.toString('latin1') : '';
-      if (!/^\* OK \[COPYUID /i.test(text)) return undefined;
-      const rest = rewriteCopyUid(text);
+      if (literal !== null || untaggedOkCode(line) !== 'COPYUID') return undefined;
+      const rest = rewriteCopyUid(line.toString('latin1'));
       return rest.trim() === '* OK' ? Buffer.alloc(0) : Buffer.from(rest, 'latin1');
     },
     complete: (line) => materialise(Buffer.from(rewriteCopyUid(line.toString('latin1')), 'latin1')),

@@ -6,6 +6,7 @@
  * Must never answer BAD for a command the server would accept: when in doubt, pass it on.
  */
 import type { ImapToken, ParsedCommand } from '../imap-syntax.js';
+import { isInboxMailbox } from '../mailbox-name.js';
 import { parseSequenceSet, SequenceSetError } from './sequence-set.js';
 import type { InboxSession } from './inbox-session.js';
 import type { RunningCommand, Selection } from './inbox-types.js';
@@ -24,17 +25,8 @@ export interface DispatchOptions {
   readonly readyForDone: () => void;
 }
 
-export function isInboxName(token: ImapToken | undefined): boolean {
-  if (!token) return false;
-  const value = token.kind === 'atom' ? token.value : token.kind === 'string' ? token.value.toString('utf8') : '';
-  return value.toUpperCase() === 'INBOX';
-}
-
-/** Commands the view must see even when INBOX is not selected (peeked from the first line). */
-export function claimedOutsideInbox(name: string, line: Buffer, nameEnd: number): boolean {
-  if (name !== 'SELECT' && name !== 'EXAMINE' && name !== 'STATUS') return false;
-  return /^\s+"?inbox"?(\s|\r?\n|$)/i.test(line.toString('latin1', nameEnd, nameEnd + 12));
-}
+/** INBOX named by a parsed argument, however it was written (mailbox-name.ts). */
+export const isInboxName = isInboxMailbox;
 
 /** Runs one whole client command; `bytes` is the command as the client sent it. */
 export async function dispatch(session: InboxSession, command: ParsedCommand, bytes: Buffer, options: DispatchOptions): Promise<RunningCommand> {

@@ -23,6 +23,7 @@ import { DROP, PASS, STOP, type LineVerdict, type LiteralAnnouncement } from '..
 import { clientUidNext } from './inbox-map.js';
 import { UID_SCALE_END_REASON, endsSessionForUidScale } from './uid-scale.js';
 import { PROXY_ERRORS } from '../errors.js';
+import { untaggedOkCode } from '../response-code.js';
 import { appendedToInbox, placeForGrowth, type PendingGrowth } from './inbox-growth.js';
 import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
 import type { HiddenResult, InboxHost, RunningCommand, Selection } from './inbox-types.js';
@@ -301,7 +302,8 @@ export class InboxSession {
           return this.out(null, line);
       }
     }
-    if (/^\* OK \[(UIDNEXT|UIDVALIDITY|COPYUID)/i.test(text)) return this.out(this.rewriteCodes(inbox, text), line);
+    const code = literal === null ? untaggedOkCode(line) : null;
+    if (code === 'UIDNEXT' || code === 'UIDVALIDITY' || code === 'COPYUID') return this.out(this.rewriteCodes(inbox, text), line);
     const flags = inbox.flags.serverLine(text);
     if (flags === '') return this.held === null ? DROP : this.out(Buffer.alloc(0), line);
     if (flags !== null && flags !== text) return this.out(Buffer.from(flags, 'latin1'), line);

@@ -7,8 +7,11 @@
  *
  * Covers FETCH of every item (sections, partials, macros), SEARCH criteria (flags, size,
  * headers, dates, sets, NOT/OR nesting), STORE, EXPUNGE, UID EXPUNGE, NOOP, CHECK, IDLE,
- * STATUS, APPEND, SELECT/EXAMINE. It must never produce a command whose meaning depends on
- * the target (e.g. a raw subject UID).
+ * STATUS, APPEND, SELECT/EXAMINE. INBOX is spelt in every way IMAP allows (any case, quoted,
+ * a literal), and STATUS now and then names a mailbox that only contains "inbox" and exists on
+ * neither account, so both refuse it alike (APPEND always reaches INBOX: a seed's mail stays
+ * the same). It must never produce a command whose
+ * meaning depends on the target (e.g. a raw subject UID).
  */
 import { CAMPAIGN_TAGS, DATE_WINDOW, DOMAINS, generateMessage, imapDate, PEOPLE, SEARCH_WORDS, type GeneratedMessage } from './messages.ts';
 import type { Random } from './random.ts';
@@ -36,9 +39,9 @@ export type HarnessCommand =
   | { readonly kind: 'noop' }
   | { readonly kind: 'check' }
   | { readonly kind: 'idle' }
-  | { readonly kind: 'status'; readonly recent: boolean }
-  | { readonly kind: 'append'; readonly message: GeneratedMessage; readonly flags: string }
-  | { readonly kind: 'select'; readonly readOnly: boolean };
+  | { readonly kind: 'status'; readonly recent: boolean; readonly mailbox: string }
+  | { readonly kind: 'append'; readonly message: GeneratedMessage; readonly flags: string; readonly mailbox: string }
+  | { readonly kind: 'select'; readonly readOnly: boolean; readonly mailbox: string };
 
 /** A command as sent to one target: the line, and a literal to send after a "+" continuation. */
 export interface RenderedCommand {
@@ -57,6 +60,8 @@ export interface GenerationContext {
   readonly mappedUids: readonly number[];
   /** For messages a session appends. */
   readonly messageRandom: Random;
+  /** How mailboxes are spelt; a stream of its own, so a seed's commands stay the same. Absent: INBOX. */
+  readonly nameRandom?: Random;
   readonly label: string;
   /** \Recent cannot be compared (NormaliseOptions.dropRecent): no RECENT, NEW or OLD search
    *  keys (each drawn as usual, then replaced, so a seed's other steps stay the same), and no
@@ -76,6 +81,17 @@ const PEEK_SECTIONS = [
 ];
 /** Fetching these without PEEK sets \Seen, so the answer carries a FLAGS update. */
 const SEEN_SETTING = ['BODY[]', 'BODY[TEXT]', 'BODY[1]', 'RFC822', 'RFC822.TEXT', 'BODY[HEADER]'];
+
+/** INBOX as a client may write it: atom in any case, quoted string, literal (LITERAL+). */
+const INBOX_SPELLINGS = ['INBOX', 'inbox', 'Inbox', '"INBOX"', '"inBox"', '{5+}\r\nINBOX', '{5+}\r\ninbox'];
+/** Names that contain "inbox" but are not INBOX (and exist on neither account). */
+const LOOKALIKE_MAILBOXES = ['"inbox archive"', '"Old inbox"', 'INBOX.sub', 'inbox/sub', '&AOQ-inbox', '{9+}\r\ninbox.sub', '"INBOX "'];
+
+function mailboxName(context: GenerationContext, lookalikes: boolean): string {
+  const random = context.nameRandom;
+  if (random === undefined || random.chance(0.4)) return 'INBOX';
+  return lookalikes && random.chance(0.2) ? random.pick(LOOKALIKE_MAILBOXES) : random.pick(INBOX_SPELLINGS);
+}
 
 function uidRef(context: GenerationContext): UidRef {
   const { random } = context;
@@ -176,15 +192,16 @@ export function generateCommand(kind: CommandKind, context: GenerationContext): 
     case 'uid-expunge':
       return { kind: 'uid-expunge', set: messageSet(context, true) };
     case 'append':
-      return { kind: 'append', message: generateMessage(context.messageRandom, context.label), flags: `(${random.subset(FLAGS.filter((flag) => flag !== '\\Deleted'), 0.3).join(' ')})` };
+      return { kind: 'append', message: generateMessage(context.messageRandom, context.label), flags: `(${random.subset(FLAGS.filter((flag) => flag !== '\\Deleted'), 0.3).join(' ')})`, mailbox: mailboxName(context, false) };
     case 'select':
-      return { kind: 'select', readOnly: random.chance(0.25) };
+      // Never another mailbox: the session must stay in INBOX.
+      return { kind: 'select', readOnly: random.chance(0.25), mailbox: mailboxName(context, false) };
     case 'noop':
     case 'check':
     case 'idle':
       return { kind };
     case 'status':
-      return { kind, recent: !context.withoutRecent };
+      return { kind, recent: !context.withoutRecent, mailbox: mailboxName(context, true) };
   }
 }
 
@@ -246,10 +263,10 @@ export function renderCommand(command: HarnessCommand, spelling: UidSpelling): R
     case 'idle':
       return line('IDLE');
     case 'status':
-      return line(`STATUS INBOX (MESSAGES ${command.recent ? 'RECENT ' : ''}UIDNEXT UIDVALIDITY UNSEEN)`);
+      return line(`STATUS ${command.mailbox} (MESSAGES ${command.recent ? 'RECENT ' : ''}UIDNEXT UIDVALIDITY UNSEEN)`);
     case 'append':
-      return { line: `APPEND INBOX ${command.flags} "${command.message.internalDate}" `, literal: command.message.bytes };
+      return { line: `APPEND ${command.mailbox} ${command.flags} "${command.message.internalDate}" `, literal: command.message.bytes };
     case 'select':
-      return line(`${command.readOnly ? 'EXAMINE' : 'SELECT'} INBOX`);
+      return line(`${command.readOnly ? 'EXAMINE' : 'SELECT'} ${command.mailbox}`);
   }
 }

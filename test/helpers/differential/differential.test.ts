@@ -253,7 +253,7 @@ describe('an EXPUNGE after another session changed \\Deleted', () => {
     // A refused command syncs nothing; one that completes does.
     unsynced.completed('s2', { kind: 'fetch', uid: false, set: { kind: 'seq', text: '99' }, items: 'FLAGS' }, false, sessions);
     expect(unsynced.needsSyncBefore('s2', expunge)).toBe(true);
-    unsynced.completed('s2', { kind: 'status', recent: false }, true, sessions); // reports nothing of the selected mailbox
+    unsynced.completed('s2', { kind: 'status', recent: false, mailbox: 'INBOX' }, true, sessions); // reports nothing of the selected mailbox
     expect(unsynced.needsSyncBefore('s2', expunge)).toBe(true);
     unsynced.completed('s2', { kind: 'noop' }, true, sessions);
     expect(unsynced.needsSyncBefore('s2', expunge)).toBe(false);
@@ -281,7 +281,7 @@ describe('a campaign that came and went while a session sent nothing', () => {
     expect(tracker.needsSyncBefore('s1', { kind: 'noop' })).toBe(false); // a sync that may expunge says nothing of it
     tracker.completed('s1', fetch, false); // refused: no sync
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
-    tracker.completed('s1', { kind: 'status', recent: false }, true); // STATUS reports nothing of the selected mailbox
+    tracker.completed('s1', { kind: 'status', recent: false, mailbox: 'INBOX' }, true); // STATUS reports nothing of the selected mailbox
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(true);
     tracker.completed('s1', fetch, true);
     expect(tracker.needsSyncBefore('s1', fetch)).toBe(false);

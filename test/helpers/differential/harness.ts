@@ -82,6 +82,7 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
 class DifferentialRun {
   private readonly random: Random;
   private readonly messageRandom: Random;
+  private readonly nameRandom: Random;
   private readonly renaming = new UidRenaming();
   private readonly histories: Record<Side, MessageHistory> = { oracle: new MessageHistory(), subject: new MessageHistory() };
   private readonly normalise: NormaliseOptions;
@@ -103,6 +104,7 @@ class DifferentialRun {
   constructor(private readonly options: DifferentialOptions) {
     this.random = new Random(options.seed);
     this.messageRandom = this.random.fork('messages');
+    this.nameRandom = this.random.fork('mailbox-names');
     this.normalise = { dropRecent: options.dropRecent ?? false };
     this.mix = { ...DEFAULT_MIX, ...options.mix };
   }
@@ -167,7 +169,7 @@ class DifferentialRun {
       HarnessSession.open(this.options.subject, `subject ${name}`, this.histories.subject),
     ]);
     const pair = { name, oracle, subject };
-    await this.exchange(pair, { kind: 'select', readOnly });
+    await this.exchange(pair, { kind: 'select', readOnly, mailbox: 'INBOX' });
     return pair;
   }
 
@@ -191,7 +193,7 @@ class DifferentialRun {
         const pair = this.random.pick(this.pairs);
         const view = pair.oracle.checker.view;
         const command = generateCommand(kind, {
-          random: this.random, messageRandom: this.messageRandom, label: `appended-${(this.counter += 1)}`,
+          random: this.random, messageRandom: this.messageRandom, nameRandom: this.nameRandom, label: `appended-${(this.counter += 1)}`,
           count: view?.uids.length ?? 0,
           sessionUids: (view?.uids ?? []).filter((uid): uid is number => uid !== null && this.renaming.subjectOf(uid) !== undefined),
           mappedUids: this.renaming.oracleUids(),

@@ -1,0 +1,83 @@
+/**
+ * The commands the relay passes to the server unread by the view, while they run: which of
+ * their answers carry INBOX UIDs (APPEND or COPY/MOVE into INBOX from elsewhere: APPENDUID and
+ * COPYUID translated, tagged or, for MOVE, untagged), and who waits for them all to complete
+ * (a view command, which must not interleave with them; the client's next input after an APPEND
+ * into a selected INBOX).
+ *
+ * It must never change an answer for a destination other than INBOX: that passes as the
+ * server wrote it.
+ */
+import { PASS, type LineVerdict } from './framer.js';
+import type { PassThroughKind } from './relay-mailbox.js';
+import { untaggedOkCode } from './response-code.js';
+import { rewriteUidCodes } from './view/response-rewrite.js';
+
+export class PassThroughCommands {
+  private readonly inFlight = new Map<string, PassThroughKind>();
+  /** Runs once none is in flight. */
+  private drained: (() => void) | null = null;
+
+  get running(): boolean {
+    return this.inFlight.size > 0;
+  }
+
+  has(tag: string): boolean {
+    return this.inFlight.has(tag);
+  }
+
+  start(tag: string, kind: PassThroughKind): void {
+    this.inFlight.set(tag, kind);
+  }
+
+  /** `then` runs (on a later turn) once every command in flight has completed. */
+  whenDrained(then: () => void): void {
+    this.drained = then;
+  }
+
+  /** Takes the waiter out, for a completion that is released later (new mail announced first). */
+  takeDrained(): (() => void) | null {
+    const drained = this.drained;
+    this.drained = null;
+    return drained;
+  }
+
+  /** Gives a taken waiter back: it runs now if nothing is in flight any more. */
+  restoreDrained(drained: (() => void) | null): void {
+    if (drained && !this.running) setImmediate(drained);
+    else this.drained = drained;
+  }
+
+  /**
+   * An untagged response while some are in flight. MOVE into INBOX reports COPYUID in an untagged
+   * OK (RFC 6851 §4.3), translated as the tagged one would be. Commands that change mailboxes run
+   * one at a time, so the oldest COPY or MOVE in flight is the one it belongs to.
+   */
+  untagged(line: Buffer, verdict: LineVerdict): LineVerdict {
+    if (untaggedOkCode(line) !== 'COPYUID') return verdict;
+    for (const kind of this.inFlight.values()) {
+      if (kind === 'copyToInbox') return intoInbox(line, verdict);
+      if (kind === 'copyElsewhere') return verdict;
+    }
+    return verdict;
+  }
+
+  /** A tagged completion: translate what names INBOX UIDs, and wake the waiter once all are done. */
+  completed(line: Buffer, verdict: LineVerdict): LineVerdict {
+    const space = line.indexOf(0x20);
+    const tag = line.toString('latin1', 0, space);
+    const kind = this.inFlight.get(tag);
+    if (kind === undefined) return verdict;
+    this.inFlight.delete(tag);
+    const result = kind === 'appendToInbox' || kind === 'copyToInbox' ? intoInbox(line, verdict) : verdict;
+    if (!this.running && this.drained) setImmediate(this.takeDrained()!);
+    return result;
+  }
+}
+
+/** The server's UIDs of a destination INBOX in the client's numbering. */
+function intoInbox(line: Buffer, verdict: LineVerdict): LineVerdict {
+  const text = (verdict === PASS ? line : (verdict as Buffer)).toString('latin1');
+  const rewritten = rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true });
+  return rewritten === text ? verdict : Buffer.from(rewritten, 'latin1');
+}
