@@ -197,6 +197,16 @@ export const InlayConfigSchema = Type.Object(
     ),
     /** Where the middleware keeps tenants, campaigns and per-user state. */
     storage: StorageConfigSchema,
+    /** Engine events (injected, reinjected, read, expunged) and what is kept of them. */
+    events: Type.Object(
+      {
+        /** Events, their listing indexes and tracked messages (with the bytes a user was shown)
+         *  are kept this long: TTL on Cassandra, an hourly sweep on the embedded store. Report
+         *  counters are kept for good. */
+        retentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** The middleware's injection engine. */
     engine: Type.Object(
       {
