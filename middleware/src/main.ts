@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, type InlayConfig } from '@inlay/schemas';
 import type { Logger } from 'pino';
 import { AdminTokenError, describeAdminTokenSource, resolveAdminToken } from './admin-token.js';
 import { buildApp } from './app.js';
+import { startEventSweeps } from './events/retention.js';
 import { createLogger } from './log.js';
 import { checkStorageConfig, describeStore, openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -79,7 +80,10 @@ async function main(): Promise<void> {
   if (config.internalToken !== undefined && config.internalToken === adminToken.token) {
     return fail('configuration error: internalToken (INLAY_INTERNAL_TOKEN) must differ from the admin token', EX_CONFIG);
   }
-  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: config.internalToken, logger: log, dataDir: config.dataDir, engine: { cacheMs: config.engine.campaignCacheMs } });
+  const eventRetentionMs = config.events.retentionDays * 86_400_000;
+  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: config.internalToken, logger: log, dataDir: config.dataDir, eventRetentionMs, engine: { cacheMs: config.engine.campaignCacheMs } });
+  // Cassandra expires events by TTL; the embedded store sweeps.
+  const stopSweeps = store.kind === 'embedded' ? startEventSweeps(store, eventRetentionMs, log) : () => undefined;
   const { host, port } = parseListenAddress(config.http.listen);
   try {
     await app.listen({ host, port, listenTextResolver: (address) => `HTTP server bound to ${address}` });
@@ -99,6 +103,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_TIMEOUT_MS);
     forced.unref();
+    stopSweeps();
     void app
       .close()
       .then(() => store.close())
