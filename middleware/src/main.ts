@@ -7,7 +7,7 @@
  *
  * The start-up line says where it listens and where the admin token comes from — never the token.
  */
-import { ConfigError, loadConfig, type InlayConfig } from '@inlay/schemas';
+import { ConfigError, describeInternalTokenSource, InternalTokenError, loadConfig, resolveInternalToken, type InlayConfig } from '@inlay/schemas';
 import type { Logger } from 'pino';
 import { AdminTokenError, describeAdminTokenSource, resolveAdminToken } from './admin-token.js';
 import { buildApp } from './app.js';
@@ -68,6 +68,15 @@ async function main(): Promise<void> {
     return fail(`${(err as Error).message}`, err instanceof AdminTokenError ? EX_CONFIG : 1);
   }
   if (adminToken.source.kind === 'token-file' && adminToken.source.warning) log.warn(adminToken.source.warning);
+  // The internal engine API is always on: with INLAY_INTERNAL_TOKEN unset, the token is the one
+  // in the data directory that the proxy of `npm start` reads too.
+  let internal;
+  try {
+    internal = await resolveInternalToken(config.internalToken, config.dataDir);
+  } catch (err) {
+    return fail(`${(err as Error).message}`, err instanceof InternalTokenError ? EX_CONFIG : 1);
+  }
+  if (internal.source.kind === 'token-file' && internal.source.warning) log.warn(internal.source.warning);
 
   let store: Store;
   try {
@@ -77,11 +86,11 @@ async function main(): Promise<void> {
     return fail(`cannot open the store: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
   }
 
-  if (config.internalToken !== undefined && config.internalToken === adminToken.token) {
+  if (internal.token === adminToken.token) {
     return fail('configuration error: internalToken (INLAY_INTERNAL_TOKEN) must differ from the admin token', EX_CONFIG);
   }
   const eventRetentionMs = config.events.retentionDays * 86_400_000;
-  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: config.internalToken, logger: log, dataDir: config.dataDir, eventRetentionMs, engine: { cacheMs: config.engine.campaignCacheMs } });
+  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: internal.token, logger: log, dataDir: config.dataDir, eventRetentionMs, engine: { cacheMs: config.engine.campaignCacheMs } });
   // Cassandra expires events by TTL; the embedded store sweeps.
   const stopSweeps = store.kind === 'embedded' ? startEventSweeps(store, eventRetentionMs, log) : () => undefined;
   const { host, port } = parseListenAddress(config.http.listen);
@@ -131,11 +140,12 @@ async function main(): Promise<void> {
       ...describeStore(config),
       adminTokenSource: adminToken.source.kind,
       ...(adminToken.source.kind === 'token-file' ? { adminTokenFile: adminToken.source.path } : {}),
-      internalApi: config.internalToken === undefined ? 'off' : 'on',
+      internalApi: 'on',
+      internalTokenSource: internal.source.kind,
       version: MIDDLEWARE_VERSION,
     },
     `inlay-middleware listening on http://${address}/api/ (OpenAPI at /api/openapi.json); ${adminTokenText}; ` +
-      (config.internalToken === undefined ? 'internal engine API off (INLAY_INTERNAL_TOKEN is unset)' : 'internal engine API on at /internal/v1/'),
+      `internal engine API on at /internal/v1/ (${describeInternalTokenSource(internal.source)})`,
   );
 }
 

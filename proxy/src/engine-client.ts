@@ -64,7 +64,7 @@ export class EngineClient {
     token: string,
     private readonly log: Logger,
   ) {
-    this.http = new EngineHttp(config.url.replace(/\/+$/, ''), { authorization: `Bearer ${token}` });
+    this.http = new EngineHttp((config.url ?? '').replace(/\/+$/, ''), { authorization: `Bearer ${token}` });
   }
 
   /** Closes the kept-alive connections to the middleware. */

@@ -8,3 +8,4 @@ export * from './campaign.js';
 export * from './import.js';
 export * from './engine.js';
 export * from './events.js';
+export * from './internal-token.js';
