@@ -45,8 +45,8 @@ export const EventListQuerySchema = Type.Object(
     type: Type.Optional(EventType),
     user: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'an address (hashed first when the tenant hashes addresses) or a user key' })),
     messageId: Type.Optional(Type.String({ minLength: 1, maxLength: 998 })),
-    from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive; default: the retention ago' })),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive; default: now' })),
+    from: Type.Optional(Type.String({ maxLength: 40, description: 'RFC 3339, inclusive; default: the retention ago' })),
+    to: Type.Optional(Type.String({ maxLength: 40, description: 'RFC 3339, exclusive; default: now' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   },
@@ -83,8 +83,8 @@ const ReportFigures = {
 
 export const ReportQuerySchema = Type.Object(
   {
-    from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive, rounded down to the hour; default: the campaign’s creation' })),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive, rounded up to the hour; default: now' })),
+    from: Type.Optional(Type.String({ maxLength: 40, description: 'RFC 3339, inclusive, rounded down to the hour; default: the campaign’s creation' })),
+    to: Type.Optional(Type.String({ maxLength: 40, description: 'RFC 3339, exclusive, rounded up to the hour; default: now' })),
     bucket: Type.Optional(Type.Union([Type.Literal('hour'), Type.Literal('day')], { default: 'day' })),
   },
   { additionalProperties: false },
