@@ -161,6 +161,17 @@ export const ROUTES: readonly RouteCase[] = [
     body: (id) => ({ ...viewKey(id), uids: [TABLE_VIRTUAL_UID] }),
     prepare: assignedMessage,
   },
+  { method: 'GET', template: '/api/tenants/{id}/events', access: 'tenant', url: (id) => `/api/tenants/${id}/events?type=injected&limit=5`, prepare: assignedMessage },
+  { method: 'GET', template: '/api/tenants/{id}/campaigns/{cid}/report', access: 'tenant', url: (id) => campaignUrl(id, '/report?bucket=hour'), prepare: assignedMessage },
+  { method: 'GET', template: '/api/tenants/{id}/reports', access: 'tenant', url: (id) => `/api/tenants/${id}/reports`, prepare: assignedMessage },
+  { method: 'GET', template: '/api/tenants/{id}/tracking', access: 'tenant', url: (id) => `/api/tenants/${id}/tracking?user=${encodeURIComponent(tableLogin(id))}`, prepare: assignedMessage },
+  {
+    method: 'GET',
+    template: '/api/tenants/{id}/tracking/message.eml',
+    access: 'tenant',
+    url: (id) => `/api/tenants/${id}/tracking/message.eml?user=${encodeURIComponent(tableLogin(id))}&objectId=7:${TABLE_VIRTUAL_UID}`,
+    prepare: assignedMessage,
+  },
   { method: 'GET', template: '/api/openapi.json', access: 'public', url: () => '/api/openapi.json' },
 ];
 
