@@ -22,6 +22,7 @@ import { importRoutes } from './routes/imports.js';
 import { ImportRunner } from './imports/import-runner.js';
 import { previewRoutes } from './routes/preview.js';
 import { internalRoutes } from './routes/internal.js';
+import { eventRoutes } from './routes/events.js';
 import { Engine, type EngineOptions } from './engine/engine.js';
 import type { Store } from './store/store.js';
 import { validatorCompiler } from './validation.js';
@@ -51,6 +52,8 @@ export interface AppOptions {
   readonly internalToken?: string | undefined;
   /** Prometheus figures the app adds to (HTTP requests); a private set when absent. */
   readonly metrics?: MiddlewareMetrics;
+  /** How long events are kept (config events.retentionDays): how far back listings look. */
+  readonly eventRetentionMs?: number;
   /** Engine settings tests fix: the clock, the cache lifetime. */
   readonly engine?: Pick<EngineOptions, 'clock' | 'cacheMs'>;
 }
@@ -94,6 +97,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(importRoutes, { store: options.store, importRunner });
   const engine = new Engine({ store: options.store, dataDir: options.dataDir ?? './data', ...(options.logger ? { logger: options.logger } : {}), ...options.engine });
   await app.register(internalRoutes, { engine });
+  await app.register(eventRoutes, { store: options.store, ...(options.eventRetentionMs === undefined ? {} : { eventRetentionMs: options.eventRetentionMs }) });
   await app.ready();
   return app;
 }

@@ -56,6 +56,8 @@ export const ERROR_REGISTRY = {
     status: 503,
     message: 'the internal engine API is off: no internalToken is configured (set INLAY_INTERNAL_TOKEN on the middleware and the proxy)',
   },
+  // Events, reports and message tracking.
+  INLAY_MW_TRACKED_MESSAGE_NOT_FOUND: { status: 404, message: 'no message with this object id was shown to this user (or it is past the retention)' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

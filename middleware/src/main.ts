@@ -7,13 +7,14 @@
  *
  * The start-up line says where it listens and where the admin token comes from — never the token.
  */
-import { ConfigError, loadConfig, type InlayConfig } from '@inlay/schemas';
+import { ConfigError, describeInternalTokenSource, InternalTokenError, loadConfig, resolveInternalToken, type InlayConfig } from '@inlay/schemas';
 import type { Logger } from 'pino';
 import { AdminTokenError, describeAdminTokenSource, resolveAdminToken } from './admin-token.js';
 import type { Server } from 'node:http';
 import { buildApp } from './app.js';
 import { createMiddlewareMetrics } from './ops/metrics.js';
 import { startOpsServer } from './ops/ops-server.js';
+import { startEventSweeps } from './events/retention.js';
 import { createLogger } from './log.js';
 import { checkStorageConfig, describeStore, openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -70,6 +71,15 @@ async function main(): Promise<void> {
     return fail(`${(err as Error).message}`, err instanceof AdminTokenError ? EX_CONFIG : 1);
   }
   if (adminToken.source.kind === 'token-file' && adminToken.source.warning) log.warn(adminToken.source.warning);
+  // The internal engine API is always on: with INLAY_INTERNAL_TOKEN unset, the token is the one
+  // in the data directory that the proxy of `npm start` reads too.
+  let internal;
+  try {
+    internal = await resolveInternalToken(config.internalToken, config.dataDir);
+  } catch (err) {
+    return fail(`${(err as Error).message}`, err instanceof InternalTokenError ? EX_CONFIG : 1);
+  }
+  if (internal.source.kind === 'token-file' && internal.source.warning) log.warn(internal.source.warning);
 
   let store: Store;
   try {
@@ -79,17 +89,21 @@ async function main(): Promise<void> {
     return fail(`cannot open the store: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
   }
 
-  if (config.internalToken !== undefined && config.internalToken === adminToken.token) {
+  if (internal.token === adminToken.token) {
     return fail('configuration error: internalToken (INLAY_INTERNAL_TOKEN) must differ from the admin token', EX_CONFIG);
   }
+  const eventRetentionMs = config.events.retentionDays * 86_400_000;
   const metrics = createMiddlewareMetrics();
-  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: config.internalToken, logger: log, dataDir: config.dataDir, metrics, engine: { cacheMs: config.engine.campaignCacheMs } });
+  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: internal.token, logger: log, dataDir: config.dataDir, eventRetentionMs, metrics, engine: { cacheMs: config.engine.campaignCacheMs } });
+  // Cassandra expires events by TTL; the embedded store sweeps.
+  const stopSweeps = store.kind === 'embedded' ? startEventSweeps(store, eventRetentionMs, log) : () => undefined;
   let ops: { server: Server; bound: string } | null = null;
   if (config.metricsListen) {
     try {
       ops = await startOpsServer(config.metricsListen, metrics, store, log);
     } catch (err) {
       log.fatal({ err: (err as Error).message }, 'cannot listen');
+      stopSweeps();
       await store.close().catch(() => undefined);
       return fail((err as Error).message, 1);
     }
@@ -114,6 +128,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_TIMEOUT_MS);
     forced.unref();
+    stopSweeps();
     void app
       .close()
       .then(() => store.close())
@@ -142,11 +157,12 @@ async function main(): Promise<void> {
       ...describeStore(config),
       adminTokenSource: adminToken.source.kind,
       ...(adminToken.source.kind === 'token-file' ? { adminTokenFile: adminToken.source.path } : {}),
-      internalApi: config.internalToken === undefined ? 'off' : 'on',
+      internalApi: 'on',
+      internalTokenSource: internal.source.kind,
       version: MIDDLEWARE_VERSION,
     },
     `inlay-middleware listening on http://${address}/api/ (OpenAPI at /api/openapi.json); ${adminTokenText}; ` +
-      (config.internalToken === undefined ? 'internal engine API off (INLAY_INTERNAL_TOKEN is unset)' : 'internal engine API on at /internal/v1/'),
+      `internal engine API on at /internal/v1/ (${describeInternalTokenSource(internal.source)})`,
   );
 }
 

@@ -10,6 +10,7 @@
  * that probes again. It must never make a login or a command of the user wait longer than
  * timeoutMs, and never log the internal token.
  */
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AssignRequest, AssignResult, ExpungeRequest, FlagsRequest, InboxView, ProxyEngineConfig, ViewKey } from '@inlay/schemas';
 import { EngineHttp } from './engine-http.js';
@@ -55,13 +56,15 @@ export class EngineClient {
   private unanswered = 0;
   private suspendedUntil = 0;
   private readonly http: EngineHttp;
+  /** Named in every event this node's sessions cause. */
+  private readonly node = hostname().slice(0, 255) || 'unknown';
 
   constructor(
     private readonly config: ProxyEngineConfig,
     token: string,
     private readonly log: Logger,
   ) {
-    this.http = new EngineHttp(config.url.replace(/\/+$/, ''), { authorization: `Bearer ${token}` });
+    this.http = new EngineHttp((config.url ?? '').replace(/\/+$/, ''), { authorization: `Bearer ${token}` });
   }
 
   /** Closes the kept-alive connections to the middleware. */
@@ -127,18 +130,18 @@ export class EngineClient {
   }
 
   assign(request: AssignRequest): Promise<AssignResult | undefined> {
-    const { epoch: _epoch, anchorServerUid: _anchor, ...key } = request;
-    return this.remember(key, this.post<AssignResult>('/internal/v1/views/assign', request));
+    const { epoch: _epoch, anchorServerUid: _anchor, origin: _origin, ...key } = request;
+    return this.remember(key, this.post<AssignResult>('/internal/v1/views/assign', { ...request, origin: { ...request.origin, node: this.node } }));
   }
 
   flags(request: FlagsRequest): Promise<InboxView | undefined> {
-    const { changes: _changes, ...key } = request;
-    return this.remember(key, this.post<InboxView>('/internal/v1/views/flags', request));
+    const { changes: _changes, origin: _origin, ...key } = request;
+    return this.remember(key, this.post<InboxView>('/internal/v1/views/flags', { ...request, origin: { ...request.origin, node: this.node } }));
   }
 
   expunge(request: ExpungeRequest): Promise<InboxView | undefined> {
-    const { uids: _uids, ...key } = request;
-    return this.remember(key, this.post<InboxView>('/internal/v1/views/expunge', request));
+    const { uids: _uids, origin: _origin, ...key } = request;
+    return this.remember(key, this.post<InboxView>('/internal/v1/views/expunge', { ...request, origin: { ...request.origin, node: this.node } }));
   }
 
   private fetchView(key: ViewKey, cacheKey: string): Promise<InboxView | undefined> {

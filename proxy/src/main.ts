@@ -4,7 +4,7 @@
  * SIGINT. A configuration error ends start-up with one line naming the key (exit code 78,
  * EX_CONFIG, so systemd does not restart in a loop on a config that can never work).
  */
-import { ConfigError, loadConfig } from '@inlay/schemas';
+import { describeInternalTokenSource, loadConfig, proxyEngineUrl, resolveInternalToken, type InternalTokenSource } from '@inlay/schemas';
 import { PROXY_ERRORS } from './errors.js';
 import { createLogger, flushLogs } from './log.js';
 import { buildRuntime } from './runtime.js';
@@ -20,10 +20,19 @@ async function main(): Promise<void> {
   const configFile = process.argv.includes('--config') ? process.argv[process.argv.indexOf('--config') + 1] : undefined;
   let loaded;
   let runtime;
+  let tokenSource: InternalTokenSource | undefined;
   try {
     loaded = loadConfig({ file: configFile });
     const log = createLogger(loaded.config.logLevel, 'inlay-proxy');
-    runtime = buildRuntime(loaded.config, log);
+    // Injection is on unless proxy.engine.url is empty: the token then comes from the config or
+    // from the data directory the middleware shares (the first of the two to start writes it).
+    let internalToken = loaded.config.internalToken;
+    if (proxyEngineUrl(loaded.config) !== '') {
+      const resolved = await resolveInternalToken(loaded.config.internalToken, loaded.config.dataDir);
+      internalToken = resolved.token;
+      tokenSource = resolved.source;
+    }
+    runtime = buildRuntime(loaded.config, log, internalToken);
   } catch (err) {
     process.stderr.write(`inlay-proxy: configuration error: ${(err as Error).message}\n`);
     process.exit(EX_CONFIG);
@@ -31,6 +40,11 @@ async function main(): Promise<void> {
   const { config, warnings } = loaded;
   const log = runtime.log;
   for (const warning of warnings) log.warn(warning);
+  if (tokenSource?.kind === 'token-file' && tokenSource.warning) log.warn(tokenSource.warning);
+  log.info(
+    { event: 'engine', engineUrl: proxyEngineUrl(config) || null, ...(tokenSource === undefined ? {} : { internalToken: describeInternalTokenSource(tokenSource) }) },
+    proxyEngineUrl(config) ? `injecting: the middleware's engine API at ${proxyEngineUrl(config)}` : 'injection off (proxy.engine.url is empty)',
+  );
 
   const server = new ProxyServer(runtime);
   // Engine calls, failures and cache hits since start: what an outage of the campaign side cost.

@@ -13,7 +13,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { ProxyLimits } from '@inlay/schemas';
+import type { EventOrigin, ProxyLimits } from '@inlay/schemas';
 import { rewriteCapabilityLine } from './capabilities.js';
 import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from './errors.js';
 import { DROP, ImapFramer, PASS, PASS_AND_STOP, STOP, emptyLiteralAtEnd, type FrameHandler, type LineVerdict, type LiteralAnnouncement } from './framer.js';
@@ -34,6 +34,8 @@ export interface RelayOwner {
   /** The login name: whose INBOX view this is. */
   readonly login: string;
   readonly engine: EngineClient | null;
+  /** Where the client is, for the events its view changes record. */
+  readonly eventOrigin: EventOrigin;
   /** How often an idling client's view is looked at again. */
   readonly idleRefreshMs: number;
   /** IDLE started or ended: the session switches its inactivity timer. */
@@ -97,6 +99,7 @@ export class Relay implements RelayControl {
       log: owner.log,
       login: owner.login,
       engine: owner.engine,
+      eventOrigin: owner.eventOrigin,
       writeUpstream: (bytes) => upstream.write(bytes),
       writeClient: (bytes) => this.sendToClient(bytes),
       resumeServer: () => this.resumeServer(),

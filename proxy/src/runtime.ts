@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import type { InlayConfig, ProxyLimits } from '@inlay/schemas';
+import { proxyEngineUrl, type InlayConfig, type ProxyLimits } from '@inlay/schemas';
 import { networkMatcher } from './imap-id.js';
 import { loadUpstreamTls, parseUpstream, type UpstreamTarget, type UpstreamTlsSettings } from './upstream.js';
 import { createProxyMetrics, type ProxyMetrics } from './ops/metrics.js';
@@ -43,8 +43,10 @@ export interface TlsMaterial {
   readonly key: string;
 }
 
-export function buildRuntime(config: InlayConfig, log: Logger): ProxyRuntime {
-  checkProxyCombinations(config);
+/** `internalToken`: the token resolved at start-up (config or `<dataDir>/internal-token`). */
+export function buildRuntime(config: InlayConfig, log: Logger, internalToken: string | undefined = config.internalToken): ProxyRuntime {
+  const engineUrl = proxyEngineUrl(config);
+  checkProxyCombinations(config, engineUrl, internalToken);
   const tlsMaterial = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : null;
   return {
     log,
@@ -58,22 +60,22 @@ export function buildRuntime(config: InlayConfig, log: Logger): ProxyRuntime {
     proxyTtl: config.proxy.proxyTtl,
     idName: config.proxy.idName,
     idVersion: config.proxy.idVersion ?? PROXY_VERSION,
-    engine: config.proxy.engine.url ? new EngineClient(config.proxy.engine, config.internalToken!, log) : null,
+    engine: engineUrl ? new EngineClient({ ...config.proxy.engine, url: engineUrl }, internalToken!, log) : null,
     idleRefreshMs: Math.min(Math.max(config.proxy.engine.viewCacheMs, 1000), IDLE_REFRESH_MAX_MS),
     metrics: createProxyMetrics(),
   };
 }
 
 /** The proxy's own rules across keys: it must listen somewhere, and TLS needs a certificate. */
-function checkProxyCombinations(config: InlayConfig): void {
+function checkProxyCombinations(config: InlayConfig, engineUrl: string, internalToken: string | undefined): void {
   const wantsTls = Boolean(config.proxy.tlsListen) || config.proxy.loginRequiresTls;
   if (wantsTls && !(config.tlsCert && config.tlsKey)) {
     throw new Error('tlsCert and tlsKey must both be set (INLAY_TLS_CERT, INLAY_TLS_KEY) when proxy.tlsListen or proxy.loginRequiresTls is used');
   }
-  if (config.proxy.engine.url && !config.internalToken) {
+  if (engineUrl && !internalToken) {
     throw new Error('internalToken (INLAY_INTERNAL_TOKEN) must be set when proxy.engine.url is: the middleware only answers the proxy with it');
   }
-  if (config.proxy.engine.url && !/^https?:\/\/[^/]+/.test(config.proxy.engine.url)) {
+  if (engineUrl && !/^https?:\/\/[^/]+/.test(engineUrl)) {
     throw new Error(`proxy.engine.url must be an http:// or https:// URL of the middleware`);
   }
   if (!config.proxy.listen && !config.proxy.tlsListen) {

@@ -21,6 +21,7 @@ import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap
 import { Relay, type RelayOwner } from './relay.js';
 import type { ProxyRuntime } from './runtime.js';
 import type { EngineClient } from './engine-client.js';
+import type { EventOrigin } from '@inlay/schemas';
 import type { UpstreamLink } from './upstream.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import { loginUpstream } from './upstream-login.js';
@@ -65,6 +66,19 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
 
   get engine(): EngineClient | null {
     return this.runtime.engine;
+  }
+
+  /** The client as events record it: the address a trusted proxy in front of us named
+   *  (x-originating-ip), else the connecting one; the IMAP ID name and version it sent. */
+  get eventOrigin(): EventOrigin {
+    const claimed = this.runtime.isTrusted(this.remoteAddress) ? this.clientId.get('x-originating-ip') : undefined;
+    const name = this.clientId.get('name');
+    const version = this.clientId.get('version');
+    return {
+      clientAddress: (claimed ?? this.remoteAddress).slice(0, 64),
+      ...(name ? { clientName: name } : {}),
+      ...(version ? { clientVersion: version } : {}),
+    };
   }
 
   get idleRefreshMs(): number {

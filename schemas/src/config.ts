@@ -61,9 +61,11 @@ export const ProxyLimitsSchema = Type.Object(
 /** How the proxy reaches the middleware's internal engine API (INBOX views of virtual messages). */
 export const ProxyEngineSchema = Type.Object(
   {
-    /** Base URL of the middleware (http://127.0.0.1:8080). Empty: no injection, INBOX UIDs are
-     *  still translated so that turning injection on later needs no client resync. */
-    url: Type.String({ maxLength: 2000, default: '' }),
+    /** Base URL of the middleware (http://127.0.0.1:8080). Unset: the middleware of this
+     *  configuration (http.listen, on loopback), so `npm start` injects with no setting. Empty:
+     *  no injection, INBOX UIDs are still translated so that turning injection on later needs no
+     *  client resync. */
+    url: Type.Optional(Type.String({ maxLength: 2000 })),
     /** A view request slower than this is abandoned and the session goes on without injection:
      *  mail access never waits long for the campaign side. */
     timeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
@@ -187,8 +189,9 @@ export const InlayConfigSchema = Type.Object(
     dataDir: Type.String({ minLength: 1, default: './data' }),
     /** Bearer token with every right on the REST API. Keep it in the environment, not the file. */
     adminToken: Type.Optional(Type.String({ minLength: 16 })),
-    /** Bearer token the proxy presents to the middleware's internal engine API. Both read it;
-     *  without it the internal API is closed and the proxy injects nothing. */
+    /** Bearer token the proxy presents to the middleware's internal engine API. Unset: both read
+     *  `<dataDir>/internal-token`, generated on first start (mode 0600). Set it when the two
+     *  processes run on different hosts. */
     internalToken: Type.Optional(Type.String({ minLength: 16 })),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -204,6 +207,16 @@ export const InlayConfigSchema = Type.Object(
     ),
     /** Where the middleware keeps tenants, campaigns and per-user state. */
     storage: StorageConfigSchema,
+    /** Engine events (injected, reinjected, read, expunged) and what is kept of them. */
+    events: Type.Object(
+      {
+        /** Events, their listing indexes and tracked messages (with the bytes a user was shown)
+         *  are kept this long: TTL on Cassandra, an hourly sweep on the embedded store. Report
+         *  counters are kept for good. */
+        retentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** The middleware's injection engine. */
     engine: Type.Object(
       {

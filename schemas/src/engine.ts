@@ -100,6 +100,22 @@ export const InboxViewSchema = Type.Object(
 );
 export type InboxView = Static<typeof InboxViewSchema>;
 
+/** Where a view change came from, as the proxy saw it; every field optional (older proxies). */
+export const EventOriginSchema = Type.Object(
+  {
+    /** The proxy node's name (its host name unless configured). */
+    node: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    /** The client's address: the connecting one, or the one a trusted proxy in front of Inlay
+     *  named in IMAP ID (x-originating-ip). */
+    clientAddress: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    /** The client's IMAP ID "name" and "version", when it sent them. */
+    clientName: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    clientVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
+export type EventOrigin = Static<typeof EventOriginSchema>;
+
 /** POST /internal/v1/views/assign: inject the pending campaigns after `anchorServerUid`. */
 export const AssignRequestSchema = Type.Object(
   {
@@ -109,6 +125,8 @@ export const AssignRequestSchema = Type.Object(
     /** A server UID at or above every real message in the mailbox when the session last synced
      *  (UIDNEXT − 1 at SELECT), and below every message still to come. */
     anchorServerUid: Type.Integer({ minimum: 0, maximum: MAX_SCALED_SERVER_UID }),
+    /** Carried into the injected / reinjected events this call records. */
+    origin: Type.Optional(EventOriginSchema),
   },
   { additionalProperties: false },
 );
@@ -138,14 +156,14 @@ export const FlagChangeSchema = Type.Object(
 export type FlagChange = Static<typeof FlagChangeSchema>;
 
 export const FlagsRequestSchema = Type.Object(
-  { ...ViewKeySchema.properties, changes: Type.Array(FlagChangeSchema, { minItems: 1, maxItems: 1000 }) },
+  { ...ViewKeySchema.properties, changes: Type.Array(FlagChangeSchema, { minItems: 1, maxItems: 1000 }), origin: Type.Optional(EventOriginSchema) },
   { additionalProperties: false },
 );
 export type FlagsRequest = Static<typeof FlagsRequestSchema>;
 
 /** POST /internal/v1/views/expunge: virtual messages the client expunged (they never return). */
 export const ExpungeRequestSchema = Type.Object(
-  { ...ViewKeySchema.properties, uids: Type.Array(Uid, { minItems: 1, maxItems: 1000 }) },
+  { ...ViewKeySchema.properties, uids: Type.Array(Uid, { minItems: 1, maxItems: 1000 }), origin: Type.Optional(EventOriginSchema) },
   { additionalProperties: false },
 );
 export type ExpungeRequest = Static<typeof ExpungeRequestSchema>;

@@ -7,3 +7,5 @@ export * from './api-error.js';
 export * from './campaign.js';
 export * from './import.js';
 export * from './engine.js';
+export * from './events.js';
+export * from './internal-token.js';

@@ -38,6 +38,8 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     INLAY_PROXY_LISTEN: '127.0.0.1:0',
     INLAY_LOG_LEVEL: 'debug',
+    // Injection is on by default (the middleware of http.listen); a test asks for it by URL.
+    INLAY_PROXY_ENGINE_URL: '',
     ...options.env,
   };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -85,7 +87,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
 
 /** Starts a proxy expected to refuse its configuration; returns exit code and output. */
 export function runProxyExpectingFailure(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  return runUntilExit(MAIN, env);
+  return runUntilExit(MAIN, { INLAY_PROXY_ENGINE_URL: '', ...env });
 }
 
 function splitAddress(address: string): [string, number] {

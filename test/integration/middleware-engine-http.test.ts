@@ -5,7 +5,7 @@
 // a stale assign fail, flags and expunges reported on both nodes (each event stored once), and
 // what the start-up line says about the internal API — never the token.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
@@ -145,16 +145,21 @@ describe('two middleware nodes on one Cassandra', () => {
 });
 
 describe('configuration of the internal API', () => {
-  test('without INLAY_INTERNAL_TOKEN the internal API is off and answers 503', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'inlay-mw-engine-off-'));
-    const off = await startMiddleware({ INLAY_DATA_DIR: dir, INLAY_ADMIN_TOKEN: adminToken });
+  test('without INLAY_INTERNAL_TOKEN the internal API takes the token generated into the data directory (0600, never logged)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'inlay-mw-engine-file-'));
+    const node = await startMiddleware({ INLAY_DATA_DIR: dir, INLAY_ADMIN_TOKEN: adminToken });
     try {
-      expect(off.listening).toMatchObject({ internalApi: 'off' });
-      const response = await call(off, '/internal/v1/views', { login: 'a@b.example', mailbox: 'INBOX', serverUidValidity: 1 });
-      expect(response.status).toBe(503);
-      expect(await response.json()).toMatchObject({ code: 'INLAY_MW_INTERNAL_API_DISABLED' });
+      expect(node.listening).toMatchObject({ internalApi: 'on', internalTokenSource: 'token-file' });
+      const path = join(dir, 'internal-token');
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      const token = (await readFile(path, 'utf8')).trim();
+      expect(token.length).toBeGreaterThanOrEqual(32);
+      expect(node.output()).not.toContain(token);
+      const key = { login: 'a@b.example', mailbox: 'INBOX', serverUidValidity: 1 };
+      expect((await call(node, '/internal/v1/views', key, token)).status).toBe(200);
+      expect((await call(node, '/internal/v1/views', key, 'not-the-token-at-all')).status).toBe(401);
     } finally {
-      await off.stop();
+      await node.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });

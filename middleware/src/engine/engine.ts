@@ -17,10 +17,11 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AssignRequest, AssignResult, Campaign, ExpungeRequest, FlagsRequest, InboxView, ViewKey, VirtualMessage } from '@inlay/schemas';
+import type { AssignRequest, AssignResult, Campaign, EventOrigin, ExpungeRequest, FlagsRequest, InboxView, ViewKey, VirtualMessage } from '@inlay/schemas';
 import { composeCampaignMessage } from '../campaigns/compose.js';
 import type { Store, TenantRef, UserRecord } from '../store/store.js';
 import { applyViewChange, type EngineEventRecord, type StoredView, type ViewRef } from '../store/view-types.js';
+import type { ShownMessage } from '../store/event-types.js';
 import {
   decideAssign,
   decideExpunge,
@@ -115,7 +116,7 @@ export class Engine {
     const [targeting, { view }] = await Promise.all([this.targeting(subject, false), this.store.changeView(subject.view, decideFlags(request.changes, this.changeContext(request)))]);
     if (eraOf(view, request.serverUidValidity) === 'current') {
       const reads = new Set(request.changes.filter(setsSeen).map((change) => change.uid));
-      const events = view.messages.flatMap((message) => (reads.has(message.uid) && message.readAtMs !== undefined ? [engineEvent(this.eventSubject(subject, view), message, 'read', message.readAtMs)] : []));
+      const events = view.messages.flatMap((message) => (reads.has(message.uid) && message.readAtMs !== undefined ? [engineEvent(this.eventSubject(subject, view, request.origin), message, 'read', message.readAtMs)] : []));
       await this.record(subject, events);
     }
     return this.present(subject, request.serverUidValidity, view, targeting);
@@ -128,7 +129,7 @@ export class Engine {
     if (eraOf(view, request.serverUidValidity) === 'current') {
       const uids = new Set(request.uids);
       const events = view.messages.flatMap((message) =>
-        uids.has(message.uid) && message.expungedAtMs !== undefined ? [engineEvent(this.eventSubject(subject, view), message, 'expunged', message.expungedAtMs)] : [],
+        uids.has(message.uid) && message.expungedAtMs !== undefined ? [engineEvent(this.eventSubject(subject, view, request.origin), message, 'expunged', message.expungedAtMs)] : [],
       );
       await this.record(subject, events);
     }
@@ -164,7 +165,8 @@ export class Engine {
     // After a Paxos round with an unknown outcome the store retries; this call's rows are the
     // ones carrying its assignment id, whichever round wrote them.
     const mine = view.messages.filter((message) => message.assignmentId === assignmentId);
-    await this.record(subject, mine.map((message) => injectionEvent(this.eventSubject(subject, view), message)));
+    const shown = mine.flatMap((message) => (message.body === undefined ? [] : [{ userKey: subject.view.userKey, objectId: `${view.uidValidity}:${message.uid}`, body: message.body }]));
+    await this.record(subject, mine.map((message) => injectionEvent(this.eventSubject(subject, view, request.origin), message)), shown);
     const presented = await this.present(subject, uidValidity, view, targeting);
     return { ...presented, applied: result.applied || mine.length > 0, assigned: mine.map((message) => message.uid) };
   }
@@ -263,12 +265,12 @@ export class Engine {
     return prepared;
   }
 
-  private eventSubject(subject: Subject, view: StoredView): EventSubject {
-    return { tenantId: subject.tenant.id ?? '', view: subject.view, uidValidity: view.uidValidity };
+  private eventSubject(subject: Subject, view: StoredView, origin: EventOrigin | undefined): EventSubject {
+    return { tenantId: subject.tenant.id ?? '', view: subject.view, uidValidity: view.uidValidity, origin };
   }
 
-  private async record(subject: Subject, events: readonly EngineEventRecord[]): Promise<void> {
-    if (events.length > 0) await this.store.recordEvents(subject.tenant, events);
+  private async record(subject: Subject, events: readonly EngineEventRecord[], shown: readonly ShownMessage[] = []): Promise<void> {
+    if (events.length > 0) await this.store.recordEvents(subject.tenant, events, shown);
   }
 }
 

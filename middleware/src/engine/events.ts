@@ -7,7 +7,7 @@
  * event is stored once. Pure.
  */
 import { createHash } from 'node:crypto';
-import type { EngineEventType } from '@inlay/schemas';
+import type { EngineEventType, EventOrigin } from '@inlay/schemas';
 import { formatTimeUuid } from '../campaigns/campaign-id.js';
 import type { EngineEventRecord, StoredVirtualMessage, ViewRef } from '../store/view-types.js';
 
@@ -15,6 +15,8 @@ export interface EventSubject {
   readonly tenantId: string;
   readonly view: ViewRef;
   readonly uidValidity: number;
+  /** Where the request that made the events happen came from (the proxy's session). */
+  readonly origin?: EventOrigin | undefined;
 }
 
 export function eventId(subject: EventSubject, uid: number, type: EngineEventType, occurredAtMs: number): string {
@@ -41,6 +43,7 @@ export function engineEvent(subject: EventSubject, message: StoredVirtualMessage
     objectId: `${subject.uidValidity}:${message.uid}`,
     messageId: message.messageId,
     occurredAt: new Date(occurredAtMs),
+    ...(subject.origin === undefined ? {} : { origin: subject.origin }),
   };
 }
 

@@ -33,6 +33,8 @@ import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './camp
 import { EmbeddedCampaignTable } from './embedded-campaigns.js';
 import { EmbeddedViewTables } from './embedded-views.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
+import { EmbeddedEventTables } from './embedded-events.js';
+import type { CounterRow, EventQuery, EventQueryPage, ShownMessage, TrackedMessageRecord } from './event-types.js';
 
 export const EMBEDDED_STORE_FILE = 'inlay.mdb';
 
@@ -275,12 +277,38 @@ export class EmbeddedStore implements Store {
     return this.views.changeView(ref, decide);
   }
 
-  async recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> {
-    await this.views.recordEvents(tenant, events);
-  }
-
   async listEvents(tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]> {
     return this.views.listEvents(tenant, range);
+  }
+
+  // --- event records, indexes, counters, tracking (embedded-events.ts) ---
+
+  private get events(): EmbeddedEventTables {
+    return new EmbeddedEventTables(this.db);
+  }
+
+  async recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[], shown: readonly ShownMessage[] = []): Promise<void> {
+    await this.events.recordEvents(tenant, events, shown);
+  }
+
+  async queryEvents(tenant: TenantRef, query: EventQuery): Promise<EventQueryPage> {
+    return this.events.queryEvents(tenant, query);
+  }
+
+  async readCampaignCounters(tenant: TenantRef, campaignId: string, range: EventRange): Promise<CounterRow[]> {
+    return this.events.readCampaignCounters(tenant, campaignId, range);
+  }
+
+  async listTrackedMessages(tenant: TenantRef, userKey: string): Promise<TrackedMessageRecord[]> {
+    return this.events.listTrackedMessages(tenant, userKey);
+  }
+
+  async getTrackedMessage(tenant: TenantRef, userKey: string, objectId: string): Promise<TrackedMessageRecord | undefined> {
+    return this.events.getTrackedMessage(tenant, userKey, objectId);
+  }
+
+  async sweepEvents(tenant: TenantRef, before: Date): Promise<number> {
+    return this.events.sweepEvents(tenant, before);
   }
 
   async close(): Promise<void> {

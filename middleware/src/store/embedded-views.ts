@@ -5,7 +5,8 @@
  * - ['row', ks, 'virtual_messages', userKey, mailbox]       the counters (UIDVALIDITY, next UID,
  *   epoch), the history of earlier UIDVALIDITYs and the keywords — Cassandra's static columns;
  * - ['row', ks, 'virtual_messages', userKey, mailbox, uid]  one message each, in UID order;
- * - ['row', ks, 'events', bucket, shard, eventId]           one event each (store/event-buckets.ts).
+ * - ['row', ks, 'events', bucket, shard, eventId]           one event each (store/event-buckets.ts),
+ *   written by embedded-events.ts and read here for the range listing.
  *
  * `changeView` reads, decides and writes inside one `atomically` (embedded-atomic.ts): LMDB has a
  * single writer, so nothing lands between the read and the write, and a throw rolls all of it
@@ -14,7 +15,7 @@
 import type { Key, RootDatabase } from 'lmdb';
 import { atomically } from './embedded-atomic.js';
 import type { TenantRef } from './store.js';
-import { bucketsOf, compareEvents, eventBucket, eventShard, inRange } from './event-buckets.js';
+import { bucketsOf, compareEvents, inRange } from './event-buckets.js';
 import {
   EMPTY_VIEW,
   applyMessageUpdate,
@@ -76,16 +77,6 @@ export class EmbeddedViewTables {
       }
       for (const message of change.insert ?? []) void this.db.put(messageKey(ref, message.uid), message);
       return { view: next, result };
-    });
-  }
-
-  async recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> {
-    if (events.length === 0) return;
-    await atomically(this.db, () => {
-      for (const { occurredAt, ...rest } of events) {
-        const stored: StoredEvent = { ...rest, occurredAtMs: occurredAt.getTime() };
-        void this.db.put(['row', tenant.keyspaceName, 'events', eventBucket(occurredAt), eventShard(rest.eventId), rest.eventId], stored);
-      }
     });
   }
 

@@ -16,13 +16,13 @@ export function checkStorageConfig(config: Pick<InlayConfig, 'storage'>): void {
   if (config.storage.kind === 'cassandra') replicationClause(config.storage.cassandra.replication);
 }
 
-export async function openStore(config: Pick<InlayConfig, 'storage' | 'dataDir'>): Promise<Store> {
+export async function openStore(config: Pick<InlayConfig, 'storage' | 'dataDir'> & Partial<Pick<InlayConfig, 'events'>>): Promise<Store> {
   checkStorageConfig(config);
   switch (config.storage.kind) {
     case 'embedded':
       return EmbeddedStore.open(resolve(config.dataDir));
     case 'cassandra':
-      return CassandraStore.open(config.storage.cassandra);
+      return CassandraStore.open(config.storage.cassandra, config.events === undefined ? {} : { eventRetentionMs: config.events.retentionDays * 86_400_000 });
   }
 }
 

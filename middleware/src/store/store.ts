@@ -13,10 +13,12 @@ import type { Campaign, ConversionPoint, DataSource, Tenant } from '@inlay/schem
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './campaign-types.js';
 import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './user-import-types.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
+import type { CounterRow, EventQuery, EventQueryPage, ShownMessage, TrackedMessageRecord } from './event-types.js';
 
 export type * from './user-import-types.js';
 export type * from './campaign-types.js';
 export type * from './view-types.js';
+export type * from './event-types.js';
 
 export type StoreKind = 'embedded' | 'cassandra';
 
@@ -138,10 +140,29 @@ export interface Store {
    * CONCURRENT_UPDATE when other writers kept winning.
    */
   changeView<Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }>;
-  /** Stores events; an event whose id is already stored is written again unchanged (idempotent). */
-  recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void>;
+  /**
+   * THE one place events are written (event-types.ts says what goes with them). For each event
+   * whose id is new: the event row, its index rows, the report counters of its campaign, variant
+   * and hour (and the unique-user counter when its user is new to the campaign for that kind),
+   * and its entry in the tracked message — all in one write (LMDB: one transaction; Cassandra:
+   * after the event row's IF NOT EXISTS, see cassandra-events.ts). An event whose id is already
+   * stored changes nothing. `shown` are the bytes of the messages just injected, kept for the
+   * tracking EML. Anything else that must happen exactly once per event hooks in here.
+   */
+  recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[], shown?: readonly ShownMessage[]): Promise<void>;
   /** Events with `since <= occurredAt < until`, oldest first (then by id). At most 31 days. */
   listEvents(tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]>;
+  /** A page of events from one index, newest first, filtered; `next` when the page is full. */
+  queryEvents(tenant: TenantRef, query: EventQuery): Promise<EventQueryPage>;
+  /** The counters of a campaign for the hours that overlap `range`. */
+  readCampaignCounters(tenant: TenantRef, campaignId: string, range: EventRange): Promise<CounterRow[]>;
+  /** Every campaign message shown to the user whose events are still kept; without bodies. */
+  listTrackedMessages(tenant: TenantRef, userKey: string): Promise<TrackedMessageRecord[]>;
+  /** One shown message with the bytes the client fetched (while kept). */
+  getTrackedMessage(tenant: TenantRef, userKey: string, objectId: string): Promise<TrackedMessageRecord | undefined>;
+  /** Drops events older than `before` with their indexes and tracked messages (not counters).
+   *  Cassandra does this by TTL and returns 0. Returns how many events went. */
+  sweepEvents(tenant: TenantRef, before: Date): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -18,6 +18,8 @@ export const TENANT_ADDED_COLUMNS: readonly { table: string; column: string; typ
   { table: 'virtual_messages', column: 'flags_changes', type: 'int' },
   // Every keyword ever set on the view's messages: a server keeps a keyword in FLAGS for good.
   { table: 'virtual_messages', column: 'keywords', type: 'set<text> static' },
+  // Where the event came from (node, client address, client ID), as JSON (store/event-types.ts).
+  { table: 'events', column: 'origin', type: 'text' },
 ];
 
 export const TENANT_TABLES: Readonly<Record<string, string>> = {
@@ -103,6 +105,47 @@ export const TENANT_TABLES: Readonly<Record<string, string>> = {
     message_id text,
     occurred_at timestamp,
     PRIMARY KEY ((bucket, shard), event_id))`,
+  // Every event again under each index a listing reads (kind 'all' | 'campaign' | 'user' |
+  // 'message', value: '' | campaign id | user key | Message-ID), one partition per UTC day
+  // ('YYYY-MM-DD'), newest first. `event` is the whole event as JSON. Written with the retention TTL.
+  event_index: `(
+    kind text,
+    value text,
+    day text,
+    occurred_at timestamp,
+    event_id timeuuid,
+    event text,
+    PRIMARY KEY ((kind, value, day), occurred_at, event_id)) WITH CLUSTERING ORDER BY (occurred_at DESC, event_id DESC)`,
+  // Report counters per campaign, hour and variant ('' for none); kind is an event type or
+  // 'unique:<injected|read|expunged>' (first-time users). Bumped only after the event's
+  // INSERT … IF NOT EXISTS applied, so a repeated report counts nothing. Kept past retention.
+  campaign_counters: `(
+    campaign_id timeuuid,
+    hour timestamp,
+    variant text,
+    kind text,
+    count counter,
+    PRIMARY KEY ((campaign_id), hour, variant, kind))`,
+  // Users counted once per campaign and kind: the first INSERT … IF NOT EXISTS bumps the
+  // unique counter. Kept past retention, so a unique count never counts a user twice.
+  campaign_users: `(
+    campaign_id timeuuid,
+    kind text,
+    user_key text,
+    PRIMARY KEY ((campaign_id, kind, user_key)))`,
+  // What each user was shown: one row per virtual message (object_id '<UIDVALIDITY>:<UID>'), the
+  // bytes the client fetched, and its events (event id → JSON). Written with the retention TTL.
+  tracked_messages: `(
+    user_key text,
+    object_id text,
+    campaign_id timeuuid,
+    variant text,
+    message_id text,
+    uid bigint,
+    uid_validity bigint,
+    body blob,
+    events map<text, text>,
+    PRIMARY KEY ((user_key), object_id))`,
   // Report figures per campaign and day.
   campaign_stats: `(
     campaign_id timeuuid,

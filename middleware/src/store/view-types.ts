@@ -9,7 +9,7 @@
  * a conditional batch on a static `version` column. Must never hold anything but what both
  * stores can keep exactly (millisecond times, byte-exact bodies).
  */
-import type { EngineEventType } from '@inlay/schemas';
+import type { EngineEventType, EventOrigin } from '@inlay/schemas';
 
 /** Which view: a tenant keyspace, a user key (userKeyFor) and a mailbox (only INBOX for now). */
 export interface ViewRef {
@@ -166,6 +166,9 @@ export interface EngineEventRecord {
   readonly objectId: string;
   readonly messageId: string;
   readonly occurredAt: Date;
+  /** From the proxy's request that made it happen (node, client address, client ID); the first
+   *  report's is kept. Absent from events of proxies older than these fields. */
+  readonly origin?: EventOrigin;
 }
 
 export interface EventRange {

@@ -122,7 +122,7 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
   };
   const reportAndAnswer = async (line: Buffer): Promise<Buffer> => {
     if (changed.length > 0) {
-      const after = await session.host.engine?.flags({ ...inbox.key, changes: changed.map((uid) => ({ uid, mode, flags: [...flags] })) });
+      const after = await session.host.engine?.flags({ ...inbox.key, changes: changed.map((uid) => ({ uid, mode, flags: [...flags] })), origin: session.host.eventOrigin });
       ownFlagChangesCounted(inbox, after, changed);
     }
     return Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
@@ -220,7 +220,7 @@ async function expungeVirtuals(session: InboxSession, inbox: Inbox, indexes: rea
   if (indexes.length === 0) return Buffer.alloc(0);
   const uids = indexes.map((index) => inbox.map.virtuals[index]!.message.uid);
   const lines = removeVirtuals(inbox, indexes);
-  await session.host.engine?.expunge({ ...inbox.key, uids });
+  await session.host.engine?.expunge({ ...inbox.key, uids, origin: session.host.eventOrigin });
   return announce ? lines : Buffer.alloc(0);
 }
 
@@ -243,7 +243,7 @@ export async function expunge(session: InboxSession, inbox: Inbox, tag: string, 
   };
   const finish = async (line: Buffer): Promise<Buffer> => {
     const lines = announce();
-    if (uids.length > 0) await session.host.engine?.expunge({ ...inbox.key, uids });
+    if (uids.length > 0) await session.host.engine?.expunge({ ...inbox.key, uids, origin: session.host.eventOrigin });
     return lines === null ? line : Buffer.concat([lines, line]);
   };
   session.host.writeUpstream(Buffer.from(split === null ? `${tag} EXPUNGE\r\n` : `${tag} UID EXPUNGE ${split.server}\r\n`, 'latin1'));

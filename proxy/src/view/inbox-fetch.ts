@@ -57,7 +57,7 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
     const rest = Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), after ?? Buffer.alloc(0)]);
     // A body fetched without PEEK sets \Seen, as on the server: the `read` event.
     if (seenChanges.length > 0) {
-      const after = await session.host.engine?.flags({ ...inbox.key, changes: seenChanges.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })) });
+      const after = await session.host.engine?.flags({ ...inbox.key, changes: seenChanges.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })), origin: session.host.eventOrigin });
       ownFlagChangesCounted(inbox, after, seenChanges);
     }
     return Buffer.concat([rest, line]);

@@ -198,7 +198,7 @@ async function inject(session: InboxSession, inbox: Inbox, view: InboxView, know
   if (!engine) return Buffer.alloc(0);
   const anchor = knownAnchor ?? (await syncedAnchor(session, inbox));
   if (anchor === null || session.selection !== inbox) return Buffer.alloc(0);
-  const result = await engine.assign({ ...inbox.key, epoch: view.epoch, anchorServerUid: anchor });
+  const result = await engine.assign({ ...inbox.key, epoch: view.epoch, anchorServerUid: anchor, origin: session.host.eventOrigin });
   if (!result) return Buffer.alloc(0);
   if (!result.applied) session.log.debug({ epoch: view.epoch, now: result.epoch }, 'assignment skipped: new mail was shown meanwhile; next time');
   return showPlaceable(inbox, result);

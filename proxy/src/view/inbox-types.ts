@@ -4,7 +4,7 @@
  * from the relay that owns it (InboxHost). Types only.
  */
 import type { Logger } from 'pino';
-import type { ViewKey } from '@inlay/schemas';
+import type { EventOrigin, ViewKey } from '@inlay/schemas';
 import type { EngineClient } from '../engine-client.js';
 import type { LineVerdict, LiteralAnnouncement } from '../framer.js';
 import type { InboxMap } from './inbox-map.js';
@@ -16,6 +16,8 @@ export interface InboxHost {
   /** The login name, as the middleware knows the user. */
   readonly login: string;
   readonly engine: EngineClient | null;
+  /** Where this session's client is, for the events its view changes record. */
+  readonly eventOrigin: EventOrigin;
   writeUpstream(bytes: Buffer): void;
   /** Our own bytes to the client, at the next response boundary. */
   writeClient(bytes: Buffer): void;

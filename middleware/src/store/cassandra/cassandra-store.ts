@@ -35,6 +35,8 @@ import { CassandraCampaignTables } from './cassandra-campaigns.js';
 import { translateDriverError } from './cassandra-errors.js';
 import { CassandraViewTables } from './cassandra-views.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from '../view-types.js';
+import { DEFAULT_EVENT_RETENTION_MS, type CounterRow, type EventQuery, type EventQueryPage, type ShownMessage, type TrackedMessageRecord } from '../event-types.js';
+import { CassandraEventTables } from './cassandra-events.js';
 
 const { consistencies } = cassandra.types;
 
@@ -49,6 +51,11 @@ const MAX_CAS_ATTEMPTS = 8;
 type Row = cassandra.types.Row;
 type Params = unknown[];
 
+export interface CassandraStoreOptions {
+  /** Time to live of events, their indexes and tracked messages. */
+  readonly eventRetentionMs: number;
+}
+
 export class CassandraStore implements Store {
   readonly kind = 'cassandra';
   private readonly registry: string;
@@ -56,12 +63,13 @@ export class CassandraStore implements Store {
   private constructor(
     private readonly client: cassandra.Client,
     private readonly config: CassandraConfig,
+    private readonly options: CassandraStoreOptions,
   ) {
     this.registry = quoteIdentifier(config.registryKeyspace);
   }
 
   /** Connects and creates the registry keyspace and tables when missing. */
-  static async open(config: CassandraConfig): Promise<CassandraStore> {
+  static async open(config: CassandraConfig, storeOptions: Partial<CassandraStoreOptions> = {}): Promise<CassandraStore> {
     const options: cassandra.ClientOptions = {
       contactPoints: [...config.contactPoints],
       localDataCenter: config.localDataCenter,
@@ -74,11 +82,11 @@ export class CassandraStore implements Store {
     const client = new cassandra.Client(options);
     try {
       await client.connect();
-      const store = new CassandraStore(client, config);
+      const store = new CassandraStore(client, config, { eventRetentionMs: storeOptions.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS });
       await store.ensureRegistry();
-      // Keyspaces made by an older version get the columns added since (one at a time).
+      // Keyspaces made by an older version get the tables and columns added since (one at a time).
       for (const tenant of await store.listTenants()) {
-        if (await store.tenantSchemaExists(tenant)) await store.addMissingColumns(tenant.keyspaceName, TENANT_ADDED_COLUMNS);
+        if (await store.keyspaceExists(tenant.keyspaceName)) await store.ensureTenantSchema(tenant, { createKeyspace: false });
       }
       return store;
     } catch (error) {
@@ -301,8 +309,21 @@ export class CassandraStore implements Store {
   }
   getView = (ref: ViewRef): Promise<StoredView> => this.views.getView(ref);
   changeView = <Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }> => this.views.changeView(ref, decide);
-  recordEvents = (tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> => this.views.recordEvents(tenant, events);
   listEvents = (tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]> => this.views.listEvents(tenant, range);
+
+  // --- event records, indexes, counters, tracking (cassandra-events.ts) ---
+
+  private eventTables: CassandraEventTables | undefined;
+  private get events(): CassandraEventTables {
+    return (this.eventTables ??= new CassandraEventTables(this.client, Math.round(this.options.eventRetentionMs / 1000)));
+  }
+  recordEvents = (tenant: TenantRef, events: readonly EngineEventRecord[], shown: readonly ShownMessage[] = []): Promise<void> => this.events.recordEvents(tenant, events, shown);
+  queryEvents = (tenant: TenantRef, query: EventQuery): Promise<EventQueryPage> => this.events.queryEvents(tenant, query);
+  readCampaignCounters = (tenant: TenantRef, campaignId: string, range: EventRange): Promise<CounterRow[]> => this.events.readCampaignCounters(tenant, campaignId, range);
+  listTrackedMessages = (tenant: TenantRef, userKey: string): Promise<TrackedMessageRecord[]> => this.events.listTrackedMessages(tenant, userKey);
+  getTrackedMessage = (tenant: TenantRef, userKey: string, objectId: string): Promise<TrackedMessageRecord | undefined> => this.events.getTrackedMessage(tenant, userKey, objectId);
+  /** Cassandra expires events by TTL (the retention given at open). */
+  sweepEvents = async (_tenant: TenantRef, _before: Date): Promise<number> => 0;
 
   async close(): Promise<void> {
     await this.client.shutdown();

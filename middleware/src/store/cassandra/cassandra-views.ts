@@ -11,14 +11,14 @@
  * same version; the loser reads again and decides again. The rows and statics of the partition
  * are written only this way, never by plain writes, whose timestamps would race the Paxos ones.
  *
- * Events are plain idempotent inserts: the id (and with it the partition) is derived from what
- * the event is about, so a second report rewrites the same row.
+ * Events are written by cassandra-events.ts; the range listing here reads their rows.
  *
  * Must never build CQL from values: keyspace names are quoted identifiers, everything else bound.
  */
 import cassandra from 'cassandra-driver';
 import { MiddlewareError } from '../../errors.js';
-import { bucketsOf, compareEvents, eventBucket, eventShard, inRange } from '../event-buckets.js';
+import { bucketsOf, compareEvents, inRange } from '../event-buckets.js';
+import { rowToEvent } from './cassandra-events.js';
 import type { TenantRef } from '../store.js';
 import { EVENT_SHARDS } from '../tenant-tables.js';
 import {
@@ -77,34 +77,6 @@ export class CassandraViewTables {
       await pause(attempt);
     }
     throw new MiddlewareError('INLAY_MW_CONCURRENT_UPDATE', `the INBOX view of one user of tenant "${ref.id ?? ref.keyspaceName}" kept changing while it was being updated; retry`);
-  }
-
-  async recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> {
-    const keyspace = quoteIdentifier(tenant.keyspaceName);
-    await Promise.all(
-      events.map((event) =>
-        this.run(
-          `INSERT INTO ${keyspace}.events (bucket, shard, event_id, event_type, tenant_id, campaign_id, variant, user_key, mailbox, uid_validity, uid, object_id, message_id, occurred_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            eventBucket(event.occurredAt),
-            eventShard(event.eventId),
-            event.eventId,
-            event.type,
-            event.tenantId,
-            event.campaignId,
-            event.variantId,
-            event.userKey,
-            event.mailbox,
-            event.uidValidity,
-            event.uid,
-            event.objectId,
-            event.messageId,
-            event.occurredAt,
-          ],
-        ),
-      ),
-    );
   }
 
   async listEvents(tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]> {
@@ -283,19 +255,3 @@ function rowToMessage(row: Row): StoredVirtualMessage {
   };
 }
 
-function rowToEvent(row: Row): EngineEventRecord {
-  return {
-    eventId: String(row.get('event_id')),
-    type: row.get('event_type') as EngineEventRecord['type'],
-    tenantId: String(row.get('tenant_id')),
-    userKey: String(row.get('user_key')),
-    mailbox: String(row.get('mailbox')),
-    uidValidity: toNumber(row.get('uid_validity')) ?? 0,
-    uid: toNumber(row.get('uid')) ?? 0,
-    campaignId: String(row.get('campaign_id')),
-    variantId: (row.get('variant') as string | null) ?? null,
-    objectId: String(row.get('object_id')),
-    messageId: String(row.get('message_id')),
-    occurredAt: row.get('occurred_at') as Date,
-  };
-}

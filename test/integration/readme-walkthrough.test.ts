@@ -1,0 +1,166 @@
+// The README's "First campaign in five minutes", run exactly as written: the shell block between
+// the walkthrough markers is read from README.md and run by bash against a stack started the
+// README's way (scripts/start-stack.mjs, no token or engine URL set: injection must be on by
+// default) in front of the test Dovecot, on free ports. Then the rest of issue 12's loop with a
+// second real client (Python's imaplib, through the proxy): it fetches BODY[] and expunges the
+// message; the report says 1/1/1, tracking lists the three events with the client's address and
+// IMAP ID name, and the tracked EML is byte for byte what imaplib fetched.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { dovecotFromInfo, type DovecotClient, type DovecotUser } from '../services/dovecot.ts';
+import { freePort } from '../services/ports.ts';
+import { userWithMail } from '../helpers/fixtures.ts';
+
+const run = promisify(execFile);
+const dovecot: DovecotClient = dovecotFromInfo(inject('dovecot'));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The shell block of the README's walkthrough, as written. */
+async function walkthroughScript(): Promise<string> {
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  const section = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
+  if (section === null) throw new Error('README.md has no walkthrough block between <!-- walkthrough:start --> and <!-- walkthrough:end -->');
+  return section[1]!;
+}
+
+let dataDir: string;
+let stack: ChildProcess;
+let output = '';
+let apiPort: number;
+let imapPort: number;
+let user: DovecotUser;
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not happen within ${timeoutMs} ms:\n${output}`);
+}
+
+const api = async (path: string, headers: Record<string, string> = {}): Promise<Response> => {
+  const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+  return fetch(`http://127.0.0.1:${apiPort}/api${path}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+};
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'inlay-readme-'));
+  user = await userWithMail(dovecot, 2);
+  apiPort = await freePort();
+  imapPort = await freePort();
+  // `npm start` is `node scripts/start-stack.mjs`; run it directly so the test owns the process.
+  stack = spawn(process.execPath, [join(REPO, 'scripts/start-stack.mjs')], {
+    cwd: dataDir,
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      INLAY_UPSTREAM: `imap://127.0.0.1:${dovecot.port}`,
+      INLAY_HTTP_LISTEN: `127.0.0.1:${apiPort}`,
+      INLAY_PROXY_LISTEN: `127.0.0.1:${imapPort}`,
+      INLAY_DATA_DIR: dataDir,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  stack.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
+  stack.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
+  await waitFor(async () => output.includes('"event":"listening"') && output.includes('inlay-proxy') && (await api('/tenants')).ok, 'the stack starting');
+}, 60_000);
+
+afterAll(async () => {
+  if (stack && stack.exitCode === null) {
+    const exited = new Promise((resolve) => stack.once('exit', resolve));
+    stack.kill('SIGTERM');
+    await exited;
+  }
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('README: first campaign in five minutes', () => {
+  let campaignId: string;
+
+  it('runs as written: the tenant, the point, the campaign; curl through the proxy sees it; the report counts it', async () => {
+    const script = await walkthroughScript();
+    const { stdout } = await run('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', script], {
+      cwd: dataDir,
+      env: {
+        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        API: `http://127.0.0.1:${apiPort}/api`,
+        IMAP: `imap://127.0.0.1:${imapPort}`,
+        USER_LOGIN: user.user,
+        USER_PASSWORD: user.password,
+        INLAY_DATA_DIR: dataDir,
+      },
+      timeout: 60_000,
+    });
+    // The IMAP client (curl) saw the campaign message among the real mail.
+    expect(stdout).toContain('Subject: Welcome to Inlay');
+    expect(output).not.toMatch(/internal engine API off|injection off/);
+    const campaigns = (await (await api('/tenants/default/campaigns')).json()) as { id: string; name: string }[];
+    campaignId = campaigns.find((campaign) => campaign.name === 'Welcome')!.id;
+    const report = (await (await api(`/tenants/default/campaigns/${campaignId}/report`)).json()) as { totals: Record<string, number> };
+    expect(report.totals).toEqual({ injected: 1, reinjected: 0, read: 1, expunged: 0 });
+    // The report's output in the walkthrough is that same report.
+    expect(stdout).toContain('"totals":{"injected":1,"reinjected":0,"read":1,"expunged":0}');
+  }, 90_000);
+
+  it("imaplib through the proxy: BODY[] is the tracked EML byte for byte; after its expunge the report says 1/1/1 and tracking lists the three events with the client's address", async () => {
+    // imaplib sends an IMAP ID first, so the expunged event names the client.
+    const script = `
+import imaplib, sys, base64
+imaplib.Commands['ID'] = ('NONAUTH', 'AUTH', 'SELECTED')
+m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+m._simple_command('ID', '("name" "imaplib-walkthrough" "version" "3.11")')
+m.login(sys.argv[2], sys.argv[3])
+m.select('INBOX')
+typ, data = m.uid('SEARCH', None, 'SUBJECT', '"Welcome to Inlay"')
+uid = data[0].split()[-1]
+typ, fetched = m.uid('FETCH', uid, '(BODY[])')
+body = fetched[0][1]
+m.uid('STORE', uid, '+FLAGS', '(\\\\Deleted)')
+m.expunge()
+m.logout()
+print(uid.decode() + ' ' + base64.b64encode(body).decode())
+`;
+    const { stdout } = await run('python3', ['-c', script, String(imapPort), user.user, user.password], { timeout: 60_000 });
+    const [uid, encoded] = stdout.trim().split(' ');
+    const fetched = Buffer.from(encoded!, 'base64');
+
+    const report = (await (await api(`/tenants/default/campaigns/${campaignId}/report?bucket=hour`)).json()) as { totals: Record<string, number>; uniqueUsers: Record<string, number>; readRate: number };
+    expect(report.totals).toEqual({ injected: 1, reinjected: 0, read: 1, expunged: 1 });
+    expect(report.uniqueUsers).toEqual({ injected: 1, read: 1, expunged: 1 });
+    expect(report.readRate).toBe(1);
+
+    const tracking = (await (await api(`/tenants/default/tracking?user=${encodeURIComponent(user.user)}`)).json()) as {
+      messages: { objectId: string; campaignId: string; uid: number; events: { type: string; clientAddress: string | null; clientName: string | null; node: string | null }[] }[];
+    };
+    expect(tracking.messages).toHaveLength(1);
+    const [message] = tracking.messages;
+    expect(message!.campaignId).toBe(campaignId);
+    expect(message!.uid).toBe(Number(uid));
+    expect(message!.events.map((event) => event.type)).toEqual(['injected', 'read', 'expunged']);
+    for (const event of message!.events) {
+      expect(event.clientAddress).toBe('127.0.0.1');
+      expect(event.node).toBeTruthy();
+    }
+    expect(message!.events[2]!.clientName).toBe('imaplib-walkthrough');
+
+    const eml = await api(`/tenants/default/tracking/message.eml?user=${encodeURIComponent(user.user)}&objectId=${encodeURIComponent(message!.objectId)}`);
+    expect(eml.status).toBe(200);
+    expect(eml.headers.get('content-type')).toMatch(/^message\/rfc822/);
+    const bytes = Buffer.from(await eml.arrayBuffer());
+    expect(bytes.equals(fetched)).toBe(true);
+
+    const events = (await (await api(`/tenants/default/events?campaignId=${campaignId}`)).json()) as { events: { type: string }[] };
+    expect(events.events.map((event) => event.type)).toEqual(['expunged', 'read', 'injected']);
+    const csv = await api(`/tenants/default/campaigns/${campaignId}/report?bucket=hour`, { accept: 'text/csv' });
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const rows = (await csv.text()).trim().split('\r\n');
+    expect(rows[0]).toBe('start,injected,reinjected,read,expunged');
+    expect(rows.slice(1).map((row) => row.split(',').slice(1).map(Number)).reduce((sum, row) => sum.map((value, i) => value + row[i]!), [0, 0, 0, 0])).toEqual([1, 0, 1, 1]);
+  }, 90_000);
+});
