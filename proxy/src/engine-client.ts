@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { AssignRequest, AssignResult, ExpungeRequest, FlagsRequest, InboxView, ProxyEngineConfig, ViewKey } from '@inlay/schemas';
 import { EngineHttp } from './engine-http.js';
 import { ENGINE_LOG_CODES } from './errors.js';
+import { ViewMemory, keyOf } from './engine-memory.js';
 
 export interface EngineStats {
   calls: number;
@@ -46,6 +47,8 @@ const SUSPEND_AFTER = 3;
 
 export class EngineClient {
   readonly stats: EngineStats = { calls: 0, failures: 0, cacheHits: 0, revealsSaved: 0, suspendedCalls: 0 };
+  /** Per view, what keeps UIDNEXT, placement and UIDVALIDITY steady when no answer comes. */
+  readonly memory = new ViewMemory();
   private readonly cache = new Map<string, CachedView>();
   private readonly covering = new Map<string, CoveringReveal>();
   /** One request per view in flight: sessions of one user asking together share it. */
@@ -153,6 +156,7 @@ export class EngineClient {
   private async remember<T extends InboxView>(key: ViewKey, answer: Promise<T | undefined>): Promise<T | undefined> {
     const view = await answer;
     if (view) {
+      this.memory.noteView(key, view);
       const cacheKey = keyOf(key);
       const cached = this.cache.get(cacheKey);
       // Answers can arrive out of order; an older epoch never replaces a newer one (revealUpTo relies on it).
@@ -227,8 +231,4 @@ export class EngineClient {
     const now = Date.now();
     for (const [key, entry] of this.cache) if (entry.expiresAt <= now) this.cache.delete(key);
   }
-}
-
-function keyOf(key: ViewKey): string {
-  return `${key.login.toLowerCase()}\0${key.mailbox}\0${key.serverUidValidity}`;
 }

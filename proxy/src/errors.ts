@@ -46,6 +46,14 @@ export const PROXY_ERRORS = {
     responseCode: 'UNAVAILABLE',
     text: 'INBOX UIDs grew past what this server translates; please reconnect',
   },
+  /** A change to a campaign message (flags, expunge) the middleware did not confirm: refused rather
+   *  than acknowledged and lost (proxy/README.md, "When the middleware fails"). The session goes on. */
+  campaignStateUnavailable: {
+    code: 'INLAY_PROXY_CAMPAIGN_STATE_UNAVAILABLE',
+    reply: 'NO',
+    responseCode: 'UNAVAILABLE',
+    text: 'Campaign message could not be updated right now; try again later',
+  },
   /** A bug in the proxy while relaying one session: that session ends, every other goes on. */
   internalError: { code: 'INLAY_PROXY_INTERNAL_ERROR', reply: 'BYE', responseCode: 'SERVERBUG', text: 'Internal error in the proxy; please reconnect' },
 } as const satisfies Record<string, ProxyErrorDefinition>;
