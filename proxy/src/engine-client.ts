@@ -30,6 +30,7 @@ export interface EngineStats {
 interface CoveringReveal {
   readonly serverUidNext: number;
   readonly epoch: number;
+  readonly stateEpoch: number | undefined;
 }
 
 interface CachedView {
@@ -115,7 +116,7 @@ export class EngineClient {
     const covering = this.covering.get(cacheKey);
     if (covering !== undefined && covering.serverUidNext >= serverUidNext) {
       const view = await this.view(key);
-      if (view !== undefined && view.epoch >= covering.epoch) {
+      if (view !== undefined && view.stateEpoch === covering.stateEpoch && view.epoch >= covering.epoch) {
         this.stats.revealsSaved++;
         return { view, revealed: false };
       }
@@ -124,7 +125,7 @@ export class EngineClient {
     if (view !== undefined && (covering === undefined || serverUidNext >= covering.serverUidNext)) {
       this.covering.delete(cacheKey); // re-inserted last: the map evicts oldest first
       if (this.covering.size >= MAX_REMEMBERED) this.covering.delete(this.covering.keys().next().value!);
-      this.covering.set(cacheKey, { serverUidNext, epoch: view.epoch });
+      this.covering.set(cacheKey, { serverUidNext, epoch: view.epoch, stateEpoch: view.stateEpoch });
     }
     return { view, revealed: view !== undefined };
   }
@@ -160,7 +161,8 @@ export class EngineClient {
       const cacheKey = keyOf(key);
       const cached = this.cache.get(cacheKey);
       // Answers can arrive out of order; an older epoch never replaces a newer one (revealUpTo relies on it).
-      const older = cached !== undefined && cached.expiresAt > Date.now() && cached.view.epoch > view.epoch;
+      // (A view whose state began again — another stateEpoch — has its epoch count start over too.)
+      const older = cached !== undefined && cached.expiresAt > Date.now() && cached.view.stateEpoch === view.stateEpoch && cached.view.epoch > view.epoch;
       const ttlMs = Math.min(view.ttlMs, this.config.viewCacheMs);
       if (older) return view;
       if (ttlMs > 0) this.cache.set(cacheKey, { view, expiresAt: Date.now() + ttlMs });

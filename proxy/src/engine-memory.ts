@@ -15,7 +15,9 @@
  *   UIDVALIDITY as before.
  *
  * In memory only, bounded: a forgotten user costs what a cold node costs (README). Must never
- * lower a value: each only rises, except stateEpoch, which follows the middleware.
+ * lower a value while the view state stays the same: each only rises; stateEpoch follows the
+ * middleware, and when it changes (state lost and begun again: a new UIDVALIDITY) the others
+ * start over.
  */
 import type { ViewKey } from '@inlay/schemas';
 
@@ -49,8 +51,14 @@ export class ViewMemory {
   /** A middleware answer for this view arrived. */
   noteView(key: ViewKey, view: { readonly uidNext?: number | undefined; readonly stateEpoch?: number | undefined }): void {
     const entry = this.touch(key);
+    const stateEpoch = view.stateEpoch ?? 0;
+    if (entry.stateEpoch !== undefined && entry.stateEpoch !== stateEpoch) {
+      // The view state began again: a new UIDVALIDITY, so what was kept for the old one is moot.
+      entry.uidNext = 0;
+      entry.hiddenBelow = 0;
+    }
+    entry.stateEpoch = stateEpoch;
     entry.uidNext = Math.max(entry.uidNext, view.uidNext ?? 0);
-    if (view.stateEpoch !== undefined) entry.stateEpoch = view.stateEpoch;
   }
 
   /** Real mail up to client UID `highestRealUid` was shown while the view could not be. */

@@ -456,7 +456,7 @@ export class Relay implements RelayControl {
     let result = verdict;
     if (kind !== 'plain') {
       const text = (verdict === PASS ? line : (verdict as Buffer)).toString('latin1');
-      const rewritten = rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true });
+      const rewritten = rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true, stateEpochOf: (validity) => this.inbox.stateEpochOf(validity) });
       if (rewritten !== text) result = Buffer.from(rewritten, 'latin1');
     }
     if (this.passInFlight.size === 0 && this.passDrained) {

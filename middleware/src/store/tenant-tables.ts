@@ -18,6 +18,8 @@ export const TENANT_ADDED_COLUMNS: readonly { table: string; column: string; typ
   { table: 'virtual_messages', column: 'flags_changes', type: 'int' },
   // Every keyword ever set on the view's messages: a server keeps a keyword in FLAGS for good.
   { table: 'virtual_messages', column: 'keywords', type: 'set<text> static' },
+  // Random when the view's state is first written: part of the client UIDVALIDITY (view-types.ts).
+  { table: 'virtual_messages', column: 'state_epoch', type: 'bigint static' },
 ];
 
 export const TENANT_TABLES: Readonly<Record<string, string>> = {
@@ -62,6 +64,7 @@ export const TENANT_TABLES: Readonly<Record<string, string>> = {
     uid_validity bigint static,
     next_uid bigint static,
     epoch bigint static,
+    state_epoch bigint static,
     version bigint static,
     history text static,
     keywords set<text> static,

@@ -340,7 +340,7 @@ export function copyOrMove(session: InboxSession, inbox: Inbox, tag: string, byU
     // Copied, but the middleware did not record the expunge: the virtual messages stay, and the
     // MOVE is not acknowledged.
     if (expunged === null) return refusedAfterServer(session, tag, Buffer.from(`${tag} OK\r\n`), 'MOVE');
-    const code = copyUidCode(real, pairs, validity, targetIsInbox);
+    const code = copyUidCode(real, pairs, validity, targetIsInbox, targetIsInbox ? session.stateEpochOf(validity) : 0);
     const status = split.server === null ? `${tag} OK ${code}${name} completed.\r\n` : text.replace(/^(\S+ OK )/i, `$1${code}`).replace(/\r?\n$/, '\r\n');
     return Buffer.concat([expunged, Buffer.from(status, 'latin1')]);
   };
@@ -369,7 +369,7 @@ interface ServerCopyUid {
   readonly target: string;
 }
 
-function copyUidCode(real: ServerCopyUid | null, pairs: readonly { source: number; target: number }[], validity: number, targetIsInbox: boolean): string {
+function copyUidCode(real: ServerCopyUid | null, pairs: readonly { source: number; target: number }[], validity: number, targetIsInbox: boolean, stateEpoch: number): string {
   const sources: number[] = [];
   const targets: number[] = [];
   if (real) {
@@ -387,7 +387,7 @@ function copyUidCode(real: ServerCopyUid | null, pairs: readonly { source: numbe
   if (sources.length === 0 || validity === 0) return '';
   // COPYUID lists both sets in corresponding order (RFC 4315 §3): sort the pairs by source.
   const order = sources.map((_, index) => index).sort((x, y) => sources[x]! - sources[y]!);
-  const shownValidity = targetIsInbox ? clientUidValidity(validity) : validity;
+  const shownValidity = targetIsInbox ? clientUidValidity(validity, stateEpoch) : validity;
   return `[COPYUID ${shownValidity} ${order.map((index) => sources[index]).join(',')} ${order.map((index) => targets[index]).join(',')}] `;
 }
 

@@ -81,13 +81,16 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       const map = new InboxMap(figures.exists);
       const flags = new MailboxFlags();
       for (const text of lines) flags.serverLine(text, true);
-      const inbox: Inbox = { kind: 'inbox', readOnly, map, key, flags, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext, ...(engine ? { memory: engine.memory } : {}) };
+      const inbox: Inbox = { kind: 'inbox', readOnly, map, key, flags, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext, stateEpoch: 0, ...(engine ? { memory: engine.memory } : {}) };
       session.selection = inbox;
       const viewMatches = early !== undefined && remembered === figures.uidValidity;
       // The client is about to learn EXISTS and UIDNEXT: raise the epoch first (see the header),
       // unless this node already did for this UIDNEXT.
       const shown = engine ? await engine.revealUpTo(key, figures.uidNext) : undefined;
       const view = shown?.view ?? (viewMatches ? early : undefined);
+      // The view state's epoch goes into UIDVALIDITY; without an answer, the one this node last
+      // saw keeps UIDVALIDITY as it was (a cold node shows the one of epoch 0: README).
+      inbox.stateEpoch = view?.stateEpoch ?? engine?.memory.stateEpoch(key) ?? 0;
       map.noteAssignedBelow(view?.uidNext);
       // UIDNEXT never goes backwards, answer or not: this node remembers what it was told.
       if (engine) map.noteAssignedBelow(engine.memory.uidNext(key) || undefined);
@@ -301,7 +304,7 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
         MESSAGES: (values.get('MESSAGES') ?? 0) + shown.length,
         UNSEEN: (values.get('UNSEEN') ?? 0) + shown.filter((message) => !message.flags.some((flag) => flag.toLowerCase() === '\\seen')).length,
         UIDNEXT: clientUidNext(serverNext, highest),
-        UIDVALIDITY: clientUidValidity(validity),
+        UIDVALIDITY: clientUidValidity(validity, selected !== null && selected.key.serverUidValidity === validity ? selected.stateEpoch : (view?.stateEpoch ?? engine?.memory.stateEpoch(statusKey) ?? 0)),
       };
       return answer(shownValues);
     },

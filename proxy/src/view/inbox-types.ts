@@ -84,6 +84,8 @@ export type Selection =
       /** This node's memory of the view (engine-memory.ts): virtual messages below its
        *  `hiddenBelow` are never placed anew. Absent without an engine. */
       readonly memory?: ViewMemory;
+      /** The view state epoch in this session's client UIDVALIDITY, fixed once SELECT has the view. */
+      stateEpoch: number;
       /** Every real message of the session's view has a server UID below this (Infinity: not known
        *  since new mail arrived). A virtual message can go at the end only when its anchor is
        *  below syncedUidNext and at least viewUidBound − 1. */
