@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { AssignRequest, AssignResult, ExpungeRequest, FlagsRequest, InboxView, ProxyEngineConfig, ViewKey } from '@inlay/schemas';
 import { EngineHttp } from './engine-http.js';
 import { ENGINE_LOG_CODES } from './errors.js';
+import { ViewMemory, keyOf } from './engine-memory.js';
 
 export interface EngineStats {
   calls: number;
@@ -30,6 +31,7 @@ export interface EngineStats {
 interface CoveringReveal {
   readonly serverUidNext: number;
   readonly epoch: number;
+  readonly stateEpoch: number | undefined;
 }
 
 interface CachedView {
@@ -47,6 +49,8 @@ const SUSPEND_AFTER = 3;
 
 export class EngineClient {
   readonly stats: EngineStats = { calls: 0, failures: 0, cacheHits: 0, revealsSaved: 0, suspendedCalls: 0 };
+  /** Per view, what keeps UIDNEXT, placement and UIDVALIDITY steady when no answer comes. */
+  readonly memory = new ViewMemory();
   private readonly cache = new Map<string, CachedView>();
   private readonly covering = new Map<string, CoveringReveal>();
   /** One request per view in flight: sessions of one user asking together share it. */
@@ -115,7 +119,7 @@ export class EngineClient {
     const covering = this.covering.get(cacheKey);
     if (covering !== undefined && covering.serverUidNext >= serverUidNext) {
       const view = await this.view(key);
-      if (view !== undefined && view.epoch >= covering.epoch) {
+      if (view !== undefined && view.stateEpoch === covering.stateEpoch && view.epoch >= covering.epoch) {
         this.stats.revealsSaved++;
         return { view, revealed: false };
       }
@@ -124,7 +128,7 @@ export class EngineClient {
     if (view !== undefined && (covering === undefined || serverUidNext >= covering.serverUidNext)) {
       this.covering.delete(cacheKey); // re-inserted last: the map evicts oldest first
       if (this.covering.size >= MAX_REMEMBERED) this.covering.delete(this.covering.keys().next().value!);
-      this.covering.set(cacheKey, { serverUidNext, epoch: view.epoch });
+      this.covering.set(cacheKey, { serverUidNext, epoch: view.epoch, stateEpoch: view.stateEpoch });
     }
     return { view, revealed: view !== undefined };
   }
@@ -156,10 +160,12 @@ export class EngineClient {
   private async remember<T extends InboxView>(key: ViewKey, answer: Promise<T | undefined>): Promise<T | undefined> {
     const view = await answer;
     if (view) {
+      this.memory.noteView(key, view);
       const cacheKey = keyOf(key);
       const cached = this.cache.get(cacheKey);
       // Answers can arrive out of order; an older epoch never replaces a newer one (revealUpTo relies on it).
-      const older = cached !== undefined && cached.expiresAt > Date.now() && cached.view.epoch > view.epoch;
+      // (A view whose state began again — another stateEpoch — has its epoch count start over too.)
+      const older = cached !== undefined && cached.expiresAt > Date.now() && cached.view.stateEpoch === view.stateEpoch && cached.view.epoch > view.epoch;
       const ttlMs = Math.min(view.ttlMs, this.config.viewCacheMs);
       if (older) return view;
       if (ttlMs > 0) this.cache.set(cacheKey, { view, expiresAt: Date.now() + ttlMs });
@@ -230,8 +236,4 @@ export class EngineClient {
     const now = Date.now();
     for (const [key, entry] of this.cache) if (entry.expiresAt <= now) this.cache.delete(key);
   }
-}
-
-function keyOf(key: ViewKey): string {
-  return `${key.login.toLowerCase()}\0${key.mailbox}\0${key.serverUidValidity}`;
 }

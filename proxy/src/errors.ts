@@ -56,6 +56,14 @@ export const PROXY_ERRORS = {
   malformedLiteral: { code: 'INLAY_PROXY_MALFORMED_LITERAL', reply: 'BYE', responseCode: 'CLIENTBUG', text: 'Malformed literal in a command under way' },
   /** After login, a literal larger than the server would take; Dovecot disconnects the same way. */
   literalBeyondLimit: { code: 'INLAY_PROXY_LITERAL_BEYOND_LIMIT', reply: 'BYE', responseCode: 'TOOBIG', text: 'Literal size too large' },
+  /** A change to a campaign message (flags, expunge) the middleware did not confirm: refused rather
+   *  than acknowledged and lost (proxy/README.md, "When the middleware fails"). The session goes on. */
+  campaignStateUnavailable: {
+    code: 'INLAY_PROXY_CAMPAIGN_STATE_UNAVAILABLE',
+    reply: 'NO',
+    responseCode: 'UNAVAILABLE',
+    text: 'Campaign message could not be updated right now; try again later',
+  },
   /** A bug in the proxy while relaying one session: that session ends, every other goes on. */
   internalError: { code: 'INLAY_PROXY_INTERNAL_ERROR', reply: 'BYE', responseCode: 'SERVERBUG', text: 'Internal error in the proxy; please reconnect' },
 } as const satisfies Record<string, ProxyErrorDefinition>;

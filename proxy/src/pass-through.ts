@@ -14,6 +14,13 @@ import { untaggedOkCode } from './response-code.js';
 import { rewriteUidCodes } from './view/response-rewrite.js';
 
 export class PassThroughCommands {
+  /**
+   * @param stateEpochOf the view state epoch that goes into INBOX's client UIDVALIDITY for a
+   *   server UIDVALIDITY (view/inbox-session.ts), so an APPENDUID or COPYUID into INBOX names the
+   *   UIDVALIDITY a SELECT of INBOX shows.
+   */
+  constructor(private readonly stateEpochOf: (serverUidValidity: number) => number) {}
+
   private readonly inFlight = new Map<string, PassThroughKind>();
   /** Runs once none is in flight. */
   private drained: (() => void) | null = null;
@@ -56,7 +63,7 @@ export class PassThroughCommands {
   untagged(line: Buffer, verdict: LineVerdict): LineVerdict {
     if (untaggedOkCode(line) !== 'COPYUID') return verdict;
     for (const kind of this.inFlight.values()) {
-      if (kind === 'copyToInbox') return intoInbox(line, verdict);
+      if (kind === 'copyToInbox') return intoInbox(line, verdict, this.stateEpochOf);
       if (kind === 'copyElsewhere') return verdict;
     }
     return verdict;
@@ -69,15 +76,15 @@ export class PassThroughCommands {
     const kind = this.inFlight.get(tag);
     if (kind === undefined) return verdict;
     this.inFlight.delete(tag);
-    const result = kind === 'appendToInbox' || kind === 'copyToInbox' ? intoInbox(line, verdict) : verdict;
+    const result = kind === 'appendToInbox' || kind === 'copyToInbox' ? intoInbox(line, verdict, this.stateEpochOf) : verdict;
     if (!this.running && this.drained) setImmediate(this.takeDrained()!);
     return result;
   }
 }
 
 /** The server's UIDs of a destination INBOX in the client's numbering. */
-function intoInbox(line: Buffer, verdict: LineVerdict): LineVerdict {
+function intoInbox(line: Buffer, verdict: LineVerdict, stateEpochOf: (serverUidValidity: number) => number): LineVerdict {
   const text = (verdict === PASS ? line : (verdict as Buffer)).toString('latin1');
-  const rewritten = rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true });
+  const rewritten = rewriteUidCodes(text, { sourceIsInbox: false, targetIsInbox: true, stateEpochOf });
   return rewritten === text ? verdict : Buffer.from(rewritten, 'latin1');
 }

@@ -73,7 +73,7 @@ export class Relay implements RelayControl {
   private clientLeftover: Buffer | null = null;
   private serverLeftover: Buffer | null = null;
   /** Tags of pass-through commands still running: the view waits for them before it starts. */
-  private readonly passThrough = new PassThroughCommands();
+  private readonly passThrough = new PassThroughCommands((validity) => this.inbox.stateEpochOf(validity));
   /** True while the client framer runs: a resume asked for then must not pause afterwards. */
   private clientPushing = false;
   private resumedWhilePushing = false;

@@ -76,6 +76,12 @@ export const InboxViewSchema = Type.Object(
      *  mail (SELECT, STATUS, a grown EXISTS); an `assign` names the epoch it read before it
      *  learned its anchor, and fails if it moved (proxy/README.md, "Assigning a UID"). */
     epoch: Type.Integer({ minimum: 0 }),
+    /** Drawn at random when the view's state was first written, then fixed: part of the client
+     *  UIDVALIDITY (proxy/README.md, "UIDVALIDITY and the view state"). When the state is lost (the
+     *  tenant keyspace dropped and re-created) the view starts over with a new one, so clients
+     *  resync once instead of meeting reused UIDs. 0 or absent: state from before this field, or
+     *  not written yet — UIDVALIDITY as derived from the server's alone. */
+    stateEpoch: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffff_ffff })),
     /** The visible virtual messages, ascending by UID. A message a session showed that is no
      *  longer listed was withdrawn or expunged: the session announces an EXPUNGE for it. */
     messages: Type.Array(VirtualMessageSchema),

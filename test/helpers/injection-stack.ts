@@ -25,6 +25,9 @@ export interface InjectionStack {
   endCampaign(id: string): Promise<void>;
   /** The user's INBOX view as the proxy would get it (the engine API, with the internal token). */
   internalView(user: DovecotUser): Promise<InboxView>;
+  /** Deletes the "default" tenant with dropDB=true (its keyspace, campaigns and views gone) and
+   *  creates it again under the same keyspace name. */
+  recreateTenant(): Promise<void>;
   /** Stops the middleware process (the proxy keeps running). */
   stopMiddleware(): Promise<void>;
   /** Starts it again on the same data and port. */
@@ -78,7 +81,7 @@ export async function startInjectionStack(options: InjectionStackOptions): Promi
       headers: { authorization: `Bearer ${adminToken}`, ...(init.body ? { 'content-type': 'application/json' } : {}), ...(init.headers as Record<string, string>) },
     });
   const keyspace = `t_${randomBytes(4).toString('hex')}`;
-  const created = await api('/api/tenants/?createDB=true', {
+  const createTenant = (): Promise<Response> => api('/api/tenants/?createDB=true', {
     method: 'POST',
     body: JSON.stringify({
       id: 'default',
@@ -98,6 +101,7 @@ export async function startInjectionStack(options: InjectionStackOptions): Promi
       ],
     }),
   });
+  const created = await createTenant();
   if (created.status !== 201) throw new Error(`creating the tenant failed: ${created.status} ${await created.text()}`);
 
   const proxy = await startProxy({
@@ -150,6 +154,12 @@ export async function startInjectionStack(options: InjectionStackOptions): Promi
       });
       if (!response.ok) throw new Error(`engine view failed: ${response.status} ${await response.text()}`);
       return (await response.json()) as InboxView;
+    },
+    async recreateTenant() {
+      const dropped = await api('/api/tenants/default?dropDB=true', { method: 'DELETE' });
+      if (!dropped.ok) throw new Error(`deleting the tenant failed: ${dropped.status} ${await dropped.text()}`);
+      const again = await createTenant();
+      if (again.status !== 201) throw new Error(`creating the tenant again failed: ${again.status} ${await again.text()}`);
     },
     async stopMiddleware() {
       await middleware.stop();

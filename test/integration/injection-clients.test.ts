@@ -242,7 +242,10 @@ describe('the campaign side failing', () => {
     await new Promise((resolve) => setTimeout(resolve, 400)); // past the suspension, however fast the restart
     const after = await session.command('SELECT INBOX');
     expect(after.untagged.find((line) => line.includes('UIDVALIDITY'))).toBe(validity);
-    expect(after.untagged).toContain('* 4 EXISTS');
+    // The other session saw UID 48 without the campaign message (33): shown again it would come
+    // back below mail a client has seen since, so this node no longer places it (proxy/README.md,
+    // "When the middleware fails"). Three real messages.
+    expect(after.untagged).toContain('* 3 EXISTS');
     await loggedCode('INLAY_PROXY_ENGINE_RESUMED');
     await session.logout();
   });

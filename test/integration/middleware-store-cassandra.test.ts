@@ -83,7 +83,7 @@ test('a registry made before tenants had domains gets the column on open, and it
   }
 });
 
-test('a tenant keyspace made before virtual messages counted flag changes or kept keywords gets the columns on open', async () => {
+test('a tenant keyspace made before virtual messages counted flag changes, kept keywords or a state epoch gets the columns on open', async () => {
   const config = storeConfig(`reg_${tag}_oldtenant`);
   const keyspaceName = `oldtenant_${tag}`;
   registries.push(keyspaceName);
@@ -96,13 +96,16 @@ test('a tenant keyspace made before virtual messages counted flag changes or kep
   // As an older version made it.
   await admin.execute(`ALTER TABLE "${keyspaceName}".virtual_messages DROP flags_changes`, [], { readTimeout: 60_000 });
   await admin.execute(`ALTER TABLE "${keyspaceName}".virtual_messages DROP keywords`, [], { readTimeout: 60_000 });
+  await admin.execute(`ALTER TABLE "${keyspaceName}".virtual_messages DROP state_epoch`, [], { readTimeout: 60_000 });
   const columns = async (): Promise<string[]> =>
     (await admin.execute('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [keyspaceName, 'virtual_messages'], { prepare: true })).rows.map((row) => String(row.get('column_name')));
   expect(await columns()).not.toContain('flags_changes');
   expect(await columns()).not.toContain('keywords');
+  expect(await columns()).not.toContain('state_epoch');
   await (await CassandraStore.open(config)).close();
   expect(await columns()).toContain('flags_changes');
   expect(await columns()).toContain('keywords');
+  expect(await columns()).toContain('state_epoch');
 });
 
 test('never touches the registry keyspace or Cassandra\'s own as a tenant keyspace', async () => {

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { MAX_VIEW_KEYWORDS, type Campaign } from '@inlay/schemas';
 import { EMPTY_VIEW, applyViewChange, type StoredView, type StoredVirtualMessage } from '../store/view-types.js';
 import { testCampaign } from '../testing/campaign-fixture.js';
-import { decideAssign, decideExpunge, decideFlags, decideReveal, decideWithdrawals, eraOf, viewFor, type DecisionContext, type PreparedMessage } from './decisions.js';
+import { decideAssign, decideExpunge, decideFlags, decideReveal, decideWithdrawals, drawingStateEpoch, eraOf, viewFor, type DecisionContext, type PreparedMessage } from './decisions.js';
 import { campaignRecords, eligibility, foldHistory } from './eligibility.js';
 import { applyFlagChange, MAX_FLAGS_PER_MESSAGE, rememberKeywords, setsSeen } from './flags.js';
 import { allocateUids } from './uids.js';
@@ -244,4 +244,23 @@ test('event ids: the same for the same event whoever computes them, distinct oth
   expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   const others = [eventId(subject, 17, 'expunged', NOW), eventId(subject, 18, 'read', NOW), eventId({ ...subject, uidValidity: 10 }, 17, 'read', NOW), eventId({ ...subject, tenantId: 'o' }, 17, 'read', NOW)];
   expect(new Set([id, ...others]).size).toBe(5);
+});
+
+describe('the view state epoch (part of the client UIDVALIDITY)', () => {
+  test('drawn with the first write of a view, never changed after; a view written before it existed keeps 0', () => {
+    const first = drawingStateEpoch(decideReveal, 12345)(EMPTY_VIEW);
+    expect(first.change).toEqual({ epoch: 1, stateEpoch: 12345 });
+    const written = applyViewChange(EMPTY_VIEW, first.change!);
+    expect(drawingStateEpoch(decideReveal, 999)(written).change).toEqual({ epoch: 2 });
+    // Written before state epochs: it has an epoch, so it is not "unwritten"; UIDVALIDITY stays.
+    const legacy: StoredView = { ...EMPTY_VIEW, epoch: 4 };
+    expect(drawingStateEpoch(decideReveal, 999)(legacy).change).toEqual({ epoch: 5 });
+    // A decision that writes nothing draws nothing.
+    expect(drawingStateEpoch(() => ({ change: null, result: 1 }), 5)(EMPTY_VIEW).change).toBeNull();
+  });
+
+  test('a new server UIDVALIDITY keeps the view state epoch', () => {
+    const view: StoredView = { ...EMPTY_VIEW, uidValidity: 3, nextUid: 50, epoch: 9, stateEpoch: 77 };
+    expect(viewFor(view, 4).stateEpoch).toBe(77);
+  });
 });

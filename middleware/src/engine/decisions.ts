@@ -31,7 +31,7 @@ export function viewFor(view: StoredView, uidValidity: number): StoredView {
     case 'current':
       return view;
     case 'new':
-      return { uidValidity, nextUid: 1, epoch: view.epoch, history: foldHistory(view.history, view.messages), keywords: [], messages: [] };
+      return { uidValidity, nextUid: 1, epoch: view.epoch, stateEpoch: view.stateEpoch, history: foldHistory(view.history, view.messages), keywords: [], messages: [] };
     case 'stale':
       return { ...view, keywords: [], messages: [] };
   }
@@ -58,6 +58,25 @@ export function decideWithdrawals(context: DecisionContext): ViewDecide<void> {
     const update = withdrawals(current, context);
     return { change: update.length === 0 ? null : { update }, result: undefined };
   };
+}
+
+/**
+ * `decide`, and on a view never written before, the view state epoch `drawn` (random, non-zero)
+ * written with its first change: from then on it is fixed. A view whose state is lost (keyspace
+ * dropped and re-created) starts unwritten again and draws a new one, so clients get a new
+ * UIDVALIDITY instead of UIDs reused under the old one. A view written before state epochs
+ * existed is not unwritten (it has an epoch or a UIDVALIDITY) and keeps 0: no client resyncs.
+ */
+export function drawingStateEpoch<Result>(decide: ViewDecide<Result>, drawn: number): ViewDecide<Result> {
+  return (current) => {
+    const decision = decide(current);
+    if (decision.change === null || !unwritten(current)) return decision;
+    return { ...decision, change: { ...decision.change, stateEpoch: drawn } };
+  };
+}
+
+function unwritten(view: StoredView): boolean {
+  return view.stateEpoch === 0 && view.epoch === 0 && view.uidValidity === 0 && view.nextUid === 1 && view.messages.length === 0;
 }
 
 export const decideReveal: ViewDecide<void> = (current) => ({ change: { epoch: current.epoch + 1 }, result: undefined });

@@ -15,12 +15,12 @@
  *
  * Must never throw for an unknown user (it gets an empty view) and never log an address.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AssignRequest, AssignResult, Campaign, EventOrigin, ExpungeRequest, FlagsRequest, InboxView, ViewKey, VirtualMessage } from '@inlay/schemas';
 import { composeCampaignMessage } from '../campaigns/compose.js';
 import type { Store, TenantRef, UserRecord } from '../store/store.js';
-import { applyViewChange, type EngineEventRecord, type StoredView, type ViewRef } from '../store/view-types.js';
+import { applyViewChange, type EngineEventRecord, type StoredView, type ViewDecide, type ViewRef } from '../store/view-types.js';
 import type { ShownMessage } from '../store/event-types.js';
 import {
   decideAssign,
@@ -28,6 +28,7 @@ import {
   decideFlags,
   decideReveal,
   decideWithdrawals,
+  drawingStateEpoch,
   eligibleCampaigns,
   eraOf,
   nextEligibilityMs,
@@ -106,14 +107,14 @@ export class Engine {
   async reveal(key: ViewKey): Promise<InboxView> {
     const subject = await this.subject(key);
     if (subject === undefined) return UNKNOWN_VIEW;
-    const [targeting, { view }] = await Promise.all([this.targeting(subject, false), this.store.changeView(subject.view, decideReveal)]);
+    const [targeting, { view }] = await Promise.all([this.targeting(subject, false), this.changeView(subject.view, decideReveal)]);
     return this.present(subject, key.serverUidValidity, view, targeting);
   }
 
   async flags(request: FlagsRequest): Promise<InboxView> {
     const subject = await this.subject(request);
     if (subject === undefined) return UNKNOWN_VIEW;
-    const [targeting, { view }] = await Promise.all([this.targeting(subject, false), this.store.changeView(subject.view, decideFlags(request.changes, this.changeContext(request)))]);
+    const [targeting, { view }] = await Promise.all([this.targeting(subject, false), this.changeView(subject.view, decideFlags(request.changes, this.changeContext(request)))]);
     if (eraOf(view, request.serverUidValidity) === 'current') {
       const reads = new Set(request.changes.filter(setsSeen).map((change) => change.uid));
       const events = view.messages.flatMap((message) => (reads.has(message.uid) && message.readAtMs !== undefined ? [engineEvent(this.eventSubject(subject, view, request.origin), message, 'read', message.readAtMs)] : []));
@@ -125,7 +126,7 @@ export class Engine {
   async expunge(request: ExpungeRequest): Promise<InboxView> {
     const subject = await this.subject(request);
     if (subject === undefined) return UNKNOWN_VIEW;
-    const [targeting, { view }] = await Promise.all([this.targeting(subject, false), this.store.changeView(subject.view, decideExpunge(request.uids, this.changeContext(request)))]);
+    const [targeting, { view }] = await Promise.all([this.targeting(subject, false), this.changeView(subject.view, decideExpunge(request.uids, this.changeContext(request)))]);
     if (eraOf(view, request.serverUidValidity) === 'current') {
       const uids = new Set(request.uids);
       const events = view.messages.flatMap((message) =>
@@ -158,7 +159,7 @@ export class Engine {
       for (const [campaignId, message] of await this.render(subject, targeting, batch)) prepared.set(campaignId, message);
     }
     const assignmentId = randomUUID();
-    const { view, result } = await this.store.changeView(
+    const { view, result } = await this.changeView(
       subject.view,
       decideAssign({ epoch: request.epoch, anchorServerUid: request.anchorServerUid, assignmentId }, targeting.applicable, prepared, context),
     );
@@ -172,6 +173,11 @@ export class Engine {
   }
 
   // --- internals ---
+
+  /** Every change of a view goes through here: the first write of a view draws its state epoch. */
+  private changeView<Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }> {
+    return this.store.changeView(ref, drawingStateEpoch(decide, randomInt(1, 0xffff_ffff)));
+  }
 
   private async subject(key: ViewKey): Promise<Subject | undefined> {
     const resolved = await this.tenants.resolve(key.login);
@@ -209,7 +215,7 @@ export class Engine {
     if (withdrawals(view, this.decisionContext(current, uidValidity)).length > 0) {
       if (!current.fresh) current = await this.targeting(subject, true);
       const context = this.decisionContext(current, uidValidity);
-      if (withdrawals(view, context).length > 0) view = (await this.store.changeView(subject.view, decideWithdrawals(context))).view;
+      if (withdrawals(view, context).length > 0) view = (await this.changeView(subject.view, decideWithdrawals(context))).view;
     }
     const era = eraOf(view, uidValidity);
     const seen = viewFor(view, uidValidity);
@@ -223,6 +229,7 @@ export class Engine {
     return {
       known: true,
       epoch: view.epoch,
+      ...(view.stateEpoch === 0 ? {} : { stateEpoch: view.stateEpoch }),
       messages: era === 'current' ? view.messages.filter((message) => message.state === 'visible').map(toVirtualMessage) : [],
       ...(era === 'current' ? { uidNext: view.nextUid } : {}),
       keywords: era === 'current' ? [...view.keywords] : [],

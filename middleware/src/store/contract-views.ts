@@ -42,6 +42,18 @@ export function describeViewContract(store: () => Store, tenant: () => Tenant, h
     expect(await store().getView(viewRef())).toEqual(EMPTY_VIEW);
   });
 
+  test('views: the view state epoch (the UIDVALIDITY part) is kept, up to 2^32 − 1, and a later change leaves it', async () => {
+    const ref = viewRef();
+    const first = { uidValidity: 7, nextUid: 2, epoch: 1, stateEpoch: 0xffff_fffe };
+    const written = await store().changeView(ref, () => ({ change: first, result: undefined }));
+    expect(written.view.stateEpoch).toBe(0xffff_fffe);
+    expect(await store().getView(ref)).toEqual(written.view);
+    await store().changeView(ref, (current) => ({ change: { epoch: current.epoch + 1 }, result: undefined }));
+    const after = await store().getView(ref);
+    expect(after.stateEpoch).toBe(0xffff_fffe);
+    expect(after.epoch).toBe(2);
+  });
+
   test('views: a change reads back exactly, from getView and as changeView returns it', async () => {
     const ref = viewRef();
     const history = { '6c5a3f10-4e2b-11ef-8000-0242ac120002': { messages: 2, lastInjectedAtMs: T0 - 5, reinjectionsAfterExpunge: 1, lastEnd: 'expunged' as const, lastExpungedAtMs: T0 - 4 } };

@@ -33,6 +33,8 @@ interface StoredCounters {
   readonly uidValidity: number;
   readonly nextUid: number;
   readonly epoch: number;
+  /** Absent in counters written before views had one (read as 0). */
+  readonly stateEpoch?: number;
   readonly history: Record<string, CampaignHistory>;
   /** Absent in counters written before views kept keywords. */
   readonly keywords?: readonly string[];
@@ -57,8 +59,8 @@ export class EmbeddedViewTables {
       messages.push(fromStored(entry.value as StoredVirtualMessage));
     }
     if (counters === undefined && messages.length === 0) return EMPTY_VIEW;
-    const { keywords, ...rest } = counters ?? EMPTY_VIEW;
-    return { ...rest, keywords: keywords ?? [], messages };
+    const { keywords, stateEpoch, ...rest } = counters ?? EMPTY_VIEW;
+    return { ...rest, stateEpoch: stateEpoch ?? 0, keywords: keywords ?? [], messages };
   }
 
   changeView<Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }> {
@@ -67,7 +69,7 @@ export class EmbeddedViewTables {
       const { change, result } = decide(current);
       if (change === null) return { view: current, result };
       const next = applyViewChange(current, change);
-      const counters: StoredCounters = { uidValidity: next.uidValidity, nextUid: next.nextUid, epoch: next.epoch, history: { ...next.history }, keywords: [...next.keywords] };
+      const counters: StoredCounters = { uidValidity: next.uidValidity, nextUid: next.nextUid, epoch: next.epoch, stateEpoch: next.stateEpoch, history: { ...next.history }, keywords: [...next.keywords] };
       void this.db.put(viewPrefix(ref), counters);
       if (change.dropMessages) for (const message of current.messages) void this.db.remove(messageKey(ref, message.uid));
       const updates = change.dropMessages ? [] : (change.update ?? []);

@@ -20,6 +20,8 @@ export const TENANT_ADDED_COLUMNS: readonly { table: string; column: string; typ
   { table: 'virtual_messages', column: 'keywords', type: 'set<text> static' },
   // Where the event came from (node, client address, client ID), as JSON (store/event-types.ts).
   { table: 'events', column: 'origin', type: 'text' },
+  // Random when the view's state is first written: part of the client UIDVALIDITY (view-types.ts).
+  { table: 'virtual_messages', column: 'state_epoch', type: 'bigint static' },
 ];
 
 export const TENANT_TABLES: Readonly<Record<string, string>> = {
@@ -64,6 +66,7 @@ export const TENANT_TABLES: Readonly<Record<string, string>> = {
     uid_validity bigint static,
     next_uid bigint static,
     epoch bigint static,
+    state_epoch bigint static,
     version bigint static,
     history text static,
     keywords set<text> static,

@@ -74,6 +74,11 @@ export interface StoredView {
   readonly nextUid: number;
   /** Raised by every reveal; an assign applies only with the epoch it names. */
   readonly epoch: number;
+  /** Drawn at random when the view's state is first written, then fixed: part of the client
+   *  UIDVALIDITY (InboxView.stateEpoch), so state lost and begun again (a tenant keyspace dropped
+   *  and re-created) shows clients a new UIDVALIDITY instead of reused UIDs. 0: written before
+   *  this field existed (UIDVALIDITY as it was). */
+  readonly stateEpoch: number;
   readonly history: Readonly<Record<string, CampaignHistory>>;
   /** Every keyword ever set on a message of this UIDVALIDITY, sorted (engine/flags.ts,
    *  rememberKeywords): a server keeps a keyword in the mailbox's FLAGS for good. */
@@ -82,7 +87,7 @@ export interface StoredView {
   readonly messages: readonly StoredVirtualMessage[];
 }
 
-export const EMPTY_VIEW: StoredView = Object.freeze({ uidValidity: 0, nextUid: 1, epoch: 0, history: {}, keywords: [], messages: [] });
+export const EMPTY_VIEW: StoredView = Object.freeze({ uidValidity: 0, nextUid: 1, epoch: 0, stateEpoch: 0, history: {}, keywords: [], messages: [] });
 
 export interface MessageUpdate {
   readonly uid: number;
@@ -101,6 +106,7 @@ export interface ViewChange {
   readonly uidValidity?: number;
   readonly nextUid?: number;
   readonly epoch?: number;
+  readonly stateEpoch?: number;
   readonly history?: Readonly<Record<string, CampaignHistory>>;
   /** The whole keyword list, replacing the stored one. */
   readonly keywords?: readonly string[];
@@ -128,6 +134,7 @@ export function applyViewChange(current: StoredView, change: ViewChange): Stored
     uidValidity: change.uidValidity ?? current.uidValidity,
     nextUid: change.nextUid ?? current.nextUid,
     epoch: change.epoch ?? current.epoch,
+    stateEpoch: change.stateEpoch ?? current.stateEpoch,
     history: change.history ?? current.history,
     keywords: change.keywords ?? current.keywords,
     messages,

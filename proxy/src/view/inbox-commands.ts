@@ -17,7 +17,7 @@ import { currentFlags, ownFlagChangesCounted, sameFlags } from './inbox-placemen
 import { fetchFlagsLine, imapDate } from './virtual-fetch.js';
 import { HeldAnnouncement, announcesFlags } from './mailbox-flags.js';
 import { DROP, PASS } from '../framer.js';
-import { ENGINE_LOG_CODES } from '../errors.js';
+import { ENGINE_LOG_CODES, PROXY_ERRORS, imapErrorLine } from '../errors.js';
 import { untaggedOkCode } from '../response-code.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
@@ -96,7 +96,18 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
   // The change applies to the flags as they are now, which another session may have changed
   // since this client was last told (this node's cached view when fresh).
   const current = split.virtual.length > 0 && !inbox.readOnly ? await session.host.engine?.view(inbox.key) : undefined;
+  const told = split.virtual.map((index) => inbox.map.virtuals[index]).filter((shown) => shown !== undefined).map((shown) => ({ shown, flags: shown.flags, flagsChanges: shown.flagsChanges }));
   const { reported, unforeseen, changed } = inbox.readOnly ? { reported: [], unforeseen: [], changed: [] } : applyFlags(inbox.map, split.virtual, mode, flags, current);
+  if (changed.length > 0) {
+    // Stored first, before anything goes upstream: a change the middleware did not confirm is
+    // refused whole — never acknowledged and dropped (a `read` lost).
+    const after = await session.host.engine?.flags({ ...inbox.key, changes: changed.map((uid) => ({ uid, mode, flags: [...flags] })), origin: session.host.eventOrigin });
+    if (after === undefined) {
+      for (const { shown, flags: was, flagsChanges } of told) Object.assign(shown, { flags: was, flagsChanges });
+      return refusedForCampaignState(session, tag, 'STORE');
+    }
+    ownFlagChangesCounted(inbox, after, changed);
+  }
   // The virtual messages' FETCH FLAGS answers, in sequence order among the server's: as Dovecot
   // does, only for messages whose flags differ from what the client was told (none in EXAMINE);
   // .SILENT spares the client only the echo of its own change, not what another session did.
@@ -120,13 +131,7 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
     }
     return lines.length > 0 ? Buffer.concat(lines) : null;
   };
-  const reportAndAnswer = async (line: Buffer): Promise<Buffer> => {
-    if (changed.length > 0) {
-      const after = await session.host.engine?.flags({ ...inbox.key, changes: changed.map((uid) => ({ uid, mode, flags: [...flags] })), origin: session.host.eventOrigin });
-      ownFlagChangesCounted(inbox, after, changed);
-    }
-    return Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
-  };
+  const reportAndAnswer = async (line: Buffer): Promise<Buffer> => Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), line]);
   if (split.server === null) {
     // A STORE naming a keyword the mailbox lacks creates it, even to remove it, and announces it
     // first (Dovecot does); with real messages in the set the server does that itself.
@@ -147,6 +152,21 @@ export async function store(session: InboxSession, inbox: Inbox, request: StoreR
     beforeOther: (text) => (announcesFlags(text) ? null : emitUpTo(Number.MAX_SAFE_INTEGER)),
     complete: reportAndAnswer,
   };
+}
+
+/** A command on campaign messages whose change the middleware did not confirm: `NO [UNAVAILABLE]`,
+ *  nothing of it done (proxy/README.md, "When the middleware fails"). */
+function refusedForCampaignState(session: InboxSession, tag: string, command: string): RunningCommand {
+  session.log.warn({ code: PROXY_ERRORS.campaignStateUnavailable.code, command }, 'campaign message change refused: the middleware did not confirm it');
+  return answeredLocally(session, tag, imapErrorLine(tag, PROXY_ERRORS.campaignStateUnavailable));
+}
+
+/** The server's tagged answer after it did its part: an OK becomes `NO [UNAVAILABLE]` when the
+ *  campaign messages' part was not recorded; a NO or BAD is the server's own and stays. */
+function refusedAfterServer(session: InboxSession, tag: string, line: Buffer, command: string): Buffer {
+  if (!/^\S+ OK\b/i.test(line.toString('latin1'))) return line;
+  session.log.warn({ code: PROXY_ERRORS.campaignStateUnavailable.code, command }, 'campaign message change refused: the middleware did not confirm it');
+  return imapErrorLine(tag, PROXY_ERRORS.campaignStateUnavailable);
 }
 
 /**
@@ -215,13 +235,21 @@ function removeVirtuals(inbox: Inbox, indexes: readonly number[]): Buffer {
   return Buffer.concat(lines);
 }
 
-/** Removes virtual messages and tells the middleware; returns the EXPUNGE lines (if announced). */
-async function expungeVirtuals(session: InboxSession, inbox: Inbox, indexes: readonly number[], announce: boolean): Promise<Buffer> {
+/** Tells the middleware first, then removes the virtual messages; returns the EXPUNGE lines (if
+ *  announced), or null when the middleware did not record it: then nothing is removed (an
+ *  `expunged` event is never acknowledged and lost). */
+async function expungeVirtuals(session: InboxSession, inbox: Inbox, indexes: readonly number[], announce: boolean): Promise<Buffer | null> {
   if (indexes.length === 0) return Buffer.alloc(0);
-  const uids = indexes.map((index) => inbox.map.virtuals[index]!.message.uid);
+  if (!(await recordExpunge(session, inbox, indexes))) return null;
   const lines = removeVirtuals(inbox, indexes);
-  await session.host.engine?.expunge({ ...inbox.key, uids, origin: session.host.eventOrigin });
   return announce ? lines : Buffer.alloc(0);
+}
+
+/** Whether the middleware recorded the expunge of these virtual messages. */
+async function recordExpunge(session: InboxSession, inbox: Inbox, indexes: readonly number[]): Promise<boolean> {
+  if (indexes.length === 0) return true;
+  const uids = indexes.map((index) => inbox.map.virtuals[index]!.message.uid);
+  return (await session.host.engine?.expunge({ ...inbox.key, uids, origin: session.host.eventOrigin })) !== undefined;
 }
 
 /**
@@ -230,21 +258,26 @@ async function expungeVirtuals(session: InboxSession, inbox: Inbox, indexes: rea
  * it removed before what else changed; the middleware is told at the end.
  */
 export async function expunge(session: InboxSession, inbox: Inbox, tag: string, split: SplitSet | null): Promise<RunningCommand> {
-  const virtual = inbox.readOnly ? [] : deletedVirtuals(inbox.map, await currentView(session, inbox), split?.virtual);
+  const deleted = inbox.readOnly ? [] : deletedVirtuals(inbox.map, await currentView(session, inbox), split?.virtual);
   if (split !== null && split.server === null) {
-    return answeredWithSync(session, tag, true, expungeVirtuals(session, inbox, virtual, true), 'Expunge completed.', 'EXPUNGE ?');
+    const lines = await expungeVirtuals(session, inbox, deleted, true);
+    if (lines === null) return refusedForCampaignState(session, tag, 'UID EXPUNGE');
+    return answeredWithSync(session, tag, true, lines, 'Expunge completed.', 'EXPUNGE ?');
   }
-  const uids = virtual.map((index) => inbox.map.virtuals[index]!.message.uid);
+  // Recorded before the server expunges: the real messages go either way (mail never waits for
+  // the campaign side), the virtual ones only once recorded, else the answer says NO.
+  const recorded = await recordExpunge(session, inbox, deleted);
+  const virtual = recorded ? deleted : [];
   let removed = false;
   const announce = (): Buffer | null => {
     if (removed || virtual.length === 0) return null;
     removed = true;
     return removeVirtuals(inbox, virtual);
   };
-  const finish = async (line: Buffer): Promise<Buffer> => {
+  const finish = (line: Buffer): Buffer => {
     const lines = announce();
-    if (uids.length > 0) await session.host.engine?.expunge({ ...inbox.key, uids, origin: session.host.eventOrigin });
-    return lines === null ? line : Buffer.concat([lines, line]);
+    const answer = recorded ? line : refusedAfterServer(session, tag, line, 'EXPUNGE');
+    return lines === null ? answer : Buffer.concat([lines, answer]);
   };
   session.host.writeUpstream(Buffer.from(split === null ? `${tag} EXPUNGE\r\n` : `${tag} UID EXPUNGE ${split.server}\r\n`, 'latin1'));
   return { tag, forbidsExpunge: false, beforeOther: announce, complete: finish };
@@ -253,13 +286,15 @@ export async function expunge(session: InboxSession, inbox: Inbox, tag: string, 
 /** CLOSE expunges silently; UNSELECT does not. Either way INBOX rewriting ends with it. */
 export async function close(session: InboxSession, inbox: Inbox, tag: string, command: Buffer, expungeToo: boolean): Promise<RunningCommand> {
   const virtual = expungeToo && !inbox.readOnly ? deletedVirtuals(inbox.map, await currentView(session, inbox)) : [];
+  // CLOSE expunges silently: refused (the mailbox stays selected) unless the middleware recorded it.
+  if (!(await recordExpunge(session, inbox, virtual))) return refusedForCampaignState(session, tag, 'CLOSE');
   session.host.writeUpstream(command);
   return {
     tag,
     forbidsExpunge: false,
-    async complete(line) {
+    complete(line) {
       if (/^\S+ OK\b/i.test(line.toString('latin1'))) {
-        await expungeVirtuals(session, inbox, virtual, false);
+        removeVirtuals(inbox, virtual);
         session.selection = { kind: 'none' };
       }
       return line;
@@ -308,7 +343,10 @@ export function copyOrMove(session: InboxSession, inbox: Inbox, tag: string, byU
       }
     }
     const expunged = move ? await expungeVirtuals(session, inbox, split.virtual, true) : Buffer.alloc(0);
-    const code = copyUidCode(real, pairs, validity, targetIsInbox);
+    // Copied, but the middleware did not record the expunge: the virtual messages stay, and the
+    // MOVE is not acknowledged.
+    if (expunged === null) return refusedAfterServer(session, tag, Buffer.from(`${tag} OK\r\n`), 'MOVE');
+    const code = copyUidCode(real, pairs, validity, targetIsInbox, targetIsInbox ? session.stateEpochOf(validity) : 0);
     const status = split.server === null ? `${tag} OK ${code}${name} completed.\r\n` : text.replace(/^(\S+ OK )/i, `$1${code}`).replace(/\r?\n$/, '\r\n');
     return Buffer.concat([expunged, Buffer.from(status, 'latin1')]);
   };
@@ -336,7 +374,7 @@ interface ServerCopyUid {
   readonly target: string;
 }
 
-function copyUidCode(real: ServerCopyUid | null, pairs: readonly { source: number; target: number }[], validity: number, targetIsInbox: boolean): string {
+function copyUidCode(real: ServerCopyUid | null, pairs: readonly { source: number; target: number }[], validity: number, targetIsInbox: boolean, stateEpoch: number): string {
   const sources: number[] = [];
   const targets: number[] = [];
   if (real) {
@@ -354,7 +392,7 @@ function copyUidCode(real: ServerCopyUid | null, pairs: readonly { source: numbe
   if (sources.length === 0 || validity === 0) return '';
   // COPYUID lists both sets in corresponding order (RFC 4315 §3): sort the pairs by source.
   const order = sources.map((_, index) => index).sort((x, y) => sources[x]! - sources[y]!);
-  const shownValidity = targetIsInbox ? clientUidValidity(validity) : validity;
+  const shownValidity = targetIsInbox ? clientUidValidity(validity, stateEpoch) : validity;
   return `[COPYUID ${shownValidity} ${order.map((index) => sources[index]).join(',')} ${order.map((index) => targets[index]).join(',')}] `;
 }
 

@@ -33,13 +33,22 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
   const flagsOf = currentFlags(current);
   const pending = [...split.virtual];
   const seenChanges: number[] = [];
+  // A body fetched without PEEK sets \Seen (the `read` event): stored before any answer shows it.
+  // When the middleware does not confirm it, the body is served as for BODY.PEEK: \Seen is then
+  // neither shown nor acknowledged, so nothing is lost, and mail is still served.
+  const toSee = plan.setsSeen && !inbox.readOnly
+    ? split.virtual.filter((index) => !flagsOf(inbox.map.virtuals[index]!).some((flag) => flag.toLowerCase() === '\\seen')).map((index) => inbox.map.virtuals[index]!.message.uid)
+    : [];
+  const seenStored = toSee.length > 0 ? await session.host.engine?.flags({ ...inbox.key, changes: toSee.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })), origin: session.host.eventOrigin }) : undefined;
+  const setsSeen = plan.setsSeen && (toSee.length === 0 || seenStored !== undefined);
+  if (seenStored !== undefined) ownFlagChangesCounted(inbox, seenStored, toSee);
   const responseFor = (index: number): Buffer => {
     const shown = inbox.map.virtuals[index]!;
     const flags = flagsOf(shown);
     const seq = inbox.map.clientSeqOfVirtual(index);
     // A keyword the client was not told of is announced before the response that shows it.
     const announced = plan.items.some((item) => item.kind === 'flags') ? inbox.flags.announce(flags) : Buffer.alloc(0);
-    if (plan.setsSeen && !inbox.readOnly && !flags.some((flag) => flag.toLowerCase() === '\\seen')) {
+    if (setsSeen && !inbox.readOnly && !flags.some((flag) => flag.toLowerCase() === '\\seen')) {
       // New mail announced meanwhile may have reported \Seen already (ownFlagChange).
       if (!shown.flags.some((flag) => flag.toLowerCase() === '\\seen')) shown.flags = [...shown.flags, '\\Seen'];
       seenChanges.push(shown.message.uid);
@@ -55,17 +64,12 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
   /** The rest of the virtual answers, then `after` (a keyword announcement of the sync), then `line`. */
   const finish = async (line: Buffer, after: Buffer | null = null): Promise<Buffer> => {
     const rest = Buffer.concat([emitUpTo(Number.MAX_SAFE_INTEGER) ?? Buffer.alloc(0), after ?? Buffer.alloc(0)]);
-    // A body fetched without PEEK sets \Seen, as on the server: the `read` event.
-    if (seenChanges.length > 0) {
-      const after = await session.host.engine?.flags({ ...inbox.key, changes: seenChanges.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })), origin: session.host.eventOrigin });
-      ownFlagChangesCounted(inbox, after, seenChanges);
-    }
     return Buffer.concat([rest, line]);
   };
   // Like a STORE, a body fetch that sets \Seen is not in the middleware's view until the command
   // completes: new mail announced meanwhile must not take the view's older flags for news.
   const ownFlagChange: OwnFlagChange = {
-    uids: new Set(plan.setsSeen && !inbox.readOnly ? split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid) : []),
+    uids: new Set(setsSeen && !inbox.readOnly ? split.virtual.map((index) => inbox.map.virtuals[index]!.message.uid) : []),
     apply: (base) => (base.some((flag) => flag.toLowerCase() === '\\seen') ? [...base] : [...base, '\\Seen']),
   };
   if (split.server === null) {

@@ -10,6 +10,7 @@
 import type { InboxSession } from './inbox-session.js';
 import type { Selection } from './inbox-types.js';
 import { flagUpdates, newUids, placeAmongNew, showPlaceable, withdrawals } from './inbox-placement.js';
+import { UID_SCALE } from '@inlay/schemas';
 import { expandSmallSet } from './sequence-set.js';
 import { MAX_SCALABLE_SERVER_UID, UidBeyondScaleError } from './uid-scale.js';
 
@@ -61,6 +62,9 @@ export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth
   // New mail the client could not be given a UID for: the session ends (UidBeyondScaleError).
   if (highest !== undefined && highest > MAX_SCALABLE_SERVER_UID) throw new UidBeyondScaleError(highest);
   const view = highest !== undefined ? (await engine.revealUpTo(inbox.key, highest + 1)).view : await engine.reveal(inbox.key);
+  // New mail shown without the view: a client of this node may see it without the virtual
+  // messages below it, which must then never be placed anew below it (engine-memory.ts).
+  if (view === undefined && highest !== undefined) engine.memory.noteShownWithoutView(inbox.key, highest * UID_SCALE);
   if (session.selection !== inbox) return Buffer.alloc(0);
   const running = session.current;
   const flags = view === undefined ? Buffer.alloc(0) : flagUpdates(inbox, view, running?.updatesCarryUid === true, running?.ownFlagChange);

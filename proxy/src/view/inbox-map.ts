@@ -61,10 +61,12 @@ export function clientUidNext(serverUidNext: number, highestVirtualUid: number):
 
 /**
  * UIDVALIDITY shown to clients: derived from the server's, but different, so a client that
- * cached the server's raw UIDs resyncs once when it first comes through Inlay, and never again.
+ * cached the server's raw UIDs resyncs once when it first comes through Inlay, and never again;
+ * and from the view state epoch (InboxView.stateEpoch), so view state lost and begun again shows
+ * a new UIDVALIDITY rather than reused UIDs (proxy/README.md, "UIDVALIDITY and the view state").
  */
-export function clientUidValidity(serverUidValidity: number): number {
-  const derived = (serverUidValidity ^ 0x5a5a_5a5a) >>> 0;
+export function clientUidValidity(serverUidValidity: number, stateEpoch = 0): number {
+  const derived = (serverUidValidity ^ 0x5a5a_5a5a ^ stateEpoch) >>> 0;
   return derived === 0 ? 1 : derived;
 }
 

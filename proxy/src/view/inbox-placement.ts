@@ -20,9 +20,11 @@ type Inbox = Extract<Selection, { kind: 'inbox' }>;
  */
 export function showPlaceable(inbox: Inbox, view: InboxView): Buffer {
   const { map } = inbox;
+  const hiddenBelow = hiddenBelowOf(inbox);
   let added = false;
   for (const message of view.messages) {
     if (message.uid <= map.highestShownUid) continue; // shown already, or removed since
+    if (message.uid < hiddenBelow) continue; // a client may have seen mail above it without it
     const anchor = anchorOf(message.uid);
     // Placed only at the end: every real message up to its anchor is here, none above it.
     if (anchor >= inbox.syncedUidNext || anchor + 1 < inbox.viewUidBound) continue;
@@ -41,14 +43,26 @@ export function showPlaceable(inbox: Inbox, view: InboxView): Buffer {
 export function placeAmongNew(inbox: Inbox, view: InboxView, uids: readonly number[], pinned: number, boundBefore: number): void {
   const { map } = inbox;
   const known = map.serverExists;
+  const hiddenBelow = hiddenBelowOf(inbox);
   for (const message of view.messages) {
     if (message.uid <= map.highestShownUid) continue; // shown already, or removed since
+    if (message.uid < hiddenBelow) continue; // a client may have seen mail above it without it
     const anchor = anchorOf(message.uid);
     if (anchor + 1 < boundBefore || anchor > uids[uids.length - 1]!) continue;
     const newBelow = uids.filter((uid) => uid <= anchor).length;
     if (newBelow < pinned) continue;
     map.appendAfter(message, known + newBelow);
   }
+}
+
+/**
+ * Virtual messages below this UID are never placed anew: this node showed real mail above them
+ * while the middleware did not answer, so some client may have seen that mail without them, and
+ * showing them now would put them below mail it has seen since (engine-memory.ts). A session that
+ * shows one already keeps it.
+ */
+export function hiddenBelowOf(inbox: Inbox): number {
+  return inbox.memory?.hiddenBelow(inbox.key) ?? 0;
 }
 
 /** EXPUNGE for the virtual messages the view no longer lists, highest first: each number is

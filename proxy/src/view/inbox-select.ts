@@ -18,7 +18,8 @@ import { MailboxFlags } from './mailbox-flags.js';
 import { InboxMap, anchorOf, clientUidNext, clientUidValidity } from './inbox-map.js';
 import { MAX_SCALABLE_SERVER_UID, scalable } from './uid-scale.js';
 import { PROXY_ERRORS } from '../errors.js';
-import { showPlaceable } from './inbox-placement.js';
+import { hiddenBelowOf, showPlaceable } from './inbox-placement.js';
+import { UID_SCALE } from '@inlay/schemas';
 import { rememberPlacement, rememberedRealUpTo } from './placement-memo.js';
 import type { InboxSession } from './inbox-session.js';
 import type { RunningCommand, Selection } from './inbox-types.js';
@@ -80,14 +81,21 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       const map = new InboxMap(figures.exists);
       const flags = new MailboxFlags();
       for (const text of lines) flags.serverLine(text, true);
-      const inbox: Inbox = { kind: 'inbox', readOnly, map, key, flags, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext };
+      const inbox: Inbox = { kind: 'inbox', readOnly, map, key, flags, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext, stateEpoch: 0, ...(engine ? { memory: engine.memory } : {}) };
       session.selection = inbox;
       const viewMatches = early !== undefined && remembered === figures.uidValidity;
       // The client is about to learn EXISTS and UIDNEXT: raise the epoch first (see the header),
       // unless this node already did for this UIDNEXT.
       const shown = engine ? await engine.revealUpTo(key, figures.uidNext) : undefined;
       const view = shown?.view ?? (viewMatches ? early : undefined);
+      // The view state's epoch goes into UIDVALIDITY; without an answer, the one this node last
+      // saw keeps UIDVALIDITY as it was (a cold node shows the one of epoch 0: README).
+      inbox.stateEpoch = view?.stateEpoch ?? engine?.memory.stateEpoch(key) ?? 0;
       map.noteAssignedBelow(view?.uidNext);
+      // UIDNEXT never goes backwards, answer or not: this node remembers what it was told.
+      if (engine) map.noteAssignedBelow(engine.memory.uidNext(key) || undefined);
+      // No view to show: the client may now see real mail without the virtual messages below it.
+      if (engine && !view) engine.memory.noteShownWithoutView(key, (figures.uidNext - 1) * UID_SCALE);
       if (view) {
         await placeAtSelect(session, inbox, view, figures);
         if (shown?.view && shown.view.pending > 0 && !readOnly) {
@@ -153,9 +161,11 @@ async function placeAtSelect(session: InboxSession, inbox: Inbox, view: InboxVie
     searched = true;
     return countRealUpTo(session, anchor);
   };
+  const hiddenBelow = hiddenBelowOf(inbox);
   for (const message of view.messages) {
     const anchor = anchorOf(message.uid);
     if (anchor > lastRealUid) continue; // assigned by a session that knows newer mail: shown after our next sync
+    if (message.uid < hiddenBelow) continue; // shown below mail a client may have seen without it
     const realBefore = anchor === lastRealUid ? map.serverExists : await realUpTo(anchor);
     if (realBefore === null) continue;
     map.appendAfter(message, realBefore);
@@ -276,23 +286,25 @@ export function statusInbox(session: InboxSession, tag: string, mailboxArg: stri
       rememberUidValidity(session.host.login, validity);
       const engine = session.host.engine;
       // UIDNEXT tells the client about new mail too: the same reveal as before showing it.
-      const view = engine ? (await engine.revealUpTo(session.viewKeyFor(validity), serverNext)).view : undefined;
+      const statusKey = session.viewKeyFor(validity);
+      const view = engine ? (await engine.revealUpTo(statusKey, serverNext)).view : undefined;
       // On the selected INBOX a server answers with the mailbox as this session last reported it
       // (Dovecot: [CLIENTBUG]); so do the virtual messages: those the session has shown.
       const selected = session.inbox;
       const shown =
         selected !== null && selected.key.serverUidValidity === validity
           ? selected.map.virtuals.map((virtual) => ({ ...virtual.message, flags: [...virtual.flags] }))
-          : (view?.messages ?? []).filter((message) => anchorOf(message.uid) < serverNext);
+          : (view?.messages ?? []).filter((message) => anchorOf(message.uid) < serverNext && message.uid >= (engine?.memory.hiddenBelow(statusKey) ?? 0));
       const highest = Math.max(
         selected !== null && selected.key.serverUidValidity === validity ? selected.map.highestUidHandedOut : (view?.uidNext ?? 1) - 1,
+        (engine?.memory.uidNext(statusKey) ?? 1) - 1,
         ...shown.map((message) => message.uid),
       );
       const shownValues: Record<string, number> = {
         MESSAGES: (values.get('MESSAGES') ?? 0) + shown.length,
         UNSEEN: (values.get('UNSEEN') ?? 0) + shown.filter((message) => !message.flags.some((flag) => flag.toLowerCase() === '\\seen')).length,
         UIDNEXT: clientUidNext(serverNext, highest),
-        UIDVALIDITY: clientUidValidity(validity),
+        UIDVALIDITY: clientUidValidity(validity, selected !== null && selected.key.serverUidValidity === validity ? selected.stateEpoch : (view?.stateEpoch ?? engine?.memory.stateEpoch(statusKey) ?? 0)),
       };
       return answer(shownValues);
     },

@@ -311,7 +311,7 @@ export class InboxSession {
   }
 
   rewriteCodes(inbox: Extract<Selection, { kind: 'inbox' }>, text: string): Buffer {
-    const rewritten = rewriteUidCodes(text, { sourceIsInbox: true, targetIsInbox: false }).replace(
+    const rewritten = rewriteUidCodes(text, { sourceIsInbox: true, targetIsInbox: false, stateEpochOf: () => inbox.stateEpoch }).replace(
       /\[UIDNEXT (\d+)\]/i,
       (_, next: string) => `[UIDNEXT ${clientUidNext(Number(next), inbox.map.highestUidHandedOut)}]`,
     );
@@ -486,6 +486,14 @@ export class InboxSession {
     }
     parts.push(showPlaceable(inbox, view));
     return Buffer.concat(parts);
+  }
+
+  /** The view state epoch in the client UIDVALIDITY of the INBOX under this server UIDVALIDITY:
+   *  the selected INBOX's, else the last this node saw, else 0 (proxy/README.md). */
+  stateEpochOf(serverUidValidity: number): number {
+    const inbox = this.inbox;
+    if (inbox !== null && inbox.key.serverUidValidity === serverUidValidity) return inbox.stateEpoch;
+    return this.host.engine?.memory.stateEpoch(this.viewKeyFor(serverUidValidity)) ?? 0;
   }
 
   viewKeyFor(serverUidValidity: number): ViewKey {

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { EventOrigin, ViewKey } from '@inlay/schemas';
 import type { EngineClient } from '../engine-client.js';
+import type { ViewMemory } from '../engine-memory.js';
 import type { LineVerdict, LiteralAnnouncement } from '../framer.js';
 import type { InboxMap } from './inbox-map.js';
 import type { MailboxFlags } from './mailbox-flags.js';
@@ -82,6 +83,11 @@ export type Selection =
       readonly flags: MailboxFlags;
       /** Every real message with a server UID below this is in the session's view. */
       syncedUidNext: number;
+      /** This node's memory of the view (engine-memory.ts): virtual messages below its
+       *  `hiddenBelow` are never placed anew. Absent without an engine. */
+      readonly memory?: ViewMemory;
+      /** The view state epoch in this session's client UIDVALIDITY, fixed once SELECT has the view. */
+      stateEpoch: number;
       /** Every real message of the session's view has a server UID below this (Infinity: not known
        *  since new mail arrived). A virtual message can go at the end only when its anchor is
        *  below syncedUidNext and at least viewUidBound − 1. */

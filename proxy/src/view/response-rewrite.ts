@@ -101,15 +101,18 @@ export function scaleUidSet(set: string): string {
  * put into an INBOX past MAX_SCALABLE_SERVER_UID stay as the server gave them, under its own
  * UIDVALIDITY: that INBOX is shown untranslated from then on (`scalable`).
  */
-export function rewriteUidCodes(line: string, options: { sourceIsInbox: boolean; targetIsInbox: boolean }): string {
+export function rewriteUidCodes(
+  line: string, options: { sourceIsInbox: boolean; targetIsInbox: boolean; stateEpochOf?: (serverUidValidity: number) => number },
+): string {
+  const shown = (validity: string): number => clientUidValidity(Number(validity), options.stateEpochOf?.(Number(validity)) ?? 0);
   return line
-    .replace(/\[UIDVALIDITY (\d+)\]/i, (_, validity: string) => `[UIDVALIDITY ${clientUidValidity(Number(validity))}]`)
+    .replace(/\[UIDVALIDITY (\d+)\]/i, (_, validity: string) => `[UIDVALIDITY ${shown(validity)}]`)
     .replace(/\[APPENDUID (\d+) ([0-9:,]+)\]/i, (whole, validity: string, uids: string) =>
-      options.targetIsInbox && withinScale(uids) ? `[APPENDUID ${clientUidValidity(Number(validity))} ${scaleUidSet(uids)}]` : whole,
+      options.targetIsInbox && withinScale(uids) ? `[APPENDUID ${shown(validity)} ${scaleUidSet(uids)}]` : whole,
     )
     .replace(/\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]/i, (_, validity: string, source: string, target: string) => {
       const toInbox = options.targetIsInbox && withinScale(target);
-      const shownValidity = toInbox ? clientUidValidity(Number(validity)) : Number(validity);
+      const shownValidity = toInbox ? shown(validity) : Number(validity);
       const shownSource = options.sourceIsInbox ? scaleUidSet(source) : source;
       const shownTarget = toInbox ? scaleUidSet(target) : target;
       return `[COPYUID ${shownValidity} ${shownSource} ${shownTarget}]`;

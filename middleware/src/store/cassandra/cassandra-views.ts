@@ -99,7 +99,7 @@ export class CassandraViewTables {
 
   private async read(ref: ViewRef, serial: boolean): Promise<{ view: StoredView; version: number | null }> {
     const rows = await this.allRows(
-      `SELECT uid_validity, next_uid, epoch, version, history, keywords, ${MESSAGE_COLUMNS} FROM ${quoteIdentifier(ref.keyspaceName)}.virtual_messages WHERE user_key = ? AND mailbox = ?`,
+      `SELECT uid_validity, next_uid, epoch, state_epoch, version, history, keywords, ${MESSAGE_COLUMNS} FROM ${quoteIdentifier(ref.keyspaceName)}.virtual_messages WHERE user_key = ? AND mailbox = ?`,
       [ref.userKey, ref.mailbox],
       serial ? { consistency: consistencies.localSerial } : {},
     );
@@ -110,6 +110,7 @@ export class CassandraViewTables {
       uidValidity: toNumber(first.get('uid_validity')) ?? 0,
       nextUid: toNumber(first.get('next_uid')) ?? 1,
       epoch: toNumber(first.get('epoch')) ?? 0,
+      stateEpoch: toNumber(first.get('state_epoch')) ?? 0,
       history: history === null ? {} : (JSON.parse(history) as Record<string, CampaignHistory>),
       // An empty set reads as null.
       keywords: ((first.get('keywords') as string[] | null) ?? []).slice().sort(),
@@ -130,8 +131,8 @@ export class CassandraViewTables {
       {
         // `IF version = null` holds for a partition that does not exist yet: two first writers
         // race on it like on any other version.
-        query: `UPDATE ${table} SET version = ?, uid_validity = ?, next_uid = ?, epoch = ?, history = ?${keywords} WHERE user_key = ? AND mailbox = ? IF version = ?`,
-        params: [(version ?? 0) + 1, next.uidValidity, next.nextUid, next.epoch, JSON.stringify(next.history), ...(change.keywords === undefined ? [] : [[...next.keywords]]), ...key, version],
+        query: `UPDATE ${table} SET version = ?, uid_validity = ?, next_uid = ?, epoch = ?, state_epoch = ?, history = ?${keywords} WHERE user_key = ? AND mailbox = ? IF version = ?`,
+        params: [(version ?? 0) + 1, next.uidValidity, next.nextUid, next.epoch, next.stateEpoch, JSON.stringify(next.history), ...(change.keywords === undefined ? [] : [[...next.keywords]]), ...key, version],
       },
     ];
     const inserted = new Set((change.insert ?? []).map((message) => message.uid));
