@@ -14,6 +14,8 @@ import { openApiPlugin } from './routes/openapi.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { dataSourceRoutes } from './routes/data-sources.js';
 import { conversionPointRoutes } from './routes/conversion-points.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { AddressGuard } from './delivery/address-guard.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { importRoutes } from './routes/imports.js';
@@ -47,6 +49,11 @@ export interface AppOptions {
   /** The proxy's token for the internal engine API (config internalToken); absent: that API
    *  answers 503 INLAY_MW_INTERNAL_API_DISABLED. */
   readonly internalToken?: string | undefined;
+  /** Refuses conversion point URLs to internal addresses (delivery-service.ts); one allowing no
+   *  internal network when absent. */
+  readonly deliveryGuard?: AddressGuard;
+  /** Told when an operator requeued deliveries, so the dispatcher looks at once. */
+  readonly onDeliveryRequeue?: () => void;
   /** Engine settings tests fix: the clock, the cache lifetime. */
   readonly engine?: Pick<EngineOptions, 'clock' | 'cacheMs'>;
 }
@@ -77,7 +84,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(authPlugin, { store: options.store, adminToken: options.adminToken, internalToken: options.internalToken });
   await app.register(tenantRoutes, { store: options.store });
   await app.register(dataSourceRoutes, { store: options.store });
-  await app.register(conversionPointRoutes, { store: options.store });
+  await app.register(conversionPointRoutes, { store: options.store, guard: options.deliveryGuard ?? new AddressGuard([]) });
+  await app.register(deliveryRoutes, { store: options.store, ...(options.onDeliveryRequeue ? { onRequeue: options.onDeliveryRequeue } : {}) });
   await app.register(tokenRoutes, { store: options.store });
   await app.register(campaignRoutes, { store: options.store });
   await app.register(previewRoutes, { store: options.store, dataDir: options.dataDir ?? './data' });

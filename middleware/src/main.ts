@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, type InlayConfig } from '@inlay/schemas';
 import type { Logger } from 'pino';
 import { AdminTokenError, describeAdminTokenSource, resolveAdminToken } from './admin-token.js';
 import { buildApp } from './app.js';
+import { createDeliveryService, type DeliveryService } from './delivery/delivery-service.js';
 import { createLogger } from './log.js';
 import { checkStorageConfig, describeStore, openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -79,7 +80,23 @@ async function main(): Promise<void> {
   if (config.internalToken !== undefined && config.internalToken === adminToken.token) {
     return fail('configuration error: internalToken (INLAY_INTERNAL_TOKEN) must differ from the admin token', EX_CONFIG);
   }
-  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: config.internalToken, logger: log, dataDir: config.dataDir, engine: { cacheMs: config.engine.campaignCacheMs } });
+  let delivery: DeliveryService;
+  try {
+    delivery = createDeliveryService(store, config.delivery, log);
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    return fail(`configuration error: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
+  }
+  const app = await buildApp({
+    store,
+    adminToken: adminToken.token,
+    internalToken: config.internalToken,
+    logger: log,
+    dataDir: config.dataDir,
+    engine: { cacheMs: config.engine.campaignCacheMs },
+    deliveryGuard: delivery.guard,
+    onDeliveryRequeue: () => delivery.dispatcher.nudge(),
+  });
   const { host, port } = parseListenAddress(config.http.listen);
   try {
     await app.listen({ host, port, listenTextResolver: (address) => `HTTP server bound to ${address}` });
@@ -101,6 +118,7 @@ async function main(): Promise<void> {
     forced.unref();
     void app
       .close()
+      .then(() => delivery.close())
       .then(() => store.close())
       .then(() => {
         log.info('shutdown complete');
@@ -113,6 +131,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  delivery.dispatcher.start();
 
   const bound = app.server.address();
   const address = typeof bound === 'object' && bound !== null ? (bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`) : String(bound);

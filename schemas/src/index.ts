@@ -7,3 +7,4 @@ export * from './api-error.js';
 export * from './campaign.js';
 export * from './import.js';
 export * from './engine.js';
+export * from './delivery.js';

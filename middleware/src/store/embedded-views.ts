@@ -13,6 +13,7 @@
  */
 import type { Key, RootDatabase } from 'lmdb';
 import { atomically } from './embedded-atomic.js';
+import { stageDeliveries } from './embedded-deliveries.js';
 import type { TenantRef } from './store.js';
 import { bucketsOf, compareEvents, eventBucket, eventShard, inRange } from './event-buckets.js';
 import {
@@ -86,6 +87,8 @@ export class EmbeddedViewTables {
         const stored: StoredEvent = { ...rest, occurredAtMs: occurredAt.getTime() };
         void this.db.put(['row', tenant.keyspaceName, 'events', eventBucket(occurredAt), eventShard(rest.eventId), rest.eventId], stored);
       }
+      // In the same transaction: an event is never stored without its deliveries.
+      stageDeliveries(this.db, tenant, events, Date.now());
     });
   }
 

@@ -13,6 +13,7 @@ import type { Campaign, ConversionPoint, DataSource, Tenant } from '@inlay/schem
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './campaign-types.js';
 import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './user-import-types.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
+import type { DeliveryStore } from '../delivery/delivery-types.js';
 
 export type * from './user-import-types.js';
 export type * from './campaign-types.js';
@@ -138,10 +139,15 @@ export interface Store {
    * CONCURRENT_UPDATE when other writers kept winning.
    */
   changeView<Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }>;
-  /** Stores events; an event whose id is already stored is written again unchanged (idempotent). */
+  /** Stores events; an event whose id is already stored is written again unchanged (idempotent).
+   *  In the same write, a delivery for every conversion point of the event's tenant that takes
+   *  its type (delivery/plan.ts); a delivery already made is not made again. */
   recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void>;
   /** Events with `since <= occurredAt < until`, oldest first (then by id). At most 31 days. */
   listEvents(tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]>;
+
+  /** The delivery outbox, attempt log and conversion point state (delivery/delivery-types.ts). */
+  readonly deliveries: DeliveryStore;
 
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@
 import type { Campaign, StoredCampaignStatus } from '@inlay/schemas';
 import type { Method, TestApp } from './test-app.js';
 import { TEST_INTERNAL_TOKEN, TEST_MAILBOX, seedTenant, tableLogin } from './test-app.js';
+import { DELIVERY_ROUTES } from './delivery-route-table.js';
 
 export interface RouteCase {
   readonly method: Method;
@@ -161,6 +162,7 @@ export const ROUTES: readonly RouteCase[] = [
     body: (id) => ({ ...viewKey(id), uids: [TABLE_VIRTUAL_UID] }),
     prepare: assignedMessage,
   },
+  ...DELIVERY_ROUTES,
   { method: 'GET', template: '/api/openapi.json', access: 'public', url: () => '/api/openapi.json' },
 ];
 

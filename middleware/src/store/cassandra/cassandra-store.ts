@@ -34,6 +34,7 @@ import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from '../cam
 import { CassandraCampaignTables } from './cassandra-campaigns.js';
 import { translateDriverError } from './cassandra-errors.js';
 import { CassandraViewTables } from './cassandra-views.js';
+import { CassandraDeliveries } from './cassandra-deliveries.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from '../view-types.js';
 
 const { consistencies } = cassandra.types;
@@ -51,6 +52,7 @@ type Params = unknown[];
 
 export class CassandraStore implements Store {
   readonly kind = 'cassandra';
+  readonly deliveries: CassandraDeliveries;
   private readonly registry: string;
 
   private constructor(
@@ -58,6 +60,7 @@ export class CassandraStore implements Store {
     private readonly config: CassandraConfig,
   ) {
     this.registry = quoteIdentifier(config.registryKeyspace);
+    this.deliveries = new CassandraDeliveries();
   }
 
   /** Connects and creates the registry keyspace and tables when missing. */
