@@ -82,9 +82,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(openApiPlugin, { version: MIDDLEWARE_VERSION });
   await app.register(authPlugin, { store: options.store, adminToken: options.adminToken, internalToken: options.internalToken });
-  await app.register(tenantRoutes, { store: options.store });
+  const deliveryGuard = options.deliveryGuard ?? new AddressGuard([]);
+  await app.register(tenantRoutes, { store: options.store, guard: deliveryGuard });
   await app.register(dataSourceRoutes, { store: options.store });
-  await app.register(conversionPointRoutes, { store: options.store, guard: options.deliveryGuard ?? new AddressGuard([]) });
+  await app.register(conversionPointRoutes, { store: options.store, guard: deliveryGuard });
   await app.register(deliveryRoutes, { store: options.store, ...(options.onDeliveryRequeue ? { onRequeue: options.onDeliveryRequeue } : {}) });
   await app.register(tokenRoutes, { store: options.store });
   await app.register(campaignRoutes, { store: options.store });

@@ -11,7 +11,8 @@ import { BlockList, isIP } from 'node:net';
 import { ConfigError } from '@inlay/schemas';
 
 const REFUSED_V4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.0.2.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/3'];
-const REFUSED_V6 = ['::/127', '::ffff:0:0/96', '64:ff9b::/96', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'ff00::/8'];
+// IPv4-mapped addresses (::ffff:a.b.c.d) are judged as the IPv4 address they reach (refusal()).
+const REFUSED_V6 = ['::/127', '64:ff9b::/96', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'ff00::/8'];
 
 export type HostCheck = { readonly kind: 'allowed' } | { readonly kind: 'refused' | 'unresolved'; readonly reason: string };
 
@@ -38,7 +39,7 @@ export class AddressGuard {
     if (family === 0) return `"${address}" is not an IP address`;
     const type = family === 4 ? 'ipv4' : 'ipv6';
     // An IPv4-mapped IPv6 address reaches the IPv4 host: judge it as that.
-    const mapped = type === 'ipv6' ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] : undefined;
+    const mapped = type === 'ipv6' ? mappedIpv4(address) : undefined;
     if (mapped !== undefined) return this.refusal(mapped);
     if (this.allowed.check(address, type)) return undefined;
     return this.refused.check(address, type) ? `${address} is a loopback, private, link-local or reserved address (allow its network in INLAY_DELIVERY_ALLOWED_NETWORKS)` : undefined;
@@ -81,6 +82,18 @@ export class AddressGuard {
       (error: unknown) => callback(error),
     );
   };
+}
+
+/** The IPv4 address of an IPv4-mapped IPv6 address, in either notation (URL parsing turns
+ *  ::ffff:127.0.0.1 into ::ffff:7f00:1). */
+function mappedIpv4(address: string): string | undefined {
+  const dotted = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (dotted !== undefined) return dotted;
+  const hex = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (hex === null) return undefined;
+  const high = parseInt(hex[1]!, 16);
+  const low = parseInt(hex[2]!, 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
 function resolveAll(hostname: string): Promise<LookupAddress[]> {

@@ -69,6 +69,7 @@ export class DeliveryDispatcher {
 
   /** Something was recorded: look at the queue now rather than after the idle poll. */
   nudge(): void {
+    this.pointStates.clear();
     this.wake?.();
   }
 
@@ -159,7 +160,9 @@ export class DeliveryDispatcher {
     const key = `${tenant.id}\0${point.id}`;
     const cached = this.pointStates.get(key);
     const now = Date.now();
-    if (cached !== undefined && now - cached.readAtMs < CACHE_MS) return cached.state;
+    // A disabled state is never taken from the cache: enabling a point must send its parked
+    // deliveries, not park them again for an hour.
+    if (cached !== undefined && cached.state.disabled === undefined && now - cached.readAtMs < CACHE_MS) return cached.state;
     let state = (await this.store.deliveries.getPointState(tenant, point.id)) ?? EMPTY_POINT_STATE;
     if (signingSecrets(state.secrets, now).length === 0) state = await ensurePointSecret(this.store, tenant, point.id);
     this.pointStates.set(key, { state, readAtMs: now });
