@@ -71,6 +71,8 @@ export interface PointState {
 /** What the dispatcher decided after an attempt, applied atomically with the attempt log entry. */
 export interface AttemptOutcome {
   readonly attempt: DeliveryAttempt;
+  /** The delivery as it was taken from the queue (its queue entry is replaced). */
+  readonly previous: Delivery;
   /** The delivery after the attempt (state, attempts, dueAtMs, lastResult). */
   readonly next: Delivery;
   /** Point health changes this attempt causes. */

@@ -23,12 +23,12 @@ export function decideOutcome(delivery: Delivery, result: AttemptResult, schedul
   };
   const lastResult = result.status !== undefined ? `HTTP ${result.status}` : (result.error ?? 'failed');
   const base = { ...delivery, attempts: attemptNumber, updatedAtMs: nowMs, lastResult };
-  if (result.ok) return { attempt, next: { ...base, state: 'delivered' }, point: { kind: 'success', atMs: nowMs } };
+  if (result.ok) return { attempt, previous: delivery, next: { ...base, state: 'delivered' }, point: { kind: 'success', atMs: nowMs } };
   if (result.status === 410) {
-    return { attempt, next: { ...base, state: 'dead' }, point: { kind: 'failure', atMs: nowMs, error: lastResult, disable: 'the receiver answered 410 Gone' } };
+    return { attempt, previous: delivery, next: { ...base, state: 'dead' }, point: { kind: 'failure', atMs: nowMs, error: lastResult, disable: 'the receiver answered 410 Gone' } };
   }
   const step = delivery.step + 1;
   const dueAtMs = nextAttemptAt(schedule, step, nowMs, parseRetryAfter(result.retryAfter, nowMs), random);
   const next: Delivery = dueAtMs === undefined ? { ...base, step, state: 'dead' } : { ...base, step, state: 'pending', dueAtMs };
-  return { attempt, next, point: { kind: 'failure', atMs: nowMs, error: lastResult } };
+  return { attempt, previous: delivery, next, point: { kind: 'failure', atMs: nowMs, error: lastResult } };
 }

@@ -1,6 +1,6 @@
 /**
  * Which deliveries an event makes: one per conversion point of its tenant whose `eventType`
- * matches, due at once. Pure; the stores call it inside the write that records the event, so the
+ * matches, due at once, dated by the event. Pure; the stores call it inside the write that records the event, so the
  * event and its deliveries are stored together or not at all.
  *
  * Must never drop a field of the event: `data` of the webhook body is the whole record, dates as
@@ -37,7 +37,8 @@ export function plannedDeliveries(points: readonly ConversionPoint[], event: Eng
       attempts: 0,
       step: 0,
       dueAtMs: nowMs,
-      createdAtMs: nowMs,
+      // The event's time, not the staging time: recording the event again stages the same row.
+      createdAtMs: event.occurredAt.getTime(),
       updatedAtMs: nowMs,
     }));
 }

@@ -15,6 +15,7 @@ import type { Store, TenantTokenRecord } from './store.js';
 import { describeUserImportContract } from './contract-users-imports.js';
 import { describeCampaignContract } from './contract-campaigns.js';
 import { describeViewContract } from './contract-views.js';
+import { describeDeliveryContract } from './contract-deliveries.js';
 
 export interface StoreHarness {
   /** A store to run the suite on; called once. */
@@ -258,5 +259,6 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
     describeUserImportContract(() => store, () => shared);
     describeCampaignContract(() => store, () => shared, () => other);
     describeViewContract(() => store, () => shared, () => other);
+    describeDeliveryContract(() => store, newTenant);
   });
 }

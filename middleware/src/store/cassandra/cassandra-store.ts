@@ -46,6 +46,7 @@ const QUERY_TIMEOUT_MS = 12_000;
 /** Compare-and-set rounds before a data-source update gives up with CONCURRENT_UPDATE: only
  *  simultaneous admin edits of one tenant make a round fail. */
 const MAX_CAS_ATTEMPTS = 8;
+const POINT_CACHE_MS = 1000;
 
 type Row = cassandra.types.Row;
 type Params = unknown[];
@@ -60,7 +61,7 @@ export class CassandraStore implements Store {
     private readonly config: CassandraConfig,
   ) {
     this.registry = quoteIdentifier(config.registryKeyspace);
-    this.deliveries = new CassandraDeliveries();
+    this.deliveries = new CassandraDeliveries(client);
   }
 
   /** Connects and creates the registry keyspace and tables when missing. */
@@ -79,9 +80,9 @@ export class CassandraStore implements Store {
       await client.connect();
       const store = new CassandraStore(client, config);
       await store.ensureRegistry();
-      // Keyspaces made by an older version get the columns added since (one at a time).
+      // Keyspaces made by an older version get the tables and columns added since (one at a time).
       for (const tenant of await store.listTenants()) {
-        if (await store.tenantSchemaExists(tenant)) await store.addMissingColumns(tenant.keyspaceName, TENANT_ADDED_COLUMNS);
+        if (await store.keyspaceExists(tenant.keyspaceName)) await store.ensureTenantSchema(tenant, { createKeyspace: false });
       }
       return store;
     } catch (error) {
@@ -171,6 +172,7 @@ export class CassandraStore implements Store {
   }
 
   async replaceConversionPoints(id: string, conversionPoints: readonly ConversionPoint[]): Promise<ConversionPoint[]> {
+    this.pointCache.delete(id);
     const updated = await this.run(`UPDATE ${this.registry}.tenants SET conversion_points = ?, updated_at = ? WHERE id = ? IF EXISTS`, [
       JSON.stringify(conversionPoints),
       new Date(),
@@ -300,12 +302,31 @@ export class CassandraStore implements Store {
 
   private viewTables: CassandraViewTables | undefined;
   private get views(): CassandraViewTables {
-    return (this.viewTables ??= new CassandraViewTables(this.client));
+    return (this.viewTables ??= new CassandraViewTables(this.client, (tenant, events) => this.stageDeliveries(tenant, events)));
   }
   getView = (ref: ViewRef): Promise<StoredView> => this.views.getView(ref);
   changeView = <Result>(ref: ViewRef, decide: ViewDecide<Result>): Promise<{ view: StoredView; result: Result }> => this.views.changeView(ref, decide);
   recordEvents = (tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> => this.views.recordEvents(tenant, events);
   listEvents = (tenant: TenantRef, range: EventRange): Promise<EngineEventRecord[]> => this.views.listEvents(tenant, range);
+
+  /** Conversion points by tenant, re-read at most this often while events are recorded: a point
+   *  added or changed takes events from about a second later. */
+  private readonly pointCache = new Map<string, { points: readonly ConversionPoint[]; readAtMs: number }>();
+
+  private async stageDeliveries(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<{ query: string; params: unknown[] }[][]> {
+    const now = Date.now();
+    const staged: { query: string; params: unknown[] }[][] = [];
+    for (const event of events) {
+      let cached = this.pointCache.get(event.tenantId);
+      if (cached === undefined || now - cached.readAtMs > POINT_CACHE_MS) {
+        cached = { points: (await this.getTenant(event.tenantId))?.conversionPoints ?? [], readAtMs: now };
+        this.pointCache.set(event.tenantId, cached);
+      }
+      // Staged at the event's own time (due at once), so recording it again writes the same rows.
+      staged.push(this.deliveries.stagingStatements(tenant, cached.points, event, Math.min(now, event.occurredAt.getTime())));
+    }
+    return staged;
+  }
 
   async close(): Promise<void> {
     await this.client.shutdown();

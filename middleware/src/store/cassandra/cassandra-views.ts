@@ -38,6 +38,8 @@ import { quoteIdentifier } from './cql-schema.js';
 import { translateDriverError } from './cassandra-errors.js';
 
 const { consistencies, responseErrorCodes } = cassandra.types;
+
+export type StageDeliveries = (tenant: TenantRef, events: readonly EngineEventRecord[]) => Promise<{ query: string; params: unknown[] }[][]>;
 type Row = cassandra.types.Row;
 type Query = { query: string; params: unknown[] };
 
@@ -56,7 +58,12 @@ const MESSAGE_COLUMNS =
   'uid, campaign_id, campaign_revision, variant, origin, message_id, content_hash, size, body, internal_date, injected_at, flags, flags_changes, state, read_at, expunged_at, withdrawn_at, assignment_id';
 
 export class CassandraViewTables {
-  constructor(private readonly client: cassandra.Client) {}
+  /** `stageDeliveries`: per event, the statements that make its deliveries
+   *  (cassandra-deliveries.ts), written in the event's batch. */
+  constructor(
+    private readonly client: cassandra.Client,
+    private readonly stageDeliveries?: StageDeliveries,
+  ) {}
 
   async getView(ref: ViewRef): Promise<StoredView> {
     return (await this.read(ref, false)).view;
@@ -81,9 +88,11 @@ export class CassandraViewTables {
 
   async recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<void> {
     const keyspace = quoteIdentifier(tenant.keyspaceName);
+    const staging = this.stageDeliveries ? await this.stageDeliveries(tenant, events) : events.map(() => []);
     await Promise.all(
-      events.map((event) =>
-        this.run(
+      events.map((event, index) =>
+        this.writeWith(
+          staging[index] ?? [],
           `INSERT INTO ${keyspace}.events (bucket, shard, event_id, event_type, tenant_id, campaign_id, variant, user_key, mailbox, uid_validity, uid, object_id, message_id, occurred_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           [
@@ -124,6 +133,20 @@ export class CassandraViewTables {
   }
 
   // --- internals ---
+
+  /** The statement alone, or in one logged batch with the deliveries it makes (so a crash never
+   *  keeps one without the other). */
+  private async writeWith(extra: readonly { query: string; params: unknown[] }[], query: string, params: unknown[]): Promise<void> {
+    if (extra.length === 0) {
+      await this.run(query, params);
+      return;
+    }
+    try {
+      await this.client.batch([{ query, params }, ...extra], { prepare: true, logged: true });
+    } catch (error) {
+      throw translateDriverError(error);
+    }
+  }
 
   private async read(ref: ViewRef, serial: boolean): Promise<{ view: StoredView; version: number | null }> {
     const rows = await this.allRows(
