@@ -3,11 +3,11 @@
  * guard, the HTTP and AMQP senders and the dispatcher. main.ts starts it after the HTTP server
  * listens and stops it (in-flight attempts recorded) before the store closes.
  */
-import type { InlayConfig } from '@inlay/schemas';
+import { ConfigError, type InlayConfig } from '@inlay/schemas';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import { AddressGuard } from './address-guard.js';
-import { DeliveryDispatcher, type DispatcherSettings } from './dispatcher.js';
+import { DeliveryDispatcher, LEASE_MARGIN_MS, type DispatcherSettings } from './dispatcher.js';
 import { HttpSender } from './http-attempt.js';
 import { parseRetrySchedule } from './schedule.js';
 
@@ -21,6 +21,11 @@ export interface DeliveryService {
 }
 
 export function dispatcherSettings(config: InlayConfig['delivery']): DispatcherSettings {
+  if (config.leaseMs <= config.attemptTimeoutMs + LEASE_MARGIN_MS) {
+    throw new ConfigError(
+      `delivery.leaseMs (INLAY_DELIVERY_LEASE_MS) must be more than delivery.attemptTimeoutMs + ${LEASE_MARGIN_MS} ms: a node starts an attempt only while its lease outlasts it`,
+    );
+  }
   return Object.freeze({
     retryScheduleMs: parseRetrySchedule(config.retrySchedule),
     attemptTimeoutMs: config.attemptTimeoutMs,

@@ -35,7 +35,7 @@ export interface DispatcherSettings {
 }
 
 /** A lease is used for new attempts only while this much longer than an attempt remains. */
-const LEASE_MARGIN_MS = 5000;
+export const LEASE_MARGIN_MS = 5000;
 /** A disabled point's deliveries are looked at again this often (enabling it requeues them at once). */
 const PARKED_MS = 3_600_000;
 /** Tenants and point states are re-read this often: a changed point shows within about this long. */
