@@ -190,6 +190,25 @@ describe('webhook delivery', () => {
   });
 });
 
+describe('seed compatibility', () => {
+  test("the seed's ongage points are a GET of the filled URL, placeholders URL-encoded", async () => {
+    const url = `${receiver.url('/pixel')}?id={{eventId}}&type={{eventType}}&c={{campaignId}}&u={{email}}&m={{messageId}}&at={{occurredAt}}`;
+    // The seed's own payload shape: type "ongage", connectionInformation.url.
+    const tenant = await tenantWith([{ id: 'read', type: 'ongage', eventType: 'read', description: 'Dovecot Read Tracking', connectionInformation: { url } }]);
+    const event = makeEvent(tenant.id, 'read', 4, 'Jane Doe+x@example.org');
+    await t.store.recordEvents(tenant, [event]);
+    startDelivery();
+    await waitFor('the pixel request', () => receiver.requests.some((request) => request.url.startsWith('/pixel')));
+    const request = receiver.requests.find((candidate) => candidate.url.startsWith('/pixel'))!;
+    expect(request.method).toBe('GET');
+    expect(request.body).toBe('');
+    expect(request.url).toBe(
+      `/pixel?id=${event.eventId}&type=read&c=${event.campaignId}&u=Jane%20Doe%2Bx%40example.org&m=%3Cm4%40campaign.example%3E&at=${encodeURIComponent(event.occurredAt.toISOString())}`,
+    );
+    expect(request.headers['webhook-id']).toBe(event.eventId);
+  });
+});
+
 describe('refused addresses', () => {
   test('metadata, private, IPv6 loopback and a name resolving to loopback are refused at save unless their network is allowed', async () => {
     const strict = await startTestApp({ deliveryGuard: new AddressGuard([]) });
