@@ -7,7 +7,7 @@
  * connect, after DNS resolution (a name may resolve elsewhere by then).
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { ConfigError } from '@inlay/schemas';
 
 const REFUSED_V4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.0.2.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/3'];
@@ -67,19 +67,19 @@ export class AddressGuard {
 
   /** A `lookup` for http.request / net.connect that refuses what resolves to a refused address,
    *  so the check is made on the address actually connected to. */
-  readonly lookup = (hostname: string, options: { all?: boolean; family?: number } | number, callback: (...args: unknown[]) => void): void => {
-    const all = typeof options === 'object' && options.all === true;
+  readonly lookup: LookupFunction = (hostname, options, callback): void => {
+    const all = options.all === true;
     resolveAll(hostname).then(
       (addresses) => {
         const refused = addresses.map((entry) => this.refusal(entry.address)).find((reason) => reason !== undefined);
         if (refused !== undefined) {
-          callback(Object.assign(new Error(`refused: ${hostname} resolves to ${refused}`), { code: 'INLAY_ADDRESS_REFUSED' }));
+          callback(Object.assign(new Error(`refused: ${hostname} resolves to ${refused}`), { code: 'INLAY_ADDRESS_REFUSED' }), '');
           return;
         }
         if (all) callback(null, addresses);
         else callback(null, addresses[0]!.address, addresses[0]!.family);
       },
-      (error: unknown) => callback(error),
+      (error: NodeJS.ErrnoException) => callback(error, ''),
     );
   };
 }

@@ -9,6 +9,7 @@ import { decideOutcome } from './outcome.js';
 import { applyPointChange, pointHealth } from './point-health.js';
 import { DEFAULT_RETRY_SCHEDULE, nextAttemptAt, parseRetryAfter, parseRetrySchedule } from './schedule.js';
 import { fillUrl } from './url-template.js';
+import { PASSWORD_MASK, pointView, restorePasswords } from './point-view.js';
 import { newPointSecret, rotateSecrets, signingSecrets, webhookBody, webhookHeaders } from './webhook.js';
 
 const delivery: Delivery = {
@@ -112,4 +113,13 @@ describe('address guard', () => {
     expect(allowing.refusal('10.0.0.1')).toBeDefined();
     expect(() => new AddressGuard(['127.0.0.0/33'])).toThrow(/INLAY_DELIVERY_ALLOWED_NETWORKS/);
   });
+});
+
+test('a URL password is masked in views and restored from the stored point for the same host and user only', () => {
+  const stored = { id: 'q', type: 'amqp', eventType: 'read' as const, connectionInformation: { url: 'amqp://inlay:s3cret@broker.example:5672/vh', exchange: 'x' } };
+  const shown = pointView(stored);
+  expect(shown.connectionInformation.url).toBe(`amqp://inlay:${PASSWORD_MASK}@broker.example:5672/vh`);
+  expect(restorePasswords([shown], [stored])[0]).toEqual(stored);
+  const moved = { ...shown, connectionInformation: { ...shown.connectionInformation, url: `amqp://inlay:${PASSWORD_MASK}@elsewhere.example/vh` } };
+  expect(restorePasswords([moved], [stored])[0]).toEqual(moved);
 });

@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js';
 import { AddressGuard } from './address-guard.js';
 import { DeliveryDispatcher, LEASE_MARGIN_MS, type DispatcherSettings } from './dispatcher.js';
 import { HttpSender } from './http-attempt.js';
+import { AmqpSender } from './amqp-sender.js';
 import { parseRetrySchedule } from './schedule.js';
 
 /** Nothing due: the outbox is looked at again this soon (a recorded event waits at most this). */
@@ -41,13 +42,15 @@ export function createDeliveryService(store: Store, config: InlayConfig['deliver
   const settings = dispatcherSettings(config);
   const guard = new AddressGuard(config.allowedNetworks);
   const http = new HttpSender(guard, settings.attemptTimeoutMs);
-  const dispatcher = new DeliveryDispatcher(store, { http }, settings, log?.child({ component: 'delivery' }));
+  const amqp = new AmqpSender(guard, settings.attemptTimeoutMs);
+  const dispatcher = new DeliveryDispatcher(store, { http, amqp }, settings, log?.child({ component: 'delivery' }));
   return {
     guard,
     dispatcher,
     async close() {
       await dispatcher.stop();
       http.close();
+      await amqp.close();
     },
   };
 }

@@ -69,7 +69,7 @@ export class HttpSender {
           method: spec.method,
           headers: { 'user-agent': 'Inlay-Delivery/1', ...spec.headers, ...(spec.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(spec.body)) }) },
           agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
-          lookup: this.guard.lookup as never,
+          lookup: this.guard.lookup,
         },
         (response) => {
           const chunks: Buffer[] = [];

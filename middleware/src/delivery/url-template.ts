@@ -26,6 +26,11 @@ export function placeholderValues(delivery: Delivery): Record<string, string> {
 }
 
 export function fillUrl(template: string, delivery: Delivery): string {
+  return fillTemplate(template, delivery, encodeURIComponent);
+}
+
+/** The same placeholders with another encoding (an AMQP routing key takes the values as they are). */
+export function fillTemplate(template: string, delivery: Delivery, encode: (value: string) => string): string {
   const values = placeholderValues(delivery);
-  return template.replace(PLACEHOLDER, (whole, name: string) => (Object.hasOwn(values, name) ? encodeURIComponent(values[name]!) : whole));
+  return template.replace(PLACEHOLDER, (whole, name: string) => (Object.hasOwn(values, name) ? encode(values[name]!) : whole));
 }

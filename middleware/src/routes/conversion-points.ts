@@ -14,6 +14,7 @@ import type { StoreOptions } from './tenants.js';
 import type { AddressGuard } from '../delivery/address-guard.js';
 import { checkPointAddresses } from '../delivery/save-check.js';
 import { ensurePointSecret } from '../delivery/dispatcher.js';
+import { pointView, restorePasswords } from '../delivery/point-view.js';
 
 const tags = ['conversionPoints'];
 
@@ -28,7 +29,7 @@ export const conversionPointRoutes = fp(
       async (request) => {
         const { id } = request.params as TenantParams;
         const tenant = await requireTenant(store, id);
-        return tenant.conversionPoints;
+        return tenant.conversionPoints.map(pointView);
       },
     );
 
@@ -46,7 +47,7 @@ export const conversionPointRoutes = fp(
       },
       async (request) => {
         const { id } = request.params as TenantParams;
-        const conversionPoints = request.body as ConversionPoint[];
+        const conversionPoints = restorePasswords(request.body as ConversionPoint[], (await requireTenant(store, id)).conversionPoints);
         checkConversionPoints(conversionPoints, 'body');
         await checkPointAddresses(guard, conversionPoints, 'body');
         const stored = await store.replaceConversionPoints(id, conversionPoints);
@@ -55,7 +56,7 @@ export const conversionPointRoutes = fp(
         const tenant = await requireTenant(store, id);
         for (const point of stored) await ensurePointSecret(store, tenant, point.id);
         request.log.info({ tenant: id, conversionPoints: stored.length }, 'conversion points replaced');
-        return stored;
+        return stored.map(pointView);
       },
     );
   },
