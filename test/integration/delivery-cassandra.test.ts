@@ -68,16 +68,23 @@ test('two nodes on one Cassandra deliver 10,000 events, each once, none attempte
   const tenant = (await store.getTenant('dl-two'))!;
   const base = Date.now();
   const events = Array.from({ length: EVENTS }, (_, index) => makeEvent('dl-two', 'read', index + 1, `u${index % 97}@example.org`, base + (index % 1000)));
+  const recordStart = Date.now();
   for (let start = 0; start < events.length; start += 200) await store.recordEvents(tenant, events.slice(start, start + 200));
+  console.log(`[delivery-cassandra] ${EVENTS} events recorded in ${Date.now() - recordStart} ms`);
   const ids = events.map((event) => event.eventId);
   expect(new Set(ids).size).toBe(EVENTS);
 
-  await waitFor('half of the events delivered', () => receiver.accepted().size >= EVENTS / 2, 300_000);
+  const progress = (): string => `${receiver.accepted().size} of ${EVENTS} accepted, ${receiver.requests.length} requests`;
+  await waitFor('half of the events delivered', () => receiver.accepted().size >= EVENTS / 2, 300_000, progress);
   // One node dies mid-work: its leases run out and the other takes its shards.
   process.kill(nodes[1]!.pid, 'SIGKILL');
   await nodes[1]!.stop();
-  await waitFor('every event delivered', () => ids.every((id) => receiver.accepted().has(id)), 300_000);
+  await waitFor('every event delivered', () => {
+    const accepted = receiver.accepted();
+    return ids.every((id) => accepted.has(id));
+  }, 300_000, progress);
 
+  console.log(`[delivery-cassandra] all delivered ${Date.now() - recordStart} ms after recording began`);
   expect(receiver.overlaps).toEqual(new Set());
   const known = new Set(ids);
   expect(receiver.requests.every((request) => known.has(request.id) && request.verified)).toBe(true);

@@ -70,7 +70,10 @@ test('SIGKILL with deliveries in flight, then a restart: every event delivered, 
   expect(beforeRestart).toBeLessThan(EVENTS);
 
   middleware = await startMiddleware(env());
-  await waitFor('every event delivered', () => ids.every((id) => receiver.accepted().has(id)), 90_000);
+  await waitFor('every event delivered', () => {
+    const accepted = receiver.accepted();
+    return ids.every((id) => accepted.has(id));
+  }, 90_000);
 
   const known = new Set(ids);
   expect(receiver.requests.every((request) => known.has(request.id) && request.verified)).toBe(true);

@@ -53,10 +53,11 @@ export function describeDeliveryContract(store: () => Store, newTenant: (overrid
 
     test('an event is recorded with one delivery per point taking its type; recording it again makes nothing new', async () => {
       const tenant = await tenantWithPoints();
-      const now = Date.now();
-      const read = event(tenant, 'read', 1, now - 1000);
-      const injected = event(tenant, 'injected', 1, now - 1000);
+      const read = event(tenant, 'read', 1, Date.now() - 1000);
+      const injected = event(tenant, 'injected', 1, Date.now() - 1000);
       await store().recordEvents(tenant, [read, injected]);
+      // After the write: a store may stage deliveries due at the time it writes them.
+      const now = Date.now();
       const due = await allDue(tenant, now);
       expect(due.map((delivery) => delivery.pointId).sort()).toEqual(['reads', 'reads-too']);
       expect(due[0]).toMatchObject({ eventId: read.eventId, eventType: 'read', state: 'pending', attempts: 0, event: { eventId: read.eventId, uid: 1, occurredAt: read.occurredAt.toISOString() } });
@@ -73,9 +74,9 @@ export function describeDeliveryContract(store: () => Store, newTenant: (overrid
 
     test('a failed attempt moves the delivery to its next due time; resend and recover make it due now', async () => {
       const tenant = await tenantWithPoints();
-      const now = Date.now();
-      const gone = event(tenant, 'expunged', 2, now - 5000);
+      const gone = event(tenant, 'expunged', 2, Date.now() - 5000);
       await store().recordEvents(tenant, [gone]);
+      const now = Date.now();
       const [due] = await allDue(tenant, now);
       const failed = decideOutcome(due!, { ok: false, latencyMs: 1, error: 'ECONNREFUSED' }, [60_000], now, () => 0.5);
       await store().deliveries.recordAttempt(tenant, failed, RETENTION_MS);
@@ -89,7 +90,7 @@ export function describeDeliveryContract(store: () => Store, newTenant: (overrid
       expect(dead.next.state).toBe('dead');
       expect(await store().deliveries.backlog(tenant, 'gone')).toBe(0);
       expect(await store().deliveries.listDeliveries(tenant, { pointId: 'gone', limit: 10, state: 'dead' })).toMatchObject([{ eventId: gone.eventId, attempts: 2 }]);
-      expect(await store().deliveries.recover(tenant, 'gone', now + 1, now, 'failed')).toBe(0);
+      expect(await store().deliveries.recover(tenant, 'gone', gone.occurredAt.getTime() + 1, now, 'failed')).toBe(0);
       expect(await store().deliveries.recover(tenant, 'gone', now - 60_000, now, 'failed')).toBe(1);
       expect(await allDue(tenant, now)).toMatchObject([{ eventId: gone.eventId, state: 'pending', step: 0, attempts: 2 }]);
       expect(await store().deliveries.requeue(tenant, 'gone', gone.eventId, now + 5)).toBe(true);

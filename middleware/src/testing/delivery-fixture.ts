@@ -30,11 +30,11 @@ export function deliveryConfig(overrides: Partial<InlayConfig['delivery']> = {})
   return { retrySchedule: '1,1', allowedNetworks: ['127.0.0.0/8'], attemptTimeoutMs: 5000, concurrency: 64, leaseMs: 30_000, logRetentionDays: 90, ...overrides };
 }
 
-/** Polls `check` until it returns true; fails after `timeoutMs` with `what`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+/** Polls `check` until it returns true; fails after `timeoutMs` with `what` and `progress()`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000, progress?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${progress ? ` (${progress()})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

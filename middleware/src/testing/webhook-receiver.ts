@@ -33,7 +33,7 @@ export interface WebhookReceiver {
   readonly port: number;
   url(path?: string): string;
   readonly requests: ReceivedRequest[];
-  /** Webhook-ids with an accepted (2xx) request, with how many. */
+  /** Webhook-ids with an accepted (2xx) answer, with how many (kept as requests come: cheap to read). */
   accepted(): Map<string, number>;
   /** Webhook-ids that had two requests in flight at once. */
   readonly overlaps: Set<string>;
@@ -48,16 +48,13 @@ export async function startWebhookReceiver(options: { port?: number; answer?: (r
   const seen = new Map<string, number>();
   const inFlight = new Set<string>();
   const overlaps = new Set<string>();
+  const acceptedCounts = new Map<string, number>();
   const receiver: Omit<WebhookReceiver, 'port' | 'url' | 'close'> = {
     requests,
     overlaps,
     secrets: [],
     answer: options.answer ?? (() => ({ status: 204 })),
-    accepted() {
-      const counts = new Map<string, number>();
-      for (const request of requests) if (request.status >= 200 && request.status < 300) counts.set(request.id, (counts.get(request.id) ?? 0) + 1);
-      return counts;
-    },
+    accepted: () => acceptedCounts,
   };
   const server: Server = createServer((req, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -83,6 +80,7 @@ export async function startWebhookReceiver(options: { port?: number; answer?: (r
       requests.push(request);
       const answer = receiver.answer(request);
       request.status = answer.status;
+      if (answer.status >= 200 && answer.status < 300) acceptedCounts.set(id, (acceptedCounts.get(id) ?? 0) + 1);
       const send = (): void => {
         inFlight.delete(key);
         res.writeHead(answer.status, answer.headers).end(answer.body ?? '');
