@@ -16,6 +16,8 @@ import { healthRoutes } from './routes/health.js';
 import { createMiddlewareMetrics, metricsPlugin, type MiddlewareMetrics } from './ops/metrics.js';
 import { dataSourceRoutes } from './routes/data-sources.js';
 import { conversionPointRoutes } from './routes/conversion-points.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { AddressGuard } from './delivery/address-guard.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { importRoutes } from './routes/imports.js';
@@ -54,6 +56,11 @@ export interface AppOptions {
   readonly metrics?: MiddlewareMetrics;
   /** How long events are kept (config events.retentionDays): how far back listings look. */
   readonly eventRetentionMs?: number;
+  /** Refuses conversion point URLs to internal addresses (delivery-service.ts); one allowing no
+   *  internal network when absent. */
+  readonly deliveryGuard?: AddressGuard;
+  /** Told when an operator requeued deliveries, so the dispatcher looks at once. */
+  readonly onDeliveryRequeue?: () => void;
   /** Engine settings tests fix: the clock, the cache lifetime. */
   readonly engine?: Pick<EngineOptions, 'clock' | 'cacheMs'>;
 }
@@ -84,9 +91,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(openApiPlugin, { version: MIDDLEWARE_VERSION });
   await app.register(authPlugin, { store: options.store, adminToken: options.adminToken, internalToken: options.internalToken });
   await app.register(healthRoutes, { store: options.store });
-  await app.register(tenantRoutes, { store: options.store });
+  const deliveryGuard = options.deliveryGuard ?? new AddressGuard([]);
+  await app.register(tenantRoutes, { store: options.store, guard: deliveryGuard });
   await app.register(dataSourceRoutes, { store: options.store });
-  await app.register(conversionPointRoutes, { store: options.store });
+  await app.register(conversionPointRoutes, { store: options.store, guard: deliveryGuard });
+  await app.register(deliveryRoutes, { store: options.store, ...(options.onDeliveryRequeue ? { onRequeue: options.onDeliveryRequeue } : {}) });
   await app.register(tokenRoutes, { store: options.store });
   await app.register(campaignRoutes, { store: options.store });
   await app.register(previewRoutes, { store: options.store, dataDir: options.dataDir ?? './data' });

@@ -50,6 +50,10 @@ export const ERROR_REGISTRY = {
   INLAY_MW_TEMPLATE_TOO_LARGE: { status: 424, message: 'the template object is too large' },
   INLAY_MW_TEMPLATE_RENDER: { status: 422, message: 'the template could not be rendered' },
   INLAY_MW_DATA_SOURCE_UNAVAILABLE: { status: 502, message: 'the data source (S3) refused or could not be reached' },
+  // Conversion point deliveries.
+  INLAY_MW_CONVERSION_POINT_NOT_FOUND: { status: 404, message: 'the tenant has no such conversion point' },
+  INLAY_MW_DELIVERY_NOT_FOUND: { status: 404, message: 'the conversion point has no such delivery' },
+  INLAY_MW_DELIVERY_ADDRESS_REFUSED: { status: 400, message: 'a conversion point URL reaches an address deliveries may not go to' },
   // Tenant resolution and the internal engine API.
   INLAY_MW_DOMAIN_IN_USE: { status: 409, message: 'another tenant already serves this domain' },
   INLAY_MW_INTERNAL_API_DISABLED: {

@@ -15,6 +15,7 @@ import { buildApp } from './app.js';
 import { createMiddlewareMetrics } from './ops/metrics.js';
 import { startOpsServer } from './ops/ops-server.js';
 import { startEventSweeps } from './events/retention.js';
+import { createDeliveryService, type DeliveryService } from './delivery/delivery-service.js';
 import { createLogger } from './log.js';
 import { checkStorageConfig, describeStore, openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -93,8 +94,26 @@ async function main(): Promise<void> {
     return fail('configuration error: internalToken (INLAY_INTERNAL_TOKEN) must differ from the admin token', EX_CONFIG);
   }
   const eventRetentionMs = config.events.retentionDays * 86_400_000;
+  let delivery: DeliveryService;
+  try {
+    delivery = createDeliveryService(store, config.delivery, log);
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    return fail(`configuration error: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
+  }
   const metrics = createMiddlewareMetrics();
-  const app = await buildApp({ store, adminToken: adminToken.token, internalToken: internal.token, logger: log, dataDir: config.dataDir, eventRetentionMs, metrics, engine: { cacheMs: config.engine.campaignCacheMs } });
+  const app = await buildApp({
+    store,
+    adminToken: adminToken.token,
+    internalToken: internal.token,
+    logger: log,
+    dataDir: config.dataDir,
+    eventRetentionMs,
+    metrics,
+    engine: { cacheMs: config.engine.campaignCacheMs },
+    deliveryGuard: delivery.guard,
+    onDeliveryRequeue: () => delivery.dispatcher.nudge(),
+  });
   // Cassandra expires events by TTL; the embedded store sweeps.
   const stopSweeps = store.kind === 'embedded' ? startEventSweeps(store, eventRetentionMs, log) : () => undefined;
   let ops: { server: Server; bound: string } | null = null;
@@ -131,6 +150,7 @@ async function main(): Promise<void> {
     stopSweeps();
     void app
       .close()
+      .then(() => delivery.close())
       .then(() => store.close())
       .then(() => {
         log.info('shutdown complete');
@@ -143,6 +163,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  delivery.dispatcher.start();
 
   const bound = app.server.address();
   const address = typeof bound === 'object' && bound !== null ? (bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`) : String(bound);

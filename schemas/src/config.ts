@@ -217,6 +217,29 @@ export const InlayConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /** Delivery of events to conversion points (middleware/src/delivery/). */
+    delivery: Type.Object(
+      {
+        /** Waits between attempts, in seconds (INLAY_DELIVERY_RETRY_SCHEDULE=5,300,…): Standard
+         *  Webhooks' schedule, about 28 hours in all, so a receiver down over a night loses
+         *  nothing. After the last one a delivery is dead (kept, and can be resent). */
+        retrySchedule: Type.String({ pattern: '^\\s*\\d{1,7}\\s*(,\\s*\\d{1,7}\\s*){0,49}$', default: '5,300,1800,7200,18000,36000,36000' }),
+        /** Networks (CIDR) conversion points may reach although they are loopback, private or
+         *  link-local (INLAY_DELIVERY_ALLOWED_NETWORKS=127.0.0.0/8): by default a tenant cannot
+         *  make the middleware call into the network it runs in. */
+        allowedNetworks: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { default: [], maxItems: 256 }),
+        /** Standard Webhooks: a receiver answers within 15 s or the attempt failed. */
+        attemptTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 15_000 }),
+        /** Attempts in flight per node: a slow receiver holds sockets, not the event loop. */
+        concurrency: Type.Integer({ minimum: 1, maximum: 10_000, default: 128 }),
+        /** How long a node holds a shard of the outbox without renewing; another node takes it
+         *  over this long after the holder died. Longer than an attempt (plus 5 s) by need. */
+        leaseMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
+        /** Delivery logs (attempts, finished deliveries) are kept this long. */
+        logRetentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** The middleware's injection engine. */
     engine: Type.Object(
       {

@@ -9,3 +9,4 @@ export * from './import.js';
 export * from './engine.js';
 export * from './events.js';
 export * from './internal-token.js';
+export * from './delivery.js';

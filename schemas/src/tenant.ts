@@ -50,11 +50,19 @@ const SecretKeySet = Type.Boolean({ description: 'read-only: true when a secret 
 export const ConversionPointSchema = Type.Object(
   {
     id: ItemId,
-    type: ShortName('the receiving system, e.g. "ongage"'),
+    // Left out: "webhook" (filled in by validation, so stored points always name their type).
+    type: Type.Unsafe<string>({
+      ...ShortName('how events are delivered: "webhook" (Standard Webhooks POST, the default), "ongage" (GET of the URL, the seed\'s tracking points) or "amqp" (publish to an exchange)'),
+      default: 'webhook',
+    }),
     eventType: StringEnum(EVENT_TYPES, { description: 'which event is delivered to this point' }),
     description: Type.Optional(MultiLineText({ maxLength: 1000 })),
     connectionInformation: Type.Object(
-      { url: OpaqueToken({ maxLength: 2048, description: 'where events are delivered' }) },
+      {
+        url: OpaqueToken({ maxLength: 2048, description: 'where events are delivered; may hold {{eventId}}, {{eventType}}, {{campaignId}}, {{userKey}}, {{email}}, {{messageId}}, {{occurredAt}}' }),
+        exchange: Type.Optional(OpaqueToken({ maxLength: 255, description: 'amqp: the exchange events are published to' })),
+        routingKey: Type.Optional(OpaqueToken({ maxLength: 255, description: 'amqp: the routing key, with the same placeholders as the URL' })),
+      },
       { additionalProperties: false },
     ),
   },

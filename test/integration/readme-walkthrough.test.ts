@@ -8,6 +8,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -34,6 +36,9 @@ let output = '';
 let apiPort: number;
 let imapPort: number;
 let user: DovecotUser;
+/** The walkthrough's conversion point, on loopback: the URLs of the GETs it received. */
+let tracker: Server;
+const trackedUrls: string[] = [];
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -52,6 +57,11 @@ const api = async (path: string, headers: Record<string, string> = {}): Promise<
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'inlay-readme-'));
   user = await userWithMail(dovecot, 2);
+  tracker = createServer((request, response) => {
+    trackedUrls.push(request.url ?? '');
+    response.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => tracker.listen(0, '127.0.0.1', resolve));
   apiPort = await freePort();
   imapPort = await freePort();
   // `npm start` is `node scripts/start-stack.mjs`; run it directly so the test owns the process.
@@ -63,6 +73,8 @@ beforeAll(async () => {
       INLAY_HTTP_LISTEN: `127.0.0.1:${apiPort}`,
       INLAY_PROXY_LISTEN: `127.0.0.1:${imapPort}`,
       INLAY_DATA_DIR: dataDir,
+      // The walkthrough's tracking point is on loopback here, which points may reach only when allowed.
+      INLAY_DELIVERY_ALLOWED_NETWORKS: '127.0.0.0/8',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -78,6 +90,7 @@ afterAll(async () => {
     await exited;
   }
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  tracker?.close();
 });
 
 describe('README: first campaign in five minutes', () => {
@@ -94,6 +107,7 @@ describe('README: first campaign in five minutes', () => {
         USER_LOGIN: user.user,
         USER_PASSWORD: user.password,
         INLAY_DATA_DIR: dataDir,
+        TRACK_URL: `http://127.0.0.1:${(tracker.address() as AddressInfo).port}/read`,
       },
       timeout: 60_000,
     });
@@ -106,6 +120,11 @@ describe('README: first campaign in five minutes', () => {
     expect(report.totals).toEqual({ injected: 1, reinjected: 0, read: 1, expunged: 0 });
     // The report's output in the walkthrough is that same report.
     expect(stdout).toContain('"totals":{"injected":1,"reinjected":0,"read":1,"expunged":0}');
+    // The conversion point got the read: one GET with the event's id filled in.
+    const listed = (await (await api(`/tenants/default/events?campaignId=${campaignId}&type=read`)).json()) as { events: { id: string }[] };
+    const read = listed.events[0];
+    await waitFor(async () => trackedUrls.length > 0, 'the read event reaching the conversion point');
+    expect(trackedUrls).toEqual([`/read?event=${encodeURIComponent(read!.id)}`]);
   }, 90_000);
 
   it("imaplib through the proxy: BODY[] is the tracked EML byte for byte; after its expunge the report says 1/1/1 and tracking lists the three events with the client's address", async () => {

@@ -1,5 +1,5 @@
 // vitest globalSetup for the `integration` project: installs what is missing,
-// starts Dovecot, Cassandra and S3Proxy side by side, and hands their
+// starts Dovecot, Cassandra, S3Proxy and RabbitMQ side by side, and hands their
 // connection details to the test files through `provide` / `inject`. Test
 // files never start these servers themselves; one set serves the whole run.
 import type { TestProject } from 'vitest/node';
@@ -7,12 +7,14 @@ import { commandExists, ensureDebianPackages } from './install.ts';
 import { startDovecot } from './dovecot.ts';
 import { startCassandra } from './cassandra.ts';
 import { startS3Proxy } from './s3proxy.ts';
+import { startRabbitMq } from './rabbitmq.ts';
 
 async function requiredDebianPackages(): Promise<string[]> {
   // Dovecot is the upstream IMAP server; isync (mbsync) is the reference IMAP
   // client for sync tests.
-  // prometheus brings promtool, which checks the metrics both processes expose.
-  const packages = ['dovecot-imapd', 'isync', 'prometheus'];
+  // prometheus brings promtool, which checks the metrics both processes expose; RabbitMQ is the
+  // broker the AMQP conversion point tests publish to.
+  const packages = ['dovecot-imapd', 'isync', 'prometheus', 'rabbitmq-server'];
   // Normally already on the machine; only asked for when the command is
   // missing, so a developer's own JDK or Maven is left alone.
   if (!(await commandExists('java'))) packages.push('openjdk-17-jre-headless');
@@ -39,7 +41,7 @@ async function launch<T extends { stop(): Promise<void> }>(name: string, start: 
   }
 }
 
-const ALL_SERVICES = ['dovecot', 'cassandra', 's3'] as const;
+const ALL_SERVICES = ['dovecot', 'cassandra', 's3', 'rabbitmq'] as const;
 
 /** Which services to start: all unless INLAY_TEST_SERVICES names some. */
 function wantedServices(setting: string | undefined): Set<string> {
@@ -71,20 +73,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
     wanted.has('dovecot') ? launch('Dovecot', () => startDovecot()) : skipped<Awaited<ReturnType<typeof startDovecot>>>('Dovecot'),
     wanted.has('cassandra') ? launch('Cassandra', () => startCassandra()) : skipped<Awaited<ReturnType<typeof startCassandra>>>('Cassandra'),
     wanted.has('s3') ? launch('S3Proxy', () => startS3Proxy()) : skipped<Awaited<ReturnType<typeof startS3Proxy>>>('S3Proxy'),
+    wanted.has('rabbitmq') ? launch('RabbitMQ', () => startRabbitMq()) : skipped<Awaited<ReturnType<typeof startRabbitMq>>>('RabbitMQ'),
   ] as const);
   const started = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const stopAll = async (): Promise<void> => {
     await Promise.allSettled(started.map(({ service }) => service.stop()));
   };
 
-  const [dovecot, cassandra, s3] = results;
-  if (dovecot.status === 'fulfilled' && cassandra.status === 'fulfilled' && s3.status === 'fulfilled') {
+  const [dovecot, cassandra, s3, rabbitmq] = results;
+  if (dovecot.status === 'fulfilled' && cassandra.status === 'fulfilled' && s3.status === 'fulfilled' && rabbitmq.status === 'fulfilled') {
     const timings = started.map(({ name, startupMs }) => `${name} ${(startupMs / 1000).toFixed(1)} s`);
     console.log(`[integration] services ready in ${((Date.now() - began) / 1000).toFixed(1)} s (${timings.join(', ')})`);
     // Only plain data crosses into the test workers; see provided.d.ts.
     if (wanted.has('dovecot')) project.provide('dovecot', dovecot.value.service.info);
     if (wanted.has('cassandra')) project.provide('cassandra', cassandra.value.service.info);
     if (wanted.has('s3')) project.provide('s3', s3.value.service.info);
+    if (wanted.has('rabbitmq')) project.provide('rabbitmq', rabbitmq.value.service.info);
     return stopAll;
   }
 

@@ -2,11 +2,13 @@
 import type { DovecotInfo } from './dovecot.ts';
 import type { CassandraInfo } from './cassandra.ts';
 import type { S3Info } from './s3proxy.ts';
+import type { RabbitMqInfo } from './rabbitmq.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     dovecot: DovecotInfo;
     cassandra: CassandraInfo;
     s3: S3Info;
+    rabbitmq: RabbitMqInfo;
   }
 }

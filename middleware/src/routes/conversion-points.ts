@@ -11,11 +11,15 @@ import { requireTenant } from '../store/store-errors.js';
 import { checkConversionPoints } from '../tenants/rules.js';
 import { BODY_ERRORS, errorResponses } from './responses.js';
 import type { StoreOptions } from './tenants.js';
+import type { AddressGuard } from '../delivery/address-guard.js';
+import { checkPointAddresses } from '../delivery/save-check.js';
+import { ensurePointSecret } from '../delivery/dispatcher.js';
+import { pointView, restorePasswords } from '../delivery/point-view.js';
 
 const tags = ['conversionPoints'];
 
 export const conversionPointRoutes = fp(
-  async (app: FastifyInstance, { store }: StoreOptions) => {
+  async (app: FastifyInstance, { store, guard }: StoreOptions & { readonly guard: AddressGuard }) => {
     app.get(
       '/api/tenants/:id/conversionPoints',
       {
@@ -25,7 +29,7 @@ export const conversionPointRoutes = fp(
       async (request) => {
         const { id } = request.params as TenantParams;
         const tenant = await requireTenant(store, id);
-        return tenant.conversionPoints;
+        return tenant.conversionPoints.map(pointView);
       },
     );
 
@@ -43,11 +47,16 @@ export const conversionPointRoutes = fp(
       },
       async (request) => {
         const { id } = request.params as TenantParams;
-        const conversionPoints = request.body as ConversionPoint[];
+        const conversionPoints = restorePasswords(request.body as ConversionPoint[], (await requireTenant(store, id)).conversionPoints);
         checkConversionPoints(conversionPoints, 'body');
+        await checkPointAddresses(guard, conversionPoints, 'body');
         const stored = await store.replaceConversionPoints(id, conversionPoints);
+        // Each point gets its signing secret when it is made (kept apart from the tenant, so a
+        // tenant GET never shows it).
+        const tenant = await requireTenant(store, id);
+        for (const point of stored) await ensurePointSecret(store, tenant, point.id);
         request.log.info({ tenant: id, conversionPoints: stored.length }, 'conversion points replaced');
-        return stored;
+        return stored.map(pointView);
       },
     );
   },

@@ -25,15 +25,22 @@ import { requireTenant } from '../store/store-errors.js';
 import { checkDomainsFree, tenantFromInput } from '../tenants/rules.js';
 import { toTenantView } from '../tenants/view.js';
 import { BODY_ERRORS, errorResponses } from './responses.js';
+import type { AddressGuard } from '../delivery/address-guard.js';
+import { checkPointAddresses } from '../delivery/save-check.js';
 
 export interface StoreOptions {
   readonly store: Store;
 }
 
+export interface TenantRouteOptions extends StoreOptions {
+  /** Conversion point URLs to internal addresses are refused (delivery/save-check.ts). */
+  readonly guard?: AddressGuard;
+}
+
 const tags = ['tenants'];
 
 export const tenantRoutes = fp(
-  async (app: FastifyInstance, { store }: StoreOptions) => {
+  async (app: FastifyInstance, { store, guard }: TenantRouteOptions) => {
     app.post(
       '/api/tenants',
       {
@@ -55,6 +62,7 @@ export const tenantRoutes = fp(
         const createDB = (request.query as CreateTenantQuery).createDB ?? false;
         const tenant = tenantFromInput(request.body as TenantInput);
         if (tenant.configuration.domains?.length) checkDomainsFree(tenant, await store.listTenants());
+        if (guard) await checkPointAddresses(guard, tenant.conversionPoints, 'body.conversionPoints');
         await store.createTenant(tenant, { createDB });
         request.log.info({ tenant: tenant.id, keyspace: tenant.keyspaceName, createDB }, 'tenant created');
         return reply.code(201).header('location', `/api/tenants/${tenant.id}`).send(toTenantView(tenant));

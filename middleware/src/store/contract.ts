@@ -16,6 +16,7 @@ import { describeUserImportContract } from './contract-users-imports.js';
 import { describeCampaignContract } from './contract-campaigns.js';
 import { describeViewContract } from './contract-views.js';
 import { describeEventContract } from './contract-events.js';
+import { describeDeliveryContract } from './contract-deliveries.js';
 
 export interface StoreHarness {
   /** A store to run the suite on; called once. */
@@ -260,5 +261,6 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
     describeCampaignContract(() => store, () => shared, () => other);
     describeViewContract(() => store, () => shared, () => other);
     describeEventContract(() => store, () => shared);
+    describeDeliveryContract(() => store, newTenant);
   });
 }

@@ -38,6 +38,7 @@ import {
   type TrackedMessageRecord,
 } from './event-types.js';
 import type { TenantRef } from './store.js';
+import { stageDeliveries } from './embedded-deliveries.js';
 import type { EngineEventRecord, EventRange } from './view-types.js';
 
 type StoredTrackedEvent = Omit<TrackedEventRecord, 'occurredAt'> & { readonly occurredAtMs: number };
@@ -55,6 +56,9 @@ export class EmbeddedEventTables {
     await atomically(this.db, () => {
       for (const message of shown) void this.db.put(row(tenant, 'tracked_bodies', message.userKey, message.objectId), message.body);
       for (const event of events) this.recordOne(tenant, event);
+      // In the same transaction: an event is never stored without its deliveries (a delivery
+      // already made is not made again, so a repeated report changes nothing).
+      stageDeliveries(this.db, tenant, events, Date.now());
     });
   }
 

@@ -32,6 +32,7 @@ import type { Campaign } from '@inlay/schemas';
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './campaign-types.js';
 import { EmbeddedCampaignTable } from './embedded-campaigns.js';
 import { EmbeddedViewTables } from './embedded-views.js';
+import { EmbeddedDeliveries } from './embedded-deliveries.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
 import { EmbeddedEventTables } from './embedded-events.js';
 import type { CounterRow, EventQuery, EventQueryPage, ShownMessage, TrackedMessageRecord } from './event-types.js';
@@ -68,7 +69,11 @@ const keys = {
 export class EmbeddedStore implements Store {
   readonly kind = 'embedded';
 
-  private constructor(private readonly db: RootDatabase<unknown, Key>) {}
+  readonly deliveries: EmbeddedDeliveries;
+
+  private constructor(private readonly db: RootDatabase<unknown, Key>) {
+    this.deliveries = new EmbeddedDeliveries(db);
+  }
 
   /** Opens (creating if needed) `<dataDir>/inlay.mdb`; the directory is made private to us. */
   static open(dataDir: string): EmbeddedStore {

@@ -14,6 +14,7 @@ import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './camp
 import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './user-import-types.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
 import type { CounterRow, EventQuery, EventQueryPage, ShownMessage, TrackedMessageRecord } from './event-types.js';
+import type { DeliveryStore } from '../delivery/delivery-types.js';
 
 export type * from './user-import-types.js';
 export type * from './campaign-types.js';
@@ -147,7 +148,9 @@ export interface Store {
    * and its entry in the tracked message — all in one write (LMDB: one transaction; Cassandra:
    * after the event row's IF NOT EXISTS, see cassandra-events.ts). An event whose id is already
    * stored changes nothing. `shown` are the bytes of the messages just injected, kept for the
-   * tracking EML. Anything else that must happen exactly once per event hooks in here.
+   * tracking EML. Anything else that must happen exactly once per event hooks in here: a delivery for every
+   * conversion point of the event's tenant that takes its type (delivery/plan.ts), staged so that no
+   * event is stored without its deliveries; a delivery already made is not made again.
    */
   recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[], shown?: readonly ShownMessage[]): Promise<void>;
   /** Events with `since <= occurredAt < until`, oldest first (then by id). At most 31 days. */
@@ -163,6 +166,9 @@ export interface Store {
   /** Drops events older than `before` with their indexes and tracked messages (not counters).
    *  Cassandra does this by TTL and returns 0. Returns how many events went. */
   sweepEvents(tenant: TenantRef, before: Date): Promise<number>;
+
+  /** The delivery outbox, attempt log and conversion point state (delivery/delivery-types.ts). */
+  readonly deliveries: DeliveryStore;
 
   close(): Promise<void>;
 }

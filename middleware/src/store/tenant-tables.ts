@@ -9,6 +9,8 @@
  * table means a migration: never edit a column's type in place.
  */
 
+import { DELIVERY_TABLES } from './delivery-tables.js';
+
 /** Shards of one hour's events, so a busy hour is not one hot partition. */
 export const EVENT_SHARDS = 16;
 
@@ -156,16 +158,9 @@ export const TENANT_TABLES: Readonly<Record<string, string>> = {
     event_type text,
     events counter,
     PRIMARY KEY ((campaign_id), day, event_type))`,
-  // Outbox of deliveries to conversion points, by point and hour, for retries.
-  event_deliveries: `(
-    conversion_point_id text,
-    bucket text,
-    event_id timeuuid,
-    status text,
-    attempts int,
-    next_attempt_at timestamp,
-    last_error text,
-    PRIMARY KEY ((conversion_point_id, bucket), event_id))`,
+  // Outbox of deliveries to conversion points (delivery-tables.ts). `event_deliveries`, the plan's
+  // first sketch, was never written; keyspaces that have it keep it unused.
+  ...DELIVERY_TABLES,
   // Import jobs, newest first, in one partition (bucket = 'all').
   imports: `(
     bucket text,

@@ -5,6 +5,7 @@
  *
  * Must never copy an object wholesale into a view: fields are listed one by one.
  */
+import { pointView } from '../delivery/point-view.js';
 import type { DataSource, DataSourceView, Tenant, TenantView } from '@inlay/schemas';
 
 export function toDataSourceView(dataSource: DataSource): DataSourceView {
@@ -36,7 +37,7 @@ export function toTenantView(tenant: Tenant): TenantView {
       hashedEmailAddresses: tenant.configuration.hashedEmailAddresses,
       ...(tenant.configuration.domains === undefined ? {} : { domains: [...tenant.configuration.domains] }),
     },
-    conversionPoints: tenant.conversionPoints.map((point) => ({ ...point, connectionInformation: { url: point.connectionInformation.url } })),
+    conversionPoints: tenant.conversionPoints.map(pointView),
     dataSources: tenant.dataSources.map(toDataSourceView),
   };
 }

@@ -6,6 +6,7 @@
 import type { Campaign, StoredCampaignStatus } from '@inlay/schemas';
 import type { Method, TestApp } from './test-app.js';
 import { TEST_INTERNAL_TOKEN, TEST_MAILBOX, seedTenant, tableLogin } from './test-app.js';
+import { DELIVERY_ROUTES } from './delivery-route-table.js';
 
 export interface RouteCase {
   readonly method: Method;
@@ -172,6 +173,7 @@ export const ROUTES: readonly RouteCase[] = [
     url: (id) => `/api/tenants/${id}/tracking/message.eml?user=${encodeURIComponent(tableLogin(id))}&objectId=7:${TABLE_VIRTUAL_UID}`,
     prepare: assignedMessage,
   },
+  ...DELIVERY_ROUTES,
   { method: 'GET', template: '/api/openapi.json', access: 'public', url: () => '/api/openapi.json' },
   { method: 'GET', template: '/healthz', access: 'public', url: () => '/healthz' },
   { method: 'GET', template: '/readyz', access: 'public', url: () => '/readyz' },

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Tenant } from '@inlay/schemas';
 import { buildApp } from '../app.js';
+import type { AddressGuard } from '../delivery/address-guard.js';
 import { EmbeddedStore } from '../store/embedded-store.js';
 import type { Store } from '../store/store.js';
 import { SEED_TENANT_JSON } from './seed-tenant.js';
@@ -71,6 +72,8 @@ export interface TestAppOptions {
   readonly internalToken?: string | null;
   /** The engine's clock (default: the real one). Its caches are off in tests. */
   readonly clock?: () => Date;
+  /** What conversion point URLs may reach (default: no internal network). */
+  readonly deliveryGuard?: AddressGuard;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -84,6 +87,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     dataDir: dir,
     engine: { cacheMs: 0, ...(options.clock ? { clock: options.clock } : {}) },
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
+    ...(options.deliveryGuard ? { deliveryGuard: options.deliveryGuard } : {}),
   });
   const baseUrl = options.overHttp ? await app.listen({ host: '127.0.0.1', port: 0 }) : null;
 

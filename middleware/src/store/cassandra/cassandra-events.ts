@@ -3,7 +3,12 @@
  * report counters (`campaign_counters`, `campaign_users`) and the tracked messages
  * (`tracked_messages`); tenant-tables.ts has the tables and why each is shaped so.
  *
- * `recordEvents`, per event: `INSERT … IF NOT EXISTS` of the event row, then the index rows and
+ * `recordEvents`, per event: first the event's deliveries to conversion points (one logged batch
+ * of rows written with the event's time as timestamp, so a repeat rewrites them unchanged and
+ * never makes a finished delivery pending again; cassandra-deliveries.ts), so that no event is
+ * ever stored without them — a node killed after them and before the event row leaves deliveries
+ * whose event is counted when it is reported again (at least once, never lost). Then
+ * `INSERT … IF NOT EXISTS` of the event row, then the index rows and
  * the tracked-message entry from the row as first stored (plain upserts of the same values,
  * harmless when repeated); only when the insert applied are the counters bumped, and the unique-user counter only when the user's
  * `campaign_users` row was new (a second IF NOT EXISTS). So however often an event is reported,
@@ -51,11 +56,15 @@ const INDEX_FETCH_SIZE = 500;
 
 const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
+/** Per event, the statements that stage its deliveries (cassandra-deliveries.ts). */
+export type StageDeliveries = (tenant: TenantRef, events: readonly EngineEventRecord[]) => Promise<{ query: string; params: unknown[] }[][]>;
+
 export class CassandraEventTables {
   constructor(
     private readonly client: cassandra.Client,
     /** Time to live of event rows, index rows and tracked messages. */
     private readonly retentionSeconds: number,
+    private readonly stageDeliveries?: StageDeliveries,
   ) {}
 
   async recordEvents(tenant: TenantRef, events: readonly EngineEventRecord[], shown: readonly ShownMessage[]): Promise<void> {
@@ -66,13 +75,21 @@ export class CassandraEventTables {
         this.run(`UPDATE ${keyspace}.tracked_messages USING TTL ? SET body = ? WHERE user_key = ? AND object_id = ?`, [ttl, message.body, message.userKey, message.objectId]),
       ),
     );
+    const staging = this.stageDeliveries ? await this.stageDeliveries(tenant, events) : [];
     for (let start = 0; start < events.length; start += RECORD_CONCURRENCY) {
-      await Promise.all(events.slice(start, start + RECORD_CONCURRENCY).map((event) => this.recordOne(keyspace, event)));
+      await Promise.all(events.slice(start, start + RECORD_CONCURRENCY).map((event, offset) => this.recordOne(keyspace, event, staging[start + offset] ?? [])));
     }
   }
 
-  private async recordOne(keyspace: string, reported: EngineEventRecord): Promise<void> {
+  private async recordOne(keyspace: string, reported: EngineEventRecord, deliveries: readonly { query: string; params: unknown[] }[]): Promise<void> {
     const ttl = this.retentionSeconds;
+    if (deliveries.length > 0) {
+      try {
+        await this.client.batch([...deliveries], { prepare: true, logged: true });
+      } catch (error) {
+        throw translateDriverError(error);
+      }
+    }
     const inserted = await this.run(
       `INSERT INTO ${keyspace}.events (bucket, shard, event_id, event_type, tenant_id, campaign_id, variant, user_key, mailbox, uid_validity, uid, object_id, message_id, occurred_at, origin)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?`,

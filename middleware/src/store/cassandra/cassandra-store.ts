@@ -34,6 +34,7 @@ import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from '../cam
 import { CassandraCampaignTables } from './cassandra-campaigns.js';
 import { translateDriverError } from './cassandra-errors.js';
 import { CassandraViewTables } from './cassandra-views.js';
+import { CassandraDeliveries } from './cassandra-deliveries.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from '../view-types.js';
 import { DEFAULT_EVENT_RETENTION_MS, type CounterRow, type EventQuery, type EventQueryPage, type ShownMessage, type TrackedMessageRecord } from '../event-types.js';
 import { CassandraEventTables } from './cassandra-events.js';
@@ -47,6 +48,7 @@ const QUERY_TIMEOUT_MS = 12_000;
 /** Compare-and-set rounds before a data-source update gives up with CONCURRENT_UPDATE: only
  *  simultaneous admin edits of one tenant make a round fail. */
 const MAX_CAS_ATTEMPTS = 8;
+const POINT_CACHE_MS = 1000;
 
 type Row = cassandra.types.Row;
 type Params = unknown[];
@@ -58,6 +60,7 @@ export interface CassandraStoreOptions {
 
 export class CassandraStore implements Store {
   readonly kind = 'cassandra';
+  readonly deliveries: CassandraDeliveries;
   private readonly registry: string;
 
   private constructor(
@@ -66,6 +69,7 @@ export class CassandraStore implements Store {
     private readonly options: CassandraStoreOptions,
   ) {
     this.registry = quoteIdentifier(config.registryKeyspace);
+    this.deliveries = new CassandraDeliveries(client);
   }
 
   /** Connects and creates the registry keyspace and tables when missing. */
@@ -176,6 +180,7 @@ export class CassandraStore implements Store {
   }
 
   async replaceConversionPoints(id: string, conversionPoints: readonly ConversionPoint[]): Promise<ConversionPoint[]> {
+    this.pointCache.delete(id);
     const updated = await this.run(`UPDATE ${this.registry}.tenants SET conversion_points = ?, updated_at = ? WHERE id = ? IF EXISTS`, [
       JSON.stringify(conversionPoints),
       new Date(),
@@ -315,7 +320,7 @@ export class CassandraStore implements Store {
 
   private eventTables: CassandraEventTables | undefined;
   private get events(): CassandraEventTables {
-    return (this.eventTables ??= new CassandraEventTables(this.client, Math.round(this.options.eventRetentionMs / 1000)));
+    return (this.eventTables ??= new CassandraEventTables(this.client, Math.round(this.options.eventRetentionMs / 1000), (tenant, events) => this.stageDeliveries(tenant, events)));
   }
   recordEvents = (tenant: TenantRef, events: readonly EngineEventRecord[], shown: readonly ShownMessage[] = []): Promise<void> => this.events.recordEvents(tenant, events, shown);
   queryEvents = (tenant: TenantRef, query: EventQuery): Promise<EventQueryPage> => this.events.queryEvents(tenant, query);
@@ -324,6 +329,24 @@ export class CassandraStore implements Store {
   getTrackedMessage = (tenant: TenantRef, userKey: string, objectId: string): Promise<TrackedMessageRecord | undefined> => this.events.getTrackedMessage(tenant, userKey, objectId);
   /** Cassandra expires events by TTL (the retention given at open). */
   sweepEvents = async (_tenant: TenantRef, _before: Date): Promise<number> => 0;
+  /** Conversion points by tenant, re-read at most this often while events are recorded: a point
+   *  added or changed takes events from about a second later. */
+  private readonly pointCache = new Map<string, { points: readonly ConversionPoint[]; readAtMs: number }>();
+
+  private async stageDeliveries(tenant: TenantRef, events: readonly EngineEventRecord[]): Promise<{ query: string; params: unknown[] }[][]> {
+    const now = Date.now();
+    const staged: { query: string; params: unknown[] }[][] = [];
+    for (const event of events) {
+      let cached = this.pointCache.get(event.tenantId);
+      if (cached === undefined || now - cached.readAtMs > POINT_CACHE_MS) {
+        cached = { points: (await this.getTenant(event.tenantId))?.conversionPoints ?? [], readAtMs: now };
+        this.pointCache.set(event.tenantId, cached);
+      }
+      // Staged at the event's own time (due at once), so recording it again writes the same rows.
+      staged.push(this.deliveries.stagingStatements(tenant, cached.points, event, Math.min(now, event.occurredAt.getTime())));
+    }
+    return staged;
+  }
 
   async close(): Promise<void> {
     await this.client.shutdown();
