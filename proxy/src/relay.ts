@@ -269,10 +269,10 @@ export class Relay implements RelayControl {
       // The view's IDLE completes with the server's OK; nothing more is read until then.
       return PASS_AND_STOP;
     }
-    if (!first) return this.afterAppendHead(literal);
+    if (!first) return this.passSegment(literal);
     const head = peekTagAndName(line);
     this.commandTag = head?.tag ?? null;
-    if (head === null) return this.afterAppendHead(literal);
+    if (head === null) return this.passSegment(literal);
     let verdict: LineVerdict = PASS;
     if (literal === null) {
       const rule = RELAY_COMMAND_RULES.get(head.name);
@@ -306,7 +306,7 @@ export class Relay implements RelayControl {
     const mailbox = leadingArgument({ segments: [line], literals: [] });
     if (mailbox === 'pending' && literal !== null && this.mayHold(line, literal)) return this.collect('appendMailbox', line, literal);
     this.passThrough.start(tag, mailbox === 'pending' ? 'plain' : appendKind(mailbox));
-    return this.afterAppendHead(literal);
+    return this.passSegment(literal);
   }
 
   /** A literal too big to hold cannot be a mailbox name the relay cares about: INBOX is five bytes. */
@@ -314,8 +314,8 @@ export class Relay implements RelayControl {
     return line.length + literal.size <= this.owner.limits.maxLineBytes;
   }
 
-  /** A pass-through segment once routing is decided: the last one of an APPEND into a selected INBOX waits. */
-  private afterAppendHead(literal: LiteralAnnouncement | null): LineVerdict {
+  /** A segment of a command the view does not run: the last one of an APPEND into a selected INBOX waits. */
+  private passSegment(literal: LiteralAnnouncement | null): LineVerdict {
     if (literal === null && this.inbox.inbox !== null && this.passThrough.has(this.commandTag ?? '')) {
       // An APPEND while INBOX is selected (or a whole one in one line, with no message: the
       // server refuses it): wait for its completion, whose new mail the view announces.
@@ -369,7 +369,7 @@ export class Relay implements RelayControl {
     this.passThrough.start(this.commandTag ?? '', mailbox === 'pending' ? 'plain' : appendKind(mailbox));
     // Every earlier byte of this command was dropped, so this write keeps the stream in order.
     this.upstream.write(commandBytes(held.segments, held.literals));
-    return this.afterAppendHead(literal);
+    return this.passSegment(literal);
   }
 
   /** Literal bytes of a command being collected for the view. */

@@ -178,6 +178,25 @@ describe('a name Dovecot refuses: "inbox/sub"', () => {
   });
 });
 
+describe('a destination name no quoted string can hold, INBOX selected', () => {
+  it('reaches Dovecot as one name: its answer, nothing run from inside the name', async () => {
+    const proxied = await session(stack.proxy.port);
+    await direct.send('SELECT INBOX');
+    await proxied.send('SELECT INBOX');
+    for (const name of ['x\r\nz1 DELETE Other', 'Caf\xe9 "inbox"']) {
+      for (const command of ['COPY', 'MOVE']) {
+        const parts = [`${command} 1 `, name, ''];
+        const expected = withoutTiming(await direct.sendWithLiterals(parts, false));
+        expect(withoutTiming(await proxied.sendWithLiterals(parts, false)), `${command} ${JSON.stringify(name)}`).toBe(expected);
+        expect(await proxied.send('NOOP')).toMatch(/^n\d+ OK /m);
+      }
+    }
+    expect(await direct.send('STATUS Other (MESSAGES)')).toMatch(/ OK /);
+    await direct.send('CLOSE');
+    proxied.close();
+  });
+});
+
 describe('a held command that does not parse', () => {
   it('gets Dovecot\'s own answer, and the next command is answered', async () => {
     const proxied = await session(stack.proxy.port);
