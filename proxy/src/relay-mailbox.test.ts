@@ -35,10 +35,11 @@ describe('routeOf', () => {
   });
 
   it('tells COPY/MOVE into INBOX from COPY/MOVE elsewhere', () => {
-    expect(route('a MOVE 5 INBOX\r\n')).toEqual({ kind: 'pass', track: 'copyToInbox' });
+    expect(route('a MOVE 5 INBOX\r\n')).toEqual({ kind: 'pass', track: 'moveToInbox' });
+    expect(route('a uid move 5 {5}\r\n\r\n', ['inbox'])).toEqual({ kind: 'pass', track: 'moveToInbox' });
     expect(route('a UID COPY 5 {5}\r\n\r\n', ['inbox'])).toEqual({ kind: 'pass', track: 'copyToInbox' });
-    expect(route('a COPY 1 "Old inbox"\r\n')).toEqual({ kind: 'pass', track: 'copyElsewhere' });
-    expect(route('a UID MOVE 1 &AOQ-inbox\r\n')).toEqual({ kind: 'pass', track: 'copyElsewhere' });
+    expect(route('a COPY 1 "Old inbox"\r\n')).toEqual({ kind: 'pass', track: 'plain' });
+    expect(route('a UID MOVE 1 &AOQ-inbox\r\n')).toEqual({ kind: 'pass', track: 'plain' });
     expect(routeOf(null)).toEqual({ kind: 'pass', track: 'plain' });
   });
 });

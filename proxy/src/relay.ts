@@ -286,6 +286,7 @@ export class Relay implements RelayControl {
       if (literal === null) {
         const route = routeOf(parsedOrNull({ segments: [line], literals: [] }));
         if (route.kind === 'view') return this.collect('view', line, null);
+        if (route.track === 'moveToInbox') return this.passAlone(head.tag, Buffer.from(line));
         this.passThrough.start(head.tag, route.track);
         return verdict;
       }
@@ -325,6 +326,23 @@ export class Relay implements RelayControl {
     return PASS;
   }
 
+  /**
+   * A MOVE into INBOX from elsewhere: sent once nothing else is in flight, and nothing more is
+   * read until it completes, so the untagged COPYUID that comes meanwhile is its own.
+   */
+  private passAlone(tag: string, bytes: Buffer): LineVerdict {
+    const send = (): void => {
+      if (this.ended) return;
+      this.passThrough.start(tag, 'moveToInbox');
+      this.passThrough.whenDrained(() => this.resumeClient());
+      this.upstream.write(bytes);
+    };
+    // Not from inside the framer's callback: bytes it passed before this command go out first.
+    if (this.passThrough.running) this.passThrough.whenDrained(send);
+    else setImmediate(send);
+    return STOP;
+  }
+
   /** Forwards the final segment of a pass-through command and reads nothing more until it completes. */
   private passWhole(): LineVerdict {
     this.passThrough.whenDrained(() => this.resumeClient());
@@ -351,8 +369,10 @@ export class Relay implements RelayControl {
     if (collecting.purpose === 'route') {
       const route = routeOf(parsedOrNull(collecting));
       if (route.kind === 'pass') {
+        const bytes = commandBytes(collecting.segments, collecting.literals);
+        if (route.track === 'moveToInbox') return this.passAlone(this.commandTag ?? '', bytes);
         this.passThrough.start(this.commandTag ?? '', route.track);
-        return commandBytes(collecting.segments, collecting.literals);
+        return bytes;
       }
     }
     void this.runInView(collecting.segments, collecting.literals);
