@@ -87,9 +87,17 @@ export function parsedOrNull(parts: CommandParts): ParsedCommand | null {
   try {
     return parseCommand(parts);
   } catch (err) {
-    if (err instanceof ImapSyntaxError) return null;
+    if (unreadable(err)) return null;
     throw err;
   }
+}
+
+/**
+ * A syntax error, or nesting deeper than the tokenizer's stack (RangeError): the relay passes
+ * such a command on as not naming INBOX, and the server answers it.
+ */
+function unreadable(err: unknown): boolean {
+  return err instanceof ImapSyntaxError || err instanceof RangeError;
 }
 
 /** A command's first argument from what has arrived; 'pending' while it is a literal still to come. */
@@ -98,7 +106,7 @@ export function leadingArgument(parts: CommandParts): ImapToken | undefined | 'p
     const [first] = parseLeadingArguments(parts, 1).args;
     return first ?? 'pending';
   } catch (err) {
-    if (err instanceof ImapSyntaxError) return undefined;
+    if (unreadable(err)) return undefined;
     throw err;
   }
 }
