@@ -21,7 +21,7 @@ import { ImapSyntaxError, parseCommand, peekTagAndName, tagOrStar } from './imap
 import { commandBytes, type HeldCommand } from './held-command.js';
 import { PassThroughCommands } from './pass-through.js';
 import { appendKind, leadingArgument, parsedOrNull, routedByMailbox, routeOf } from './relay-mailbox.js';
-import { RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
+import { isDone, RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
 import type { EngineClient } from './engine-client.js';
 import { UID_SCALE_END_REASON } from './view/uid-scale.js';
 import { InboxSession } from './view/inbox-session.js';
@@ -513,10 +513,4 @@ export class Relay implements RelayControl {
     this.owner.log.warn({ code: PROXY_ERRORS.tooManyBadCommands.code, count: this.badResponses }, 'too many invalid commands; disconnecting');
     this.end('too many invalid commands', PROXY_ERRORS.tooManyBadCommands);
   }
-}
-
-/** The line that ends IDLE: "DONE" in any case, alone on its line (RFC 2177). */
-function isDone(line: Buffer): boolean {
-  const end = line[line.length - 2] === 0x0d ? line.length - 2 : line.length - 1;
-  return end === 4 && line.toString('latin1', 0, 4).toUpperCase() === 'DONE';
 }
