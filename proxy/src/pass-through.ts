@@ -57,15 +57,12 @@ export class PassThroughCommands {
 
   /**
    * An untagged response while some are in flight. MOVE into INBOX reports COPYUID in an untagged
-   * OK (RFC 6851 §4.3), translated as the tagged one would be. Commands that change mailboxes run
-   * one at a time, so the oldest COPY or MOVE in flight is the one it belongs to.
+   * OK (RFC 6851 §4.3), translated as the tagged one would be. Such a MOVE runs alone (relay.ts),
+   * so while one is in flight the COPYUID is its own.
    */
   untagged(line: Buffer, verdict: LineVerdict): LineVerdict {
     if (untaggedOkCode(line) !== 'COPYUID') return verdict;
-    for (const kind of this.inFlight.values()) {
-      if (kind === 'copyToInbox') return intoInbox(line, verdict, this.stateEpochOf);
-      if (kind === 'copyElsewhere') return verdict;
-    }
+    for (const kind of this.inFlight.values()) if (kind === 'moveToInbox') return intoInbox(line, verdict, this.stateEpochOf);
     return verdict;
   }
 
@@ -76,7 +73,7 @@ export class PassThroughCommands {
     const kind = this.inFlight.get(tag);
     if (kind === undefined) return verdict;
     this.inFlight.delete(tag);
-    const result = kind === 'appendToInbox' || kind === 'copyToInbox' ? intoInbox(line, verdict, this.stateEpochOf) : verdict;
+    const result = kind === 'plain' ? verdict : intoInbox(line, verdict, this.stateEpochOf);
     if (!this.running && this.drained) setImmediate(this.takeDrained()!);
     return result;
   }

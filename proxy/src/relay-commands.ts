@@ -67,3 +67,9 @@ export const RELAY_COMMAND_RULES: ReadonlyMap<string, RelayCommandRule> = new Ma
   ['ENABLE', enable],
   ['IDLE', idle],
 ]);
+
+/** The line that ends IDLE: "DONE" in any case, alone on its line (RFC 2177). */
+export function isDone(line: Buffer): boolean {
+  const end = line[line.length - 2] === 0x0d ? line.length - 2 : line.length - 1;
+  return end === 4 && line.toString('latin1', 0, 4).toUpperCase() === 'DONE';
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommand, parseLeadingArguments, peekTagAndName } from './imap-syntax.js';
-import { routedByMailbox, routeOf } from './relay-mailbox.js';
+import { leadingArgument, parsedOrNull, routedByMailbox, routeOf } from './relay-mailbox.js';
 import { untaggedOkCode } from './response-code.js';
 
 const parts = (text: string, literals: string[] = []) => ({
@@ -35,11 +35,19 @@ describe('routeOf', () => {
   });
 
   it('tells COPY/MOVE into INBOX from COPY/MOVE elsewhere', () => {
-    expect(route('a MOVE 5 INBOX\r\n')).toEqual({ kind: 'pass', track: 'copyToInbox' });
+    expect(route('a MOVE 5 INBOX\r\n')).toEqual({ kind: 'pass', track: 'moveToInbox' });
+    expect(route('a uid move 5 {5}\r\n\r\n', ['inbox'])).toEqual({ kind: 'pass', track: 'moveToInbox' });
     expect(route('a UID COPY 5 {5}\r\n\r\n', ['inbox'])).toEqual({ kind: 'pass', track: 'copyToInbox' });
-    expect(route('a COPY 1 "Old inbox"\r\n')).toEqual({ kind: 'pass', track: 'copyElsewhere' });
-    expect(route('a UID MOVE 1 &AOQ-inbox\r\n')).toEqual({ kind: 'pass', track: 'copyElsewhere' });
+    expect(route('a COPY 1 "Old inbox"\r\n')).toEqual({ kind: 'pass', track: 'plain' });
+    expect(route('a UID MOVE 1 &AOQ-inbox\r\n')).toEqual({ kind: 'pass', track: 'plain' });
     expect(routeOf(null)).toEqual({ kind: 'pass', track: 'plain' });
+  });
+});
+
+describe('parsedOrNull', () => {
+  it('reads nesting deeper than the stack as unparsable, not as a crash', () => {
+    expect(parsedOrNull(parts(`a STATUS x ${'('.repeat(200_000)}\r\n`))).toBeNull();
+    expect(leadingArgument(parts(`a APPEND ${'('.repeat(200_000)} {5}\r\n`))).toBeUndefined();
   });
 });
 

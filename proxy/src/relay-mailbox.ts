@@ -16,10 +16,14 @@ export type PassThroughKind =
   | 'plain'
   /** APPEND to INBOX: APPENDUID translated. */
   | 'appendToInbox'
-  /** COPY/MOVE into INBOX from another mailbox: COPYUID's destination translated. */
+  /** COPY into INBOX from another mailbox: COPYUID's destination translated. */
   | 'copyToInbox'
-  /** COPY/MOVE into another mailbox: its COPYUID passes as the server wrote it. */
-  | 'copyElsewhere';
+  /**
+   * MOVE into INBOX from another mailbox: its untagged COPYUID translated. It carries no tag,
+   * and Dovecot sends a pipelined MOVE's before an earlier one's completion, so the relay runs
+   * such a MOVE alone: nothing else in flight, nothing read after it until it completes.
+   */
+  | 'moveToInbox';
 
 /** How the relay handles a command whose mailbox it has read. */
 export type MailboxRoute = { readonly kind: 'view' } | { readonly kind: 'pass'; readonly track: PassThroughKind };
@@ -58,18 +62,19 @@ export function routeOf(command: ParsedCommand | null): MailboxRoute {
       return isInboxMailbox(args[0]) ? { kind: 'view' } : { kind: 'pass', track: 'plain' };
     case 'COPY':
     case 'MOVE':
-      return { kind: 'pass', track: copyKind(args[1]) };
+      return { kind: 'pass', track: copyKind(name, args[1]) };
     case 'UID': {
       const sub = args[0]?.kind === 'atom' ? args[0].value.toUpperCase() : '';
-      return { kind: 'pass', track: sub === 'COPY' || sub === 'MOVE' ? copyKind(args[2]) : 'plain' };
+      return { kind: 'pass', track: sub === 'COPY' || sub === 'MOVE' ? copyKind(sub, args[2]) : 'plain' };
     }
     default:
       return { kind: 'pass', track: 'plain' };
   }
 }
 
-function copyKind(destination: ImapToken | undefined): PassThroughKind {
-  return isInboxMailbox(destination) ? 'copyToInbox' : 'copyElsewhere';
+function copyKind(name: 'COPY' | 'MOVE', destination: ImapToken | undefined): PassThroughKind {
+  if (!isInboxMailbox(destination)) return 'plain';
+  return name === 'MOVE' ? 'moveToInbox' : 'copyToInbox';
 }
 
 /** APPEND's first argument, its mailbox. */
@@ -82,9 +87,17 @@ export function parsedOrNull(parts: CommandParts): ParsedCommand | null {
   try {
     return parseCommand(parts);
   } catch (err) {
-    if (err instanceof ImapSyntaxError) return null;
+    if (unreadable(err)) return null;
     throw err;
   }
+}
+
+/**
+ * A syntax error, or nesting deeper than the tokenizer's stack (RangeError): the relay passes
+ * such a command on as not naming INBOX, and the server answers it.
+ */
+function unreadable(err: unknown): boolean {
+  return err instanceof ImapSyntaxError || err instanceof RangeError;
 }
 
 /** A command's first argument from what has arrived; 'pending' while it is a literal still to come. */
@@ -93,7 +106,7 @@ export function leadingArgument(parts: CommandParts): ImapToken | undefined | 'p
     const [first] = parseLeadingArguments(parts, 1).args;
     return first ?? 'pending';
   } catch (err) {
-    if (err instanceof ImapSyntaxError) return undefined;
+    if (unreadable(err)) return undefined;
     throw err;
   }
 }

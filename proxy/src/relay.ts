@@ -22,7 +22,7 @@ import { literalCommandOf, literalLimit, type LiteralCommand } from './imap/lite
 import { commandBytes, type HeldCommand } from './held-command.js';
 import { PassThroughCommands } from './pass-through.js';
 import { appendKind, leadingArgument, parsedOrNull, routedByMailbox, routeOf } from './relay-mailbox.js';
-import { RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
+import { isDone, RELAY_COMMAND_RULES, type RelayControl } from './relay-commands.js';
 import type { EngineClient } from './engine-client.js';
 import { UID_SCALE_END_REASON } from './view/uid-scale.js';
 import { InboxSession } from './view/inbox-session.js';
@@ -305,10 +305,10 @@ export class Relay implements RelayControl {
     } else if (emptyLiteralAtEnd(line, line.length - 1)) {
       return this.refuseEmptyLiteral(line, first);
     }
-    if (!first) return this.afterAppendHead(literal);
+    if (!first) return this.passSegment(literal);
     const head = peekTagAndName(line);
     this.commandTag = head?.tag ?? null;
-    if (head === null) return this.afterAppendHead(literal);
+    if (head === null) return this.passSegment(literal);
     let verdict: LineVerdict = PASS;
     if (literal === null) {
       const rule = RELAY_COMMAND_RULES.get(head.name);
@@ -322,6 +322,7 @@ export class Relay implements RelayControl {
       if (literal === null) {
         const route = routeOf(parsedOrNull({ segments: [line], literals: [] }));
         if (route.kind === 'view') return this.collect('view', line, null);
+        if (route.track === 'moveToInbox') return this.passAlone(head.tag, Buffer.from(line));
         this.passThrough.start(head.tag, route.track);
         return verdict;
       }
@@ -342,7 +343,7 @@ export class Relay implements RelayControl {
     const mailbox = leadingArgument({ segments: [line], literals: [] });
     if (mailbox === 'pending' && literal !== null && this.mayHold(line, literal)) return this.collect('appendMailbox', line, literal);
     this.passThrough.start(tag, mailbox === 'pending' ? 'plain' : appendKind(mailbox));
-    return this.afterAppendHead(literal);
+    return this.passSegment(literal);
   }
 
   /** A literal too big to hold cannot be a mailbox name the relay cares about: INBOX is five bytes. */
@@ -350,8 +351,8 @@ export class Relay implements RelayControl {
     return line.length + literal.size <= this.owner.limits.maxLineBytes;
   }
 
-  /** A pass-through segment once routing is decided: the last one of an APPEND into a selected INBOX waits. */
-  private afterAppendHead(literal: LiteralAnnouncement | null): LineVerdict {
+  /** A segment of a command the view does not run: the last one of an APPEND into a selected INBOX waits. */
+  private passSegment(literal: LiteralAnnouncement | null): LineVerdict {
     if (literal === null && this.inbox.inbox !== null && this.passThrough.has(this.commandTag ?? '')) {
       // An APPEND while INBOX is selected (or a whole one in one line, with no message: the
       // server refuses it): wait for its completion, whose new mail the view announces.
@@ -398,6 +399,23 @@ export class Relay implements RelayControl {
     return DROP;
   }
 
+  /**
+   * A MOVE into INBOX from elsewhere: sent once nothing else is in flight, and nothing more is
+   * read until it completes, so the untagged COPYUID that comes meanwhile is its own.
+   */
+  private passAlone(tag: string, bytes: Buffer): LineVerdict {
+    const send = (): void => {
+      if (this.ended) return;
+      this.passThrough.start(tag, 'moveToInbox');
+      this.passThrough.whenDrained(() => this.resumeClient());
+      this.upstream.write(bytes);
+    };
+    // Not from inside the framer's callback: bytes it passed before this command go out first.
+    if (this.passThrough.running) this.passThrough.whenDrained(send);
+    else setImmediate(send);
+    return STOP;
+  }
+
   /** Forwards the final segment of a pass-through command and reads nothing more until it completes. */
   private passWhole(): LineVerdict {
     this.passThrough.whenDrained(() => this.resumeClient());
@@ -424,8 +442,10 @@ export class Relay implements RelayControl {
     if (collecting.purpose === 'route') {
       const route = routeOf(parsedOrNull(collecting));
       if (route.kind === 'pass') {
+        const bytes = commandBytes(collecting.segments, collecting.literals);
+        if (route.track === 'moveToInbox') return this.passAlone(this.commandTag ?? '', bytes);
         this.passThrough.start(this.commandTag ?? '', route.track);
-        return commandBytes(collecting.segments, collecting.literals);
+        return bytes;
       }
     }
     void this.runInView(collecting.segments, collecting.literals).catch((err: unknown) => this.failedInView(err));
@@ -451,7 +471,7 @@ export class Relay implements RelayControl {
     this.passThrough.start(this.commandTag ?? '', mailbox === 'pending' ? 'plain' : appendKind(mailbox));
     // Every earlier byte of this command was dropped, so this write keeps the stream in order.
     this.upstream.write(commandBytes(held.segments, held.literals));
-    return this.afterAppendHead(literal);
+    return this.passSegment(literal);
   }
 
   /** Literal bytes of a command being collected for the view. */
@@ -575,10 +595,4 @@ export class Relay implements RelayControl {
     this.owner.log.warn({ code: PROXY_ERRORS.tooManyBadCommands.code, count: this.badResponses }, 'too many invalid commands; disconnecting');
     this.end('too many invalid commands', PROXY_ERRORS.tooManyBadCommands);
   }
-}
-
-/** The line that ends IDLE: "DONE" in any case, alone on its line (RFC 2177). */
-function isDone(line: Buffer): boolean {
-  const end = line[line.length - 2] === 0x0d ? line.length - 2 : line.length - 1;
-  return end === 4 && line.toString('latin1', 0, 4).toUpperCase() === 'DONE';
 }

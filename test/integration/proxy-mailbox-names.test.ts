@@ -178,6 +178,25 @@ describe('a name Dovecot refuses: "inbox/sub"', () => {
   });
 });
 
+describe('a destination name no quoted string can hold, INBOX selected', () => {
+  it('reaches Dovecot as one name: its answer, nothing run from inside the name', async () => {
+    const proxied = await session(stack.proxy.port);
+    await direct.send('SELECT INBOX');
+    await proxied.send('SELECT INBOX');
+    for (const name of ['x\r\nz1 DELETE Other', 'Caf\xe9 "inbox"']) {
+      for (const command of ['COPY', 'MOVE']) {
+        const parts = [`${command} 1 `, name, ''];
+        const expected = withoutTiming(await direct.sendWithLiterals(parts, false));
+        expect(withoutTiming(await proxied.sendWithLiterals(parts, false)), `${command} ${JSON.stringify(name)}`).toBe(expected);
+        expect(await proxied.send('NOOP')).toMatch(/^n\d+ OK /m);
+      }
+    }
+    expect(await direct.send('STATUS Other (MESSAGES)')).toMatch(/ OK /);
+    await direct.send('CLOSE');
+    proxied.close();
+  });
+});
+
 describe('a held command that does not parse', () => {
   it('gets Dovecot\'s own answer, and the next command is answered', async () => {
     const proxied = await session(stack.proxy.port);
@@ -238,6 +257,26 @@ describe('INBOX named as a literal', () => {
         if (command === 'MOVE') await dovecot.appendMessages(user.user, [mail(400)], 'Other');
       }
     }
+    // Pipelined MOVEs, elsewhere and into INBOX: each untagged COPYUID is its own MOVE's.
+    await dovecot.appendMessages(user.user, [mail(401), mail(402)], 'Other');
+    expect(await proxied.send('SELECT Other')).toMatch(/ OK /);
+    const [oldInbox, inbox] = [await directStatus('Old inbox'), await directStatus('INBOX')];
+    const [first, second] = [await directUid('Other', 1), await directUid('Other', 2)];
+    const raw = await RawImap.connect(stack.proxy.port);
+    await raw.greeting();
+    await raw.command('p0', `LOGIN "${user.user}" "${user.password}"`);
+    await raw.command('p1', 'SELECT Other');
+    raw.write(`p2 UID MOVE ${first} "Old inbox"\r\np3 UID MOVE ${second} INBOX\r\n`);
+    const pipelined = await raw.waitFor(/(^|\n)p3 (OK|NO|BAD)[^\n]*\n/);
+    expect(copyUids(pipelined), pipelined).toEqual([`${oldInbox.validity} ${first} ${oldInbox.next}`, `${shownValidity} ${second} ${inbox.next * 16}`]);
+    // And the other way round: into INBOX first, then elsewhere.
+    await dovecot.appendMessages(user.user, [mail(403), mail(404)], 'Other');
+    const [oldInboxThen, inboxThen] = [await directStatus('Old inbox'), await directStatus('INBOX')];
+    const [third, fourth] = [await directUid('Other', 1), await directUid('Other', 2)];
+    raw.write(`p4 NOOP\r\np5 UID MOVE ${third} INBOX\r\np6 UID MOVE ${fourth} "Old inbox"\r\n`);
+    const reversed = await raw.waitFor(/(^|\n)p6 (OK|NO|BAD)[^\n]*\n/);
+    raw.close();
+    expect(copyUids(reversed), reversed).toEqual([`${shownValidity} ${third} ${inboxThen.next * 16}`, `${oldInboxThen.validity} ${fourth} ${oldInboxThen.next}`]);
     // Named plainly as an atom, MOVE's untagged COPYUID is translated too.
     expect(await proxied.send('SELECT Other')).toMatch(/ OK /);
     const before = await directStatus('INBOX');

@@ -5,7 +5,7 @@
  *
  * Must never answer BAD for a command the server would accept: when in doubt, pass it on.
  */
-import type { ImapToken, ParsedCommand } from '../imap-syntax.js';
+import { quoteIfSafe, type ImapToken, type ParsedCommand } from '../imap-syntax.js';
 import { isInboxMailbox } from '../mailbox-name.js';
 import { parseSequenceSet, SequenceSetError } from './sequence-set.js';
 import type { InboxSession } from './inbox-session.js';
@@ -25,9 +25,6 @@ export interface DispatchOptions {
   readonly readyForDone: () => void;
 }
 
-/** INBOX named by a parsed argument, however it was written (mailbox-name.ts). */
-export const isInboxName = isInboxMailbox;
-
 /** Runs one whole client command; `bytes` is the command as the client sent it. */
 export async function dispatch(session: InboxSession, command: ParsedCommand, bytes: Buffer, options: DispatchOptions): Promise<RunningCommand> {
   const { tag, name, args } = command;
@@ -36,9 +33,9 @@ export async function dispatch(session: InboxSession, command: ParsedCommand, by
   switch (name) {
     case 'SELECT':
     case 'EXAMINE':
-      return isInboxName(mailbox) ? selectInbox(session, tag, bytes, name === 'EXAMINE') : selectOther(session, tag, bytes);
+      return isInboxMailbox(mailbox) ? selectInbox(session, tag, bytes, name === 'EXAMINE') : selectOther(session, tag, bytes);
     case 'STATUS':
-      if (isInboxName(mailbox) && args[1]?.kind === 'list') {
+      if (isInboxMailbox(mailbox) && args[1]?.kind === 'list') {
         return statusInbox(session, tag, atomText(mailbox), args[1].items.map(atomText));
       }
       return passThrough(session, tag, bytes);
@@ -78,7 +75,7 @@ async function inboxCommand(session: InboxSession, inbox: Inbox, command: Parsed
       case 'COPY':
       case 'MOVE': {
         const split = splitClientSet(inbox, parseSequenceSet(atomText(args[0])), byUid);
-        return copyOrMove(session, inbox, tag, byUid, name === 'MOVE', split, quoteMailbox(args[1]), isInboxName(args[1]));
+        return copyOrMove(session, inbox, tag, byUid, name === 'MOVE', split, mailboxArgument(args[1]), isInboxMailbox(args[1]));
       }
       case 'EXPUNGE': {
         if (!byUid) return expunge(session, inbox, tag, null);
@@ -110,10 +107,15 @@ function atomText(token: ImapToken | undefined): string {
   throw new ViewSyntaxError('Unexpected list or NIL');
 }
 
-/** A mailbox name as an IMAP string for a command we write ourselves. */
-function quoteMailbox(token: ImapToken | undefined): string {
-  const name = atomText(token);
-  return `"${name.replace(/(["\\])/g, '\\$1')}"`;
+/**
+ * A mailbox name, byte for byte as the client sent it, as an argument of a command we write
+ * ourselves (a latin1 string): quoted when a quoted string can hold it, otherwise a LITERAL+,
+ * so that CR, LF or 8-bit bytes in a name never end our command early.
+ */
+function mailboxArgument(token: ImapToken | undefined): string {
+  if (token?.kind !== 'atom' && token?.kind !== 'string') throw new ViewSyntaxError('Expected a mailbox name');
+  const bytes = token.kind === 'atom' ? Buffer.from(token.value, 'latin1') : token.value;
+  return quoteIfSafe(bytes) ?? `{${bytes.length}+}\r\n${bytes.toString('latin1')}`;
 }
 
 /** The FETCH items exactly as the client wrote them: everything after the set. */
