@@ -62,6 +62,8 @@ export class EmbeddedEventTables {
   private recordOne(tenant: TenantRef, event: EngineEventRecord): void {
     const eventKey = row(tenant, 'events', eventBucket(event.occurredAt), eventShard(event.eventId), event.eventId);
     if (this.db.get(eventKey) !== undefined) return;
+    // From here on the event is new, inside the one transaction: whatever must happen exactly
+    // once per event (counters below; a delivery outbox) is written here.
     const stored = serializeEvent(event);
     void this.db.put(eventKey, stored);
     for (const index of indexesOf(event)) void this.db.put(row(tenant, 'event_index', index.kind, index.value, stored.occurredAtMs, event.eventId), stored);

@@ -120,6 +120,8 @@ export class CassandraEventTables {
       ),
     ]);
     if (!applied) return;
+    // From here on the event is new (this node's insert applied): whatever must happen once per
+    // event (counters below; a delivery outbox) is written here.
     const hour = new Date(hourOf(event.occurredAt));
     const uniqueKind = uniqueKindOf(event.type);
     const [, member] = await Promise.all([
