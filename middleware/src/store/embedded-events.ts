@@ -149,14 +149,17 @@ export class EmbeddedEventTables {
   async sweepEvents(tenant: TenantRef, before: Date): Promise<number> {
     const cutoff = eventBucket(new Date(hourOf(before)));
     const prefix = row(tenant, 'events');
-    const expired: { key: Key; event: SerializedEvent }[] = [];
-    for (const { key, value } of this.db.getRange({ start: prefix as Key, end: [...prefix, cutoff] as Key })) expired.push({ key, event: value as SerializedEvent });
-    for (let start = 0; start < expired.length; start += SWEEP_BATCH) {
+    let removed = 0;
+    for (;;) {
+      // A batch at a time: a large backlog is never held in memory, nor the writer long.
+      const expired: { key: Key; event: SerializedEvent }[] = [];
+      for (const { key, value } of this.db.getRange({ start: prefix as Key, end: [...prefix, cutoff] as Key, limit: SWEEP_BATCH })) expired.push({ key, event: value as SerializedEvent });
+      if (expired.length === 0) return removed;
       await atomically(this.db, () => {
-        for (const { key, event } of expired.slice(start, start + SWEEP_BATCH)) this.forget(tenant, key, deserializeEvent(event));
+        for (const { key, event } of expired) this.forget(tenant, key, deserializeEvent(event));
       });
+      removed += expired.length;
     }
-    return expired.length;
   }
 
   /** Must run inside `atomically`. */
