@@ -91,6 +91,9 @@ export const ENGINE_LOG_CODES = {
   resumed: 'INLAY_PROXY_ENGINE_RESUMED',
   /** A COPY/MOVE of a virtual message could not be materialised in the destination. */
   materialiseFailed: 'INLAY_PROXY_MATERIALISE_FAILED',
+  /** No internal token configured and none readable or writable in the data directory: the
+   *  proxy runs without injection. */
+  noInternalToken: 'INLAY_PROXY_NO_INTERNAL_TOKEN',
 } as const;
 
 /** Codes the operations listener (ops/ops-server.ts) logs; nothing a mail client sees. */

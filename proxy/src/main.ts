@@ -5,7 +5,7 @@
  * EX_CONFIG, so systemd does not restart in a loop on a config that can never work).
  */
 import { describeInternalTokenSource, loadConfig, proxyEngineUrl, resolveInternalToken, type InternalTokenSource } from '@inlay/schemas';
-import { PROXY_ERRORS } from './errors.js';
+import { ENGINE_LOG_CODES, PROXY_ERRORS } from './errors.js';
 import { createLogger, flushLogs } from './log.js';
 import { buildRuntime } from './runtime.js';
 import { ProxyServer } from './server.js';
@@ -26,13 +26,22 @@ async function main(): Promise<void> {
     const log = createLogger(loaded.config.logLevel, 'inlay-proxy');
     // Injection is on unless proxy.engine.url is empty: the token then comes from the config or
     // from the data directory the middleware shares (the first of the two to start writes it).
+    // Mail never depends on the campaign side: a token file that cannot be read or written (a
+    // read-only or foreign data directory) turns injection off with a warning, not start-up.
     let internalToken = loaded.config.internalToken;
-    if (proxyEngineUrl(loaded.config) !== '') {
-      const resolved = await resolveInternalToken(loaded.config.internalToken, loaded.config.dataDir);
-      internalToken = resolved.token;
-      tokenSource = resolved.source;
+    let config = loaded.config;
+    if (proxyEngineUrl(config) !== '') {
+      try {
+        const resolved = await resolveInternalToken(config.internalToken, config.dataDir);
+        internalToken = resolved.token;
+        tokenSource = resolved.source;
+      } catch (err) {
+        log.warn({ code: ENGINE_LOG_CODES.noInternalToken, err: (err as Error).message }, 'no internal token (set INLAY_INTERNAL_TOKEN): injection off');
+        config = { ...config, proxy: { ...config.proxy, engine: { ...config.proxy.engine, url: '' } } };
+      }
     }
-    runtime = buildRuntime(loaded.config, log, internalToken);
+    loaded = { ...loaded, config };
+    runtime = buildRuntime(config, log, internalToken);
   } catch (err) {
     process.stderr.write(`inlay-proxy: configuration error: ${(err as Error).message}\n`);
     process.exit(EX_CONFIG);

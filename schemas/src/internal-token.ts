@@ -20,6 +20,10 @@ export const INTERNAL_TOKEN_FILE = 'internal-token';
 /** 32 random bytes in base64url: a bearer token (RFC 6750 token68) of 43 characters. */
 const TOKEN_RANDOM_BYTES = 32;
 const MIN_TOKEN_CHARS = 16;
+/** How long a process waits for the other one to finish writing a token file it just created:
+ *  one short write, so 2 s is ample even on a loaded machine. */
+const WRITER_WAIT_ATTEMPTS = 40;
+const WRITER_WAIT_MS = 50;
 
 export type InternalTokenSource = { readonly kind: 'configured' } | { readonly kind: 'token-file'; readonly path: string; readonly generated: boolean; readonly warning?: string };
 
@@ -38,8 +42,12 @@ export async function resolveInternalToken(configured: string | undefined, dataD
     await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      const written = await readTokenFile(path);
-      if (written !== undefined) return written;
+      // The other process created it first and may still be writing it: read until it is whole.
+      for (let attempt = 0; attempt < WRITER_WAIT_ATTEMPTS; attempt++) {
+        const written = await readTokenFile(path);
+        if (written !== undefined) return written;
+        await new Promise((resolve) => setTimeout(resolve, WRITER_WAIT_MS));
+      }
     }
     throw new InternalTokenError(`cannot write the internal token file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }

@@ -22,7 +22,9 @@ export const openApiPlugin = fp(
           version: options.version,
           description:
             "Tenants, data sources, conversion points and API tokens of Inlay, on OX Engage's REST paths, and (tag \"internal\") " +
-            "the engine API the proxy calls for users' INBOX views. Errors are {code, message} with stable INLAY_MW_… codes. Secrets are write-only.",
+            "the engine API the proxy calls for users' INBOX views. Tags \"events\", \"reports\" and \"tracking\": what the engine recorded " +
+            '(injected, reinjected, read, expunged), campaign reports from counters, and what each user was shown. ' +
+            'Errors are {code, message} with stable INLAY_MW_… codes. Secrets are write-only.',
         },
         components: {
           securitySchemes: {

@@ -66,6 +66,8 @@ export class EmbeddedEventTables {
   private recordOne(tenant: TenantRef, event: EngineEventRecord): void {
     const eventKey = row(tenant, 'events', eventBucket(event.occurredAt), eventShard(event.eventId), event.eventId);
     if (this.db.get(eventKey) !== undefined) return;
+    // From here on the event is new, inside the one transaction: whatever must happen exactly
+    // once per event (counters below; a delivery outbox) is written here.
     const stored = serializeEvent(event);
     void this.db.put(eventKey, stored);
     for (const index of indexesOf(event)) void this.db.put(row(tenant, 'event_index', index.kind, index.value, stored.occurredAtMs, event.eventId), stored);
@@ -151,14 +153,17 @@ export class EmbeddedEventTables {
   async sweepEvents(tenant: TenantRef, before: Date): Promise<number> {
     const cutoff = eventBucket(new Date(hourOf(before)));
     const prefix = row(tenant, 'events');
-    const expired: { key: Key; event: SerializedEvent }[] = [];
-    for (const { key, value } of this.db.getRange({ start: prefix as Key, end: [...prefix, cutoff] as Key })) expired.push({ key, event: value as SerializedEvent });
-    for (let start = 0; start < expired.length; start += SWEEP_BATCH) {
+    let removed = 0;
+    for (;;) {
+      // A batch at a time: a large backlog is never held in memory, nor the writer long.
+      const expired: { key: Key; event: SerializedEvent }[] = [];
+      for (const { key, value } of this.db.getRange({ start: prefix as Key, end: [...prefix, cutoff] as Key, limit: SWEEP_BATCH })) expired.push({ key, event: value as SerializedEvent });
+      if (expired.length === 0) return removed;
       await atomically(this.db, () => {
-        for (const { key, event } of expired.slice(start, start + SWEEP_BATCH)) this.forget(tenant, key, deserializeEvent(event));
+        for (const { key, event } of expired) this.forget(tenant, key, deserializeEvent(event));
       });
+      removed += expired.length;
     }
-    return expired.length;
   }
 
   /** Must run inside `atomically`. */

@@ -50,7 +50,7 @@ import { translateDriverError } from './cassandra-errors.js';
 type Row = cassandra.types.Row;
 
 /** Events written at once by one recordEvents call: a large batch never floods the connection pool. */
-const RECORD_CONCURRENCY = 32;
+const RECORD_CONCURRENCY = 64;
 /** Index rows read per page of a listing. */
 const INDEX_FETCH_SIZE = 500;
 
@@ -76,9 +76,14 @@ export class CassandraEventTables {
       ),
     );
     const staging = this.stageDeliveries ? await this.stageDeliveries(tenant, events) : [];
-    for (let start = 0; start < events.length; start += RECORD_CONCURRENCY) {
-      await Promise.all(events.slice(start, start + RECORD_CONCURRENCY).map((event, offset) => this.recordOne(keyspace, event, staging[start + offset] ?? [])));
-    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < events.length) {
+        const index = next++;
+        await this.recordOne(keyspace, events[index]!, staging[index] ?? []);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECORD_CONCURRENCY, events.length) }, worker));
   }
 
   private async recordOne(keyspace: string, reported: EngineEventRecord, deliveries: readonly { query: string; params: unknown[] }[]): Promise<void> {
@@ -119,7 +124,14 @@ export class CassandraEventTables {
     const event = applied || stored === null ? reported : { ...rowToEvent(stored), occurredAt: reported.occurredAt };
     const json = JSON.stringify(serializeEvent(event));
     const day = dayOf(event.occurredAt.getTime());
-    await Promise.all([
+    const hour = new Date(hourOf(event.occurredAt));
+    const uniqueKind = uniqueKindOf(event.type);
+    // One round of writes in parallel: rows that are upserts of the same values, and — from here
+    // on only for a new event (this node's insert applied) — whatever must happen once per event
+    // (the counters; a delivery outbox).
+    const [member] = await Promise.all([
+      applied ? this.run(`INSERT INTO ${keyspace}.campaign_users (campaign_id, kind, user_key) VALUES (?, ?, ?) IF NOT EXISTS`, [event.campaignId, uniqueKind, event.userKey]) : null,
+      applied ? this.bump(keyspace, event, hour, event.type) : null,
       ...indexesOf(event).map((index) =>
         this.run(`INSERT INTO ${keyspace}.event_index (kind, value, day, occurred_at, event_id, event) VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`, [
           index.kind,
@@ -136,14 +148,7 @@ export class CassandraEventTables {
         [ttl, event.campaignId, event.variantId, event.messageId, event.uid, event.uidValidity, event.eventId, JSON.stringify(trackedJson(event)), event.userKey, event.objectId],
       ),
     ]);
-    if (!applied) return;
-    const hour = new Date(hourOf(event.occurredAt));
-    const uniqueKind = uniqueKindOf(event.type);
-    const [, member] = await Promise.all([
-      this.bump(keyspace, event, hour, event.type),
-      this.run(`INSERT INTO ${keyspace}.campaign_users (campaign_id, kind, user_key) VALUES (?, ?, ?) IF NOT EXISTS`, [event.campaignId, uniqueKind, event.userKey]),
-    ]);
-    if (member.wasApplied()) await this.bump(keyspace, event, hour, `unique:${uniqueKind}`);
+    if (member?.wasApplied()) await this.bump(keyspace, event, hour, `unique:${uniqueKind}`);
   }
 
   private bump(keyspace: string, event: EngineEventRecord, hour: Date, kind: CounterKind): Promise<unknown> {
