@@ -46,6 +46,9 @@ const SWEEP_EVERY_MS = 3_600_000;
 export class DeliveryDispatcher {
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Attempts in flight per tenant keyspace and shard: they are still first in their shard's
+   *  queue (their outcome is not written yet), so a read of the shard asks for that many more. */
+  private readonly inFlightByShard = new Map<string, number>();
   private readonly leases = new Map<string, number>();
   private readonly pointStates = new Map<string, { state: PointState; readAtMs: number }>();
   private tenants: { list: Tenant[]; readAtMs: number } | undefined;
@@ -90,7 +93,9 @@ export class DeliveryDispatcher {
       } catch (error) {
         this.log?.warn({ err: (error as Error).message }, 'delivery: a pass over the outbox failed; retrying');
       }
-      if (started === 0 && this.running) await this.sleep(this.settings.idlePollMs);
+      // Nothing new: wait for an attempt to finish (what comes after it in its shard may be due)
+      // or for the idle poll, whichever is first.
+      if (started === 0 && this.running) await Promise.race([this.sleep(this.settings.idlePollMs), ...this.inFlight.values()]);
     }
   }
 
@@ -102,13 +107,19 @@ export class DeliveryDispatcher {
       for (let shard = 0; shard < DELIVERY_SHARDS && this.running; shard++) {
         while (this.inFlight.size >= this.settings.concurrency) await Promise.race(this.inFlight.values());
         if (!(await this.holdLease(tenant, shard))) continue;
-        const due = await this.store.deliveries.dueDeliveries(tenant, shard, Date.now(), this.settings.concurrency - this.inFlight.size + 16);
+        const shardKey = `${tenant.keyspaceName}\0${shard}`;
+        const busy = this.inFlightByShard.get(shardKey) ?? 0;
+        const due = await this.store.deliveries.dueDeliveries(tenant, shard, Date.now(), this.settings.concurrency - this.inFlight.size + busy);
         for (const delivery of due) {
           const key = `${tenant.id}\0${delivery.pointId}\0${delivery.eventId}`;
           if (this.inFlight.has(key) || this.inFlight.size >= this.settings.concurrency) continue;
+          this.inFlightByShard.set(shardKey, (this.inFlightByShard.get(shardKey) ?? 0) + 1);
           const work = this.attempt(tenant, delivery)
             .catch((error: unknown) => this.log?.warn({ tenant: tenant.id, point: delivery.pointId, eventId: delivery.eventId, err: (error as Error).message }, 'delivery: recording an attempt failed; it will be retried'))
-            .finally(() => this.inFlight.delete(key));
+            .finally(() => {
+              this.inFlight.delete(key);
+              this.inFlightByShard.set(shardKey, (this.inFlightByShard.get(shardKey) ?? 1) - 1);
+            });
           this.inFlight.set(key, work);
           started++;
         }
