@@ -206,6 +206,13 @@ test('finished deliveries and their attempts are swept after the retention; pend
   expect((await t.store.deliveries.getDelivery(tenant, 'swept', waiting.eventId))?.state).toBe('pending');
 });
 
+test('a point saved without a type is a webhook point', async () => {
+  const tenant = await tenantWith([]);
+  const saved = await t.request('PUT', `/api/tenants/${tenant.id}/conversionPoints`, { body: [{ id: 'plain', eventType: 'read', connectionInformation: { url: receiver.url('/plain') } }] });
+  expect(saved.json()).toEqual([{ id: 'plain', type: 'webhook', eventType: 'read', connectionInformation: { url: receiver.url('/plain') } }]);
+  expect(((await t.request('GET', `/api/tenants/${tenant.id}/conversionPoints/plain/secret`)).json() as { secret: string }).secret).toMatch(/^whsec_/);
+});
+
 describe('seed compatibility', () => {
   test("the seed's ongage points are a GET of the filled URL, placeholders URL-encoded", async () => {
     const url = `${receiver.url('/pixel')}?id={{eventId}}&type={{eventType}}&c={{campaignId}}&u={{email}}&m={{messageId}}&at={{occurredAt}}`;
