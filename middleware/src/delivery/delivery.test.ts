@@ -10,6 +10,8 @@ import { startWebhookReceiver, type WebhookReceiver } from '../testing/webhook-r
 import { deliveryConfig, makeEvent, waitFor } from '../testing/delivery-fixture.js';
 import { AddressGuard } from './address-guard.js';
 import { createDeliveryService, type DeliveryService } from './delivery-service.js';
+import { decideOutcome } from './outcome.js';
+import { deliveryShard } from './plan.js';
 
 let t: TestApp;
 let receiver: WebhookReceiver;
@@ -188,6 +190,27 @@ describe('webhook delivery', () => {
     expect((await t.request('GET', `/api/tenants/${tenant.id}`)).body).not.toContain('whsec_');
     expect((await t.request('GET', `/api/tenants/${tenant.id}/conversionPoints`)).body).not.toContain('whsec_');
   });
+});
+
+test('finished deliveries and their attempts are swept after the retention; pending ones stay', async () => {
+  const tenant = await tenantWith([webhookPoint('swept', 'read')]);
+  const done = makeEvent(tenant.id, 'read', 1);
+  const waiting = makeEvent(tenant.id, 'read', 2);
+  await t.store.recordEvents(tenant, [done, waiting]);
+  const [first] = await t.store.deliveries.dueDeliveries(tenant, deliveryShard(done.eventId), Date.now(), 100).then((due) => due.filter((delivery) => delivery.eventId === done.eventId));
+  await t.store.deliveries.recordAttempt(tenant, decideOutcome(first!, { ok: true, latencyMs: 1, status: 200 }, [1000], Date.now()), 1000);
+  expect(await t.store.deliveries.sweep(tenant, Date.now() - 60_000)).toBe(0);
+  expect(await t.store.deliveries.sweep(tenant, Date.now() + 60_000)).toBe(1);
+  expect(await t.store.deliveries.getDelivery(tenant, 'swept', done.eventId)).toBeUndefined();
+  expect(await t.store.deliveries.listAttempts(tenant, 'swept', done.eventId)).toEqual([]);
+  expect((await t.store.deliveries.getDelivery(tenant, 'swept', waiting.eventId))?.state).toBe('pending');
+});
+
+test('a point saved without a type is a webhook point', async () => {
+  const tenant = await tenantWith([]);
+  const saved = await t.request('PUT', `/api/tenants/${tenant.id}/conversionPoints`, { body: [{ id: 'plain', eventType: 'read', connectionInformation: { url: receiver.url('/plain') } }] });
+  expect(saved.json()).toEqual([{ id: 'plain', type: 'webhook', eventType: 'read', connectionInformation: { url: receiver.url('/plain') } }]);
+  expect(((await t.request('GET', `/api/tenants/${tenant.id}/conversionPoints/plain/secret`)).json() as { secret: string }).secret).toMatch(/^whsec_/);
 });
 
 describe('seed compatibility', () => {

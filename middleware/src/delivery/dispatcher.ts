@@ -42,12 +42,18 @@ const PARKED_MS = 3_600_000;
 const CACHE_MS = 2000;
 /** The embedded store's retention sweep runs this often. */
 const SWEEP_EVERY_MS = 3_600_000;
+/** A tenant whose outbox failed to read is left alone this long (and logged once per failure). */
+const TENANT_REST_MS = 5000;
 
 export class DeliveryDispatcher {
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Attempts in flight per tenant keyspace and shard: they are still first in their shard's
+   *  queue (their outcome is not written yet), so a read of the shard asks for that many more. */
+  private readonly inFlightByShard = new Map<string, number>();
   private readonly leases = new Map<string, number>();
   private readonly pointStates = new Map<string, { state: PointState; readAtMs: number }>();
+  private readonly restingUntil = new Map<string, number>();
   private tenants: { list: Tenant[]; readAtMs: number } | undefined;
   private running = false;
   private loopDone: Promise<void> | undefined;
@@ -90,28 +96,50 @@ export class DeliveryDispatcher {
       } catch (error) {
         this.log?.warn({ err: (error as Error).message }, 'delivery: a pass over the outbox failed; retrying');
       }
-      if (started === 0 && this.running) await this.sleep(this.settings.idlePollMs);
+      // Nothing new: wait for an attempt to finish (what comes after it in its shard may be due)
+      // or for the idle poll, whichever is first.
+      if (started === 0 && this.running) await Promise.race([this.sleep(this.settings.idlePollMs), ...this.inFlight.values()]);
     }
   }
 
-  /** One pass over every tenant's shards; returns how many attempts it started. */
+  /** One pass over every tenant's shards; returns how many attempts it started. A tenant whose
+   *  outbox cannot be read (its keyspace gone, the store failing) is logged and left alone for a
+   *  while; the others go on. */
   private async tick(): Promise<number> {
     let started = 0;
+    const now = Date.now();
     for (const tenant of await this.currentTenants()) {
-      if (tenant.conversionPoints.length === 0) continue;
-      for (let shard = 0; shard < DELIVERY_SHARDS && this.running; shard++) {
-        while (this.inFlight.size >= this.settings.concurrency) await Promise.race(this.inFlight.values());
-        if (!(await this.holdLease(tenant, shard))) continue;
-        const due = await this.store.deliveries.dueDeliveries(tenant, shard, Date.now(), this.settings.concurrency - this.inFlight.size + 16);
-        for (const delivery of due) {
-          const key = `${tenant.id}\0${delivery.pointId}\0${delivery.eventId}`;
-          if (this.inFlight.has(key) || this.inFlight.size >= this.settings.concurrency) continue;
-          const work = this.attempt(tenant, delivery)
-            .catch((error: unknown) => this.log?.warn({ tenant: tenant.id, point: delivery.pointId, eventId: delivery.eventId, err: (error as Error).message }, 'delivery: recording an attempt failed; it will be retried'))
-            .finally(() => this.inFlight.delete(key));
-          this.inFlight.set(key, work);
-          started++;
-        }
+      if (tenant.conversionPoints.length === 0 || (this.restingUntil.get(tenant.id) ?? 0) > now) continue;
+      try {
+        started += await this.tickTenant(tenant);
+      } catch (error) {
+        this.restingUntil.set(tenant.id, Date.now() + TENANT_REST_MS);
+        this.log?.warn({ tenant: tenant.id, err: (error as Error).message }, `delivery: the tenant's outbox could not be read; trying again in ${TENANT_REST_MS / 1000} s`);
+      }
+    }
+    return started;
+  }
+
+  private async tickTenant(tenant: Tenant): Promise<number> {
+    let started = 0;
+    for (let shard = 0; shard < DELIVERY_SHARDS && this.running; shard++) {
+      while (this.inFlight.size >= this.settings.concurrency) await Promise.race(this.inFlight.values());
+      if (!(await this.holdLease(tenant, shard))) continue;
+      const shardKey = `${tenant.keyspaceName}\0${shard}`;
+      const busy = this.inFlightByShard.get(shardKey) ?? 0;
+      const due = await this.store.deliveries.dueDeliveries(tenant, shard, Date.now(), this.settings.concurrency - this.inFlight.size + busy);
+      for (const delivery of due) {
+        const key = `${tenant.id}\0${delivery.pointId}\0${delivery.eventId}`;
+        if (this.inFlight.has(key) || this.inFlight.size >= this.settings.concurrency) continue;
+        this.inFlightByShard.set(shardKey, (this.inFlightByShard.get(shardKey) ?? 0) + 1);
+        const work = this.attempt(tenant, delivery)
+          .catch((error: unknown) => this.log?.warn({ tenant: tenant.id, point: delivery.pointId, eventId: delivery.eventId, err: (error as Error).message }, 'delivery: recording an attempt failed; it will be retried'))
+          .finally(() => {
+            this.inFlight.delete(key);
+            this.inFlightByShard.set(shardKey, (this.inFlightByShard.get(shardKey) ?? 1) - 1);
+          });
+        this.inFlight.set(key, work);
+        started++;
       }
     }
     return started;

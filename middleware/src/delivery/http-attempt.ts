@@ -12,7 +12,7 @@ import type { AddressGuard } from './address-guard.js';
 /** Kept of a response for the delivery log. */
 const RESPONSE_KEEP_BYTES = 1024;
 /** Sockets kept open per receiver: enough for thousands of deliveries a second to one host. */
-const MAX_SOCKETS_PER_HOST = 64;
+const MAX_SOCKETS_PER_HOST = 128;
 
 export interface AttemptResult {
   readonly ok: boolean;

@@ -1,0 +1,133 @@
+/**
+ * Delivery benchmark: INLAY_BENCH_DELIVERY_EVENTS events (default 20,000) recorded through the
+ * store — each staging one webhook delivery in the same write — and delivered, signed, by one
+ * in-process dispatcher to a local receiver answering 204; on the embedded store and on
+ * Cassandra (one node). Prints events recorded per second (recording alone, the dispatcher off)
+ * and deliveries per second (the dispatcher draining the recorded outbox). Goals: ≥ 2,000
+ * deliveries/s embedded, ≥ 1,000/s Cassandra.
+ *
+ * Run with `npm run bench:delivery -w test` (starts its own Cassandra; INLAY_BENCH_STORES=embedded
+ * skips it).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Tenant } from '@inlay/schemas';
+import { startCassandra, type CassandraServer } from '../services/cassandra.ts';
+import { EmbeddedStore } from '../../middleware/src/store/embedded-store.ts';
+import { CassandraStore } from '../../middleware/src/store/cassandra/cassandra-store.ts';
+import type { Store } from '../../middleware/src/store/store.ts';
+import { createDeliveryService } from '../../middleware/src/delivery/delivery-service.ts';
+import { ensurePointSecret } from '../../middleware/src/delivery/dispatcher.ts';
+import { deliveryConfig, makeEvent } from '../../middleware/src/testing/delivery-fixture.ts';
+
+const EVENTS = Number(process.env['INLAY_BENCH_DELIVERY_EVENTS'] ?? 20_000);
+const STORES = (process.env['INLAY_BENCH_STORES'] ?? 'embedded,cassandra').split(',');
+/** Events per recordEvents call, calls in flight (as a busy engine records them) and attempts in
+ *  flight. One Cassandra node on two shared cores times writes out beyond about a hundred logged
+ *  batches at once, so it gets fewer. */
+const LOAD = {
+  embedded: { batch: 50, recorders: 8, concurrency: 128 },
+  cassandra: { batch: 25, recorders: 4, concurrency: 64 },
+} as const;
+
+async function startReceiver(): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
+  let count = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      count++;
+      res.writeHead(204).end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    count: () => count,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function measure(name: keyof typeof LOAD, store: Store, keyspaceName: string): Promise<void> {
+  const load = LOAD[name];
+  const receiver = await startReceiver();
+  const tenant: Tenant = {
+    id: keyspaceName.replaceAll('_', '-'),
+    name: `Bench ${name}`,
+    keyspaceName,
+    configuration: { secretKey: 'bench-hmac', hashedEmailAddresses: false },
+    conversionPoints: [{ id: 'hook', type: 'webhook', eventType: 'read', connectionInformation: { url: receiver.url } }],
+    dataSources: [],
+  };
+  await store.createTenant(tenant, { createDB: true });
+  await ensurePointSecret(store, tenant, 'hook');
+  const base = Date.now() - 60_000;
+  const events = Array.from({ length: EVENTS }, (_, index) => makeEvent(tenant.id, 'read', index + 1, `user${index % 1000}@example.org`, base + (index % 60_000)));
+
+  const recordStart = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: load.recorders }, async () => {
+      while (next < events.length) {
+        const batch = events.slice(next, next + load.batch);
+        next += load.batch;
+        await store.recordEvents(tenant, batch);
+      }
+    }),
+  );
+  const recordSeconds = (performance.now() - recordStart) / 1000;
+
+  const service = createDeliveryService(store, deliveryConfig({ concurrency: load.concurrency, attemptTimeoutMs: 15_000, leaseMs: 30_000 }), undefined);
+  const deliverStart = performance.now();
+  service.dispatcher.start();
+  while (receiver.count() < EVENTS) await new Promise((resolve) => setTimeout(resolve, 20));
+  // Delivered on the wire; the last outcomes are being written.
+  const deliverSeconds = (performance.now() - deliverStart) / 1000;
+  await service.close();
+  await receiver.close();
+  console.log(
+    `${name}: ${EVENTS} events recorded in ${recordSeconds.toFixed(1)} s = ${Math.round(EVENTS / recordSeconds)} events/s; ` +
+      `delivered in ${deliverSeconds.toFixed(1)} s = ${Math.round(EVENTS / deliverSeconds)} deliveries/s`,
+  );
+}
+
+async function main(): Promise<void> {
+  if (STORES.includes('embedded')) {
+    const dir = await mkdtemp(join(tmpdir(), 'inlay-bench-delivery-'));
+    const store = EmbeddedStore.open(dir);
+    try {
+      await measure('embedded', store, 'bench_delivery');
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  if (STORES.includes('cassandra')) {
+    let cassandra: CassandraServer | undefined;
+    try {
+      cassandra = await startCassandra();
+      const store = await CassandraStore.open({
+        contactPoints: [`${cassandra.host}:${cassandra.port}`],
+        localDataCenter: cassandra.localDataCenter,
+        registryKeyspace: 'bench_delivery_registry',
+        replication: { class: 'SimpleStrategy', replicationFactor: 1, dataCenters: [] },
+      });
+      try {
+        await measure('cassandra', store, 'bench_delivery');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await cassandra?.stop();
+    }
+  }
+}
+
+await main();
