@@ -11,7 +11,7 @@ import type { OwnFlagChange, RunningCommand, Selection } from './inbox-types.js'
 import type { SplitSet } from './inbox-map.js';
 import { answeredLocally, answeredWithSync } from './inbox-commands.js';
 import { evaluateVirtualSearch, type PreparedSearch } from './virtual-search.js';
-import { currentFlags, ownFlagChangesCounted } from './inbox-placement.js';
+import { currentFlags, sameFlags } from './inbox-placement.js';
 import { HeldAnnouncement } from './mailbox-flags.js';
 import { DROP } from '../framer.js';
 import { FetchItemsError, parseVirtualFetch, virtualFetchResponse, type VirtualFetchPlan } from './virtual-fetch.js';
@@ -41,7 +41,12 @@ export async function fetch(session: InboxSession, inbox: Inbox, tag: string, by
     : [];
   const seenStored = toSee.length > 0 ? await session.host.engine?.flags({ ...inbox.key, changes: toSee.map((uid) => ({ uid, mode: 'add', flags: ['\\Seen'] })) }) : undefined;
   const setsSeen = plan.setsSeen && (toSee.length === 0 || seenStored !== undefined);
-  if (seenStored !== undefined) ownFlagChangesCounted(inbox, seenStored, toSee);
+  // The change the middleware now counts is this session's own, where nobody else's came in
+  // between: not to be reported back to it as another session's (flagsChanges).
+  for (const message of seenStored?.messages ?? []) {
+    const shown = toSee.includes(message.uid) ? inbox.map.virtuals.find((virtual) => virtual.message.uid === message.uid) : undefined;
+    if (shown && sameFlags(message.flags, [...flagsOf(shown), '\\Seen'])) shown.flagsChanges = Math.max(shown.flagsChanges, message.flagsChanges ?? 0);
+  }
   const responseFor = (index: number): Buffer => {
     const shown = inbox.map.virtuals[index]!;
     const flags = flagsOf(shown);
