@@ -64,6 +64,15 @@ export const PROXY_ERRORS = {
     responseCode: 'UNAVAILABLE',
     text: 'Campaign message could not be updated right now; try again later',
   },
+  /** The view state behind a selected INBOX began again (InboxView.stateEpoch moved: tenant
+   *  dropped and re-created): its UIDs now name other messages, so the session ends and the
+   *  client's next SELECT resyncs under the new UIDVALIDITY. */
+  viewStateLost: {
+    code: 'INLAY_PROXY_VIEW_STATE_LOST',
+    reply: 'BYE',
+    responseCode: 'UNAVAILABLE',
+    text: 'INBOX state was reset; please reconnect',
+  },
   /** A bug in the proxy while relaying one session: that session ends, every other goes on. */
   internalError: { code: 'INLAY_PROXY_INTERNAL_ERROR', reply: 'BYE', responseCode: 'SERVERBUG', text: 'Internal error in the proxy; please reconnect' },
 } as const satisfies Record<string, ProxyErrorDefinition>;

@@ -41,7 +41,8 @@ const next = random(SEED);
 const pick = <T,>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
 
 beforeAll(async () => {
-  stack = await startInjectionStack({ dovecot, proxyEnv: { INLAY_PROXY_ENGINE_TIMEOUT_MS: '300' } });
+  // Shorter than the stalls below, long enough for answers under load (files run in parallel).
+  stack = await startInjectionStack({ dovecot, proxyEnv: { INLAY_PROXY_ENGINE_TIMEOUT_MS: '800' } });
   await stack.runCampaign('Fault offer');
 }, 60_000);
 
@@ -219,11 +220,11 @@ describe('sessions and deliveries while the middleware stalls and dies', () => {
     };
     try {
       await sleep(1500);
-      await stall(1500);
+      await stall(2500);
       await sleep(1500);
       await kill();
       await sleep(1500);
-      await stall(1000);
+      await stall(2000);
       await sleep(1000);
       await kill();
       await sleep(1500);

@@ -17,7 +17,7 @@ const tap = useImapTap();
 let stack: InjectionStack;
 
 beforeAll(async () => {
-  stack = await startInjectionStack({ dovecot, proxyEnv: { INLAY_PROXY_ENGINE_TIMEOUT_MS: '300' } });
+  stack = await startInjectionStack({ dovecot });
 }, 60_000);
 
 afterAll(async () => {
@@ -43,9 +43,15 @@ describe('the view state lost and begun again', () => {
     const before = await selected(user, 'before the drop');
     expect(before.listing).toMatch(/UID 33 ENVELOPE[^\n]*First offer/);
     await before.raw.command(`t${++tags}`, 'LOGOUT');
+    const across = await selected(user, 'selected across the drop');
 
     await stack.recreateTenant();
     await stack.runCampaign('Second offer');
+    // A session selected across the loss: its UID 33 would now name another message under its
+    // UIDVALIDITY, so it ends at its next sync and its client resyncs on reconnecting.
+    across.raw.write(`t${++tags} NOOP\r\n`);
+    expect(await across.raw.waitFor(/\* BYE \[UNAVAILABLE\][^\n]*\n/)).toMatch(/BYE/);
+    await across.raw.waitClosed();
     const after = await selected(user, 'after the drop');
     expect(after.listing).toMatch(/UID 33 ENVELOPE[^\n]*Second offer/);
     // The other message under UID 33 comes with a new UIDVALIDITY: clients resync once.

@@ -255,7 +255,8 @@ async function recordExpunge(session: InboxSession, inbox: Inbox, indexes: reado
 /**
  * EXPUNGE, or UID EXPUNGE with its set already split. The virtual messages go among the server's
  * own EXPUNGEs (before the first untagged response that is not a FETCH), as a server reports all
- * it removed before what else changed; the middleware is told at the end.
+ * it removed before what else changed; the middleware is told first (README, "When the middleware
+ * fails": an expunge it did not record is never acknowledged).
  */
 export async function expunge(session: InboxSession, inbox: Inbox, tag: string, split: SplitSet | null): Promise<RunningCommand> {
   const deleted = inbox.readOnly ? [] : deletedVirtuals(inbox.map, await currentView(session, inbox), split?.virtual);

@@ -65,7 +65,7 @@ export async function placeForGrowth(session: InboxSession, inbox: Inbox, growth
   // New mail shown without the view: a client of this node may see it without the virtual
   // messages below it, which must then never be placed anew below it (engine-memory.ts).
   if (view === undefined && highest !== undefined) engine.memory.noteShownWithoutView(inbox.key, highest * UID_SCALE);
-  if (session.selection !== inbox) return Buffer.alloc(0);
+  if (session.selection !== inbox || (view !== undefined && session.viewStateLost(inbox, view))) return Buffer.alloc(0);
   const running = session.current;
   const flags = view === undefined ? Buffer.alloc(0) : flagUpdates(inbox, view, running?.updatesCarryUid === true, running?.ownFlagChange);
   const withdrawn = view !== undefined && !running?.forbidsExpunge && nothingNumberedAfter() ? withdrawals(inbox, view) : Buffer.alloc(0);

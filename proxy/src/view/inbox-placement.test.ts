@@ -12,7 +12,7 @@ const view = (...uids: number[]): InboxView => ({ known: true, epoch: 1, message
 
 /** Real messages with server UIDs 1..known, all told to the client. */
 function inboxKnowing(known: number): Inbox {
-  return { kind: 'inbox', readOnly: false, map: new InboxMap(known), key: { login: 'u', mailbox: 'INBOX', serverUidValidity: 1 }, flags: new MailboxFlags(), syncedUidNext: known + 1, viewUidBound: known + 1 };
+  return { kind: 'inbox', readOnly: false, map: new InboxMap(known), key: { login: 'u', mailbox: 'INBOX', serverUidValidity: 1 }, flags: new MailboxFlags(), syncedUidNext: known + 1, viewUidBound: known + 1, stateEpoch: 0, stateEpochGuessed: false };
 }
 
 const order = (inbox: Inbox, newUidsInOrder: number[]): number[] => {

@@ -81,7 +81,7 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       const map = new InboxMap(figures.exists);
       const flags = new MailboxFlags();
       for (const text of lines) flags.serverLine(text, true);
-      const inbox: Inbox = { kind: 'inbox', readOnly, map, key, flags, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext, stateEpoch: 0, ...(engine ? { memory: engine.memory } : {}) };
+      const inbox: Inbox = { kind: 'inbox', readOnly, map, key, flags, syncedUidNext: figures.uidNext, viewUidBound: figures.uidNext, stateEpoch: 0, stateEpochGuessed: false, ...(engine ? { memory: engine.memory } : {}) };
       session.selection = inbox;
       const viewMatches = early !== undefined && remembered === figures.uidValidity;
       // The client is about to learn EXISTS and UIDNEXT: raise the epoch first (see the header),
@@ -90,7 +90,9 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       const view = shown?.view ?? (viewMatches ? early : undefined);
       // The view state's epoch goes into UIDVALIDITY; without an answer, the one this node last
       // saw keeps UIDVALIDITY as it was (a cold node shows the one of epoch 0: README).
-      inbox.stateEpoch = view?.stateEpoch ?? engine?.memory.stateEpoch(key) ?? 0;
+      const knownEpoch = view !== undefined ? (view.stateEpoch ?? 0) : engine?.memory.stateEpoch(key);
+      inbox.stateEpoch = knownEpoch ?? 0;
+      inbox.stateEpochGuessed = engine !== null && knownEpoch === undefined;
       map.noteAssignedBelow(view?.uidNext);
       // UIDNEXT never goes backwards, answer or not: this node remembers what it was told.
       if (engine) map.noteAssignedBelow(engine.memory.uidNext(key) || undefined);

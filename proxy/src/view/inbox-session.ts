@@ -475,6 +475,7 @@ export class InboxSession {
 
   /** Keywords set elsewhere, withdrawn or expunged elsewhere, flags changed elsewhere, new messages; EXPUNGE only when legal. */
   applyViewChanges(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView, withUid: boolean, allowExpunge = true): Buffer {
+    if (this.viewStateLost(inbox, view)) return Buffer.alloc(0);
     const { map } = inbox;
     const parts: Buffer[] = [];
     // In the order Dovecot reports changes: keywords new to the mailbox, flags, expunges, new messages.
@@ -486,6 +487,24 @@ export class InboxSession {
     }
     parts.push(showPlaceable(inbox, view));
     return Buffer.concat(parts);
+  }
+
+  /**
+   * Whether `view` belongs to another view state than the one the session selected with (its
+   * stateEpoch moved: the state was lost and began again): its UIDs then name other messages
+   * under the UIDVALIDITY this client holds, so the session ends (BYE [UNAVAILABLE]) and the
+   * next SELECT shows the new UIDVALIDITY. A session that selected without knowing the epoch
+   * ignores such views instead (README, "UIDVALIDITY and the view state").
+   */
+  viewStateLost(inbox: Extract<Selection, { kind: 'inbox' }>, view: InboxView): boolean {
+    if (!view.known || (view.stateEpoch ?? 0) === inbox.stateEpoch) return false;
+    // Selected on a cold node with the middleware away (epoch 0, nothing known): the session
+    // shows real mail only under that UIDVALIDITY, and stays so until the client selects again.
+    if (inbox.stateEpochGuessed) return true;
+    this.log.warn({ code: PROXY_ERRORS.viewStateLost.code, was: inbox.stateEpoch, now: view.stateEpoch ?? 0 }, 'the INBOX view state began again; ending the session so the client resyncs');
+    this.selection = { kind: 'none' };
+    this.host.endSession('INBOX view state reset', PROXY_ERRORS.viewStateLost);
+    return true;
   }
 
   /** The view state epoch in the client UIDVALIDITY of the INBOX under this server UIDVALIDITY:

@@ -88,6 +88,8 @@ export type Selection =
       readonly memory?: ViewMemory;
       /** The view state epoch in this session's client UIDVALIDITY, fixed once SELECT has the view. */
       stateEpoch: number;
+      /** No view and no remembered epoch at SELECT: stateEpoch is 0 by default, not known. */
+      stateEpochGuessed: boolean;
       /** Every real message of the session's view has a server UID below this (Infinity: not known
        *  since new mail arrived). A virtual message can go at the end only when its anchor is
        *  below syncedUidNext and at least viewUidBound − 1. */

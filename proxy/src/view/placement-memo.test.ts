@@ -11,7 +11,7 @@ function inbox(login: string) {
   const map = new InboxMap(10);
   map.appendAfter(virtual(5 * 16 + 1), 3); // anchor 5: 3 real messages have a UID up to 5
   map.appendAfter(virtual(11 * 16 + 1), 9); // anchor 11
-  return { kind: 'inbox' as const, readOnly: false, map, key: { login, mailbox: 'INBOX', serverUidValidity: 77 }, flags: new MailboxFlags(), syncedUidNext: 13, viewUidBound: 13 };
+  return { kind: 'inbox' as const, readOnly: false, map, key: { login, mailbox: 'INBOX', serverUidValidity: 77 }, flags: new MailboxFlags(), syncedUidNext: 13, viewUidBound: 13, stateEpoch: 0, stateEpochGuessed: false };
 }
 
 describe('the placement remembered for a SELECT of the same messages', () => {

@@ -7,7 +7,7 @@ import { prepareSearch } from './virtual-search.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 
-const inbox: Inbox = { kind: 'inbox', readOnly: false, map: new InboxMap(3), key: { login: 'u', mailbox: 'INBOX', serverUidValidity: 1 }, flags: new MailboxFlags(), syncedUidNext: 4, viewUidBound: 4 };
+const inbox: Inbox = { kind: 'inbox', readOnly: false, map: new InboxMap(3), key: { login: 'u', mailbox: 'INBOX', serverUidValidity: 1 }, flags: new MailboxFlags(), syncedUidNext: 4, viewUidBound: 4, stateEpoch: 0, stateEpochGuessed: false };
 
 function namesSets(criteria: string): boolean {
   const line = `t UID SEARCH ${criteria}\r\n`;
