@@ -65,6 +65,14 @@ export class InboxSession {
   private idleResuming = false;
   /** From the client command's tagged line until its answer is out: growth is announced at once. */
   private completing = false;
+  /** The line just decided went into `held` (so its literal must follow it there). */
+  private lineHeld = false;
+  /**
+   * Where the literal of the response whose line was just decided goes: a response (line and
+   * literals) moves as one unit, so a held line's literal is held after it and a dropped line's
+   * literal is dropped. Without this a literal overtook its held line (issue 11, item 9).
+   */
+  literalFate: 'pass' | 'hold' | 'drop' = 'pass';
 
   constructor(readonly host: InboxHost) {}
 
@@ -94,9 +102,20 @@ export class InboxSession {
     const chosen = bytes ?? line;
     if (this.held !== null) {
       this.held.push(Buffer.from(chosen));
+      this.lineHeld = true;
       return DROP;
     }
     return bytes ?? PASS;
+  }
+
+  /**
+   * Literal bytes of a response whose line was held: held after it. True when nothing is held
+   * any more (the held output went out meanwhile, this line with it): the rest follows directly.
+   */
+  holdLiteral(chunk: Buffer): boolean {
+    if (this.held === null) return true;
+    this.held.push(Buffer.from(chunk));
+    return false;
   }
 
   // --- hidden commands ---
@@ -114,6 +133,13 @@ export class InboxSession {
   // --- server responses ---
 
   onServerLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
+    this.lineHeld = false;
+    const verdict = this.decideServerLine(line, first, literal);
+    this.literalFate = literal === null || verdict !== DROP ? 'pass' : this.lineHeld ? 'hold' : 'drop';
+    return verdict;
+  }
+
+  private decideServerLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
     if (!first) return this.continueFetch(line, literal);
     const c0 = line[0];
     if (c0 === 0x2a /* * */) return this.untagged(line, literal);
