@@ -23,6 +23,7 @@ import { rememberPlacement, rememberedRealUpTo } from './placement-memo.js';
 import type { InboxSession } from './inbox-session.js';
 import type { RunningCommand, Selection } from './inbox-types.js';
 import { DROP, PASS } from '../framer.js';
+import { hasHiddenResponseCode } from './response-codes.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 
@@ -112,6 +113,8 @@ function codeName(code: string): 'uidValidity' | 'uidNext' | 'unseen' {
 }
 
 function rewriteSelectLine(session: InboxSession, inbox: Inbox, text: string, serverUnseen: number): Buffer {
+  // [HIGHESTMODSEQ], [MAILBOXID] …: codes of extensions the client was not offered.
+  if (hasHiddenResponseCode(text)) return Buffer.alloc(0);
   const { map } = inbox;
   const match = SELECT_LINE.exec(text);
   if (match?.[2]?.toUpperCase() === 'EXISTS') {

@@ -26,6 +26,7 @@ import { PROXY_ERRORS } from '../errors.js';
 import { appendedToInbox, placeForGrowth, type PendingGrowth } from './inbox-growth.js';
 import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
 import type { HiddenResult, InboxHost, RunningCommand, Selection } from './inbox-types.js';
+import { hasHiddenResponseCode } from './response-codes.js';
 import { beforeCompletion, parseFetchHead, rewriteFetchUids, rewriteUidCodes, type FetchScanState } from './response-rewrite.js';
 
 interface HiddenCommand {
@@ -327,6 +328,7 @@ export class InboxSession {
           return this.out(null, line);
       }
     }
+    if (hasHiddenResponseCode(text)) return this.held === null ? DROP : this.out(Buffer.alloc(0), line);
     if (/^\* OK \[(UIDNEXT|UIDVALIDITY|COPYUID)/i.test(text)) return this.out(this.rewriteCodes(inbox, text), line);
     const flags = inbox.flags.serverLine(text);
     if (flags === '') return this.held === null ? DROP : this.out(Buffer.alloc(0), line);
@@ -368,6 +370,11 @@ export class InboxSession {
     this.fetchSeq = head.serverSeq;
     const body = rewriteFetchUids(line, head.listStart, this.fetchScan, (uid) => this.sawServerUid(inbox, uid, head.serverSeq));
     if (literal === null) this.fetchScan = null;
+    // Nothing left once a hidden data item (MODSEQ) is taken out: no response at all.
+    if (literal === null && /^\(\)\r?\n$/.test(body.toString('latin1', head.listStart))) {
+      if (before !== null) return this.out(before, line);
+      return this.held === null ? DROP : this.out(NOTHING, line);
+    }
     const renumbered = Buffer.concat([Buffer.from(`* ${clientSeq} FETCH `), body.subarray(head.listStart)]);
     return this.out(before ? Buffer.concat([before, renumbered]) : renumbered, line);
   }

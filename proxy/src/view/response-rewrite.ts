@@ -25,6 +25,8 @@ export interface FetchHead {
 }
 
 const FETCH_HEAD = /^\* (\d+) FETCH \(/i;
+/** ` (n)` after a top-level MODSEQ item (RFC 7162: a 63-bit number). */
+const MODSEQ_VALUE = /^ \(\d{1,20}\)/;
 
 export function parseFetchHead(line: Buffer): FetchHead | null {
   const match = FETCH_HEAD.exec(line.toString('latin1', 0, Math.min(line.length, 32)));
@@ -61,6 +63,20 @@ export function rewriteFetchUids(segment: Buffer, start: number, state: FetchSca
         if (text[end] === '<') end = Math.max(end, text.indexOf('>', end) + 1);
       }
       const word = text.slice(i, end);
+      const modseq = word.toUpperCase() === 'MODSEQ' ? MODSEQ_VALUE.exec(text.slice(end, end + 26)) : null;
+      if (modseq !== null) {
+        // CONDSTORE is hidden, yet a server may send MODSEQ once something enabled it (Cyrus
+        // does mid-session): virtual messages have none, so no message shows one.
+        let from = i;
+        let to = end + modseq[0].length;
+        if (text[from - 1] === ' ') from--;
+        else if (text[to] === ' ') to++;
+        out += text.slice(copiedTo, from);
+        copiedTo = to;
+        state.afterUidKeyword = false;
+        i = to;
+        continue;
+      }
       if (state.afterUidKeyword && /^\d+$/.test(word)) {
         const serverUid = Number(word);
         onUid(serverUid);
