@@ -27,7 +27,7 @@ import { appendedToInbox, placeForGrowth, type PendingGrowth } from './inbox-gro
 import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
 import type { HiddenResult, InboxHost, RunningCommand, Selection } from './inbox-types.js';
 import { hasHiddenResponseCode } from './response-codes.js';
-import { beforeCompletion, parseFetchHead, rewriteFetchUids, rewriteUidCodes, type FetchScanState } from './response-rewrite.js';
+import { beforeCompletion, parseFetchHead, rewriteFetchUids, rewriteUidCodes, uidFirst, type FetchScanState } from './response-rewrite.js';
 
 interface HiddenCommand {
   readonly tag: string;
@@ -66,6 +66,8 @@ export class InboxSession {
   private idleResuming = false;
   /** From the client command's tagged line until its answer is out: growth is announced at once. */
   private completing = false;
+  /** The IDLE whose DONE the client sent and the relay passed on (it ends at the server's answer). */
+  private idleEndedByClient: RunningCommand | null = null;
   /** The line just decided went into `held` (so its literal must follow it there). */
   private lineHeld = false;
   /**
@@ -199,7 +201,13 @@ export class InboxSession {
   /** The client ended IDLE: true when the proxy had already ended it upstream (the DONE is ours to drop). */
   clientEndsIdle(): boolean {
     const pause = this.idlePause;
-    if (pause === null) return false;
+    if (pause === null) {
+      // The client's DONE goes upstream: mail reported from now on is held to the IDLE's
+      // completion, as for any command. Pausing (a DONE of our own) would reach the server as a
+      // command once its IDLE is over (Cyrus: "* BAD Invalid tag"), and the IDLE be resumed.
+      this.idleEndedByClient = this.current;
+      return false;
+    }
     pause.clientDone = true;
     return true;
   }
@@ -375,7 +383,8 @@ export class InboxSession {
       if (before !== null) return this.out(before, line);
       return this.held === null ? DROP : this.out(NOTHING, line);
     }
-    const renumbered = Buffer.concat([Buffer.from(`* ${clientSeq} FETCH `), body.subarray(head.listStart)]);
+    const ordered = literal === null ? uidFirst(body, head.listStart) : body;
+    const renumbered = Buffer.concat([Buffer.from(`* ${clientSeq} FETCH `), ordered.subarray(head.listStart)]);
     return this.out(before ? Buffer.concat([before, renumbered]) : renumbered, line);
   }
 
@@ -416,14 +425,15 @@ export class InboxSession {
     }
     this.growths++;
     const running = this.current;
-    const commandRunning = running !== null ? !running.idles : this.host.passThroughRunning();
+    const idling = running?.idles === true && this.idleEndedByClient !== running;
+    const commandRunning = running !== null ? !idling : this.host.passThroughRunning();
     if (commandRunning && this.hiddenCommand === null && !this.completing) {
       this.pendingGrowth = { count, slot: null, pinned: 0 };
       this.hold();
       return DROP;
     }
     // In IDLE: end it upstream, place the mail at its answer, idle on (the client sees one EXISTS).
-    if (running?.idles && this.hiddenCommand === null && !this.completing && !this.idleInterrupted && running.pauseIdle?.()) {
+    if (idling && this.hiddenCommand === null && !this.completing && !this.idleInterrupted && running?.pauseIdle?.()) {
       this.idlePause = { clientDone: false };
       this.pendingGrowth = { count, slot: null, pinned: 0 };
       this.hold();
