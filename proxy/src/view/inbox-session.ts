@@ -111,6 +111,13 @@ export class InboxSession {
     return bytes ?? PASS;
   }
 
+  /** A command family's verdict on a line, kept in order with what is held (new mail waiting). */
+  private inOrder(verdict: LineVerdict, line: Buffer): LineVerdict {
+    if (verdict === PASS) return this.out(null, line);
+    if (Buffer.isBuffer(verdict)) return this.out(verdict, line);
+    return verdict;
+  }
+
   /**
    * Literal bytes of a response whose line was held: held after it. True when nothing is held
    * any more (the held output went out meanwhile, this line with it): the rest follows directly.
@@ -150,7 +157,7 @@ export class InboxSession {
       this.idleResuming = false;
       return DROP;
     }
-    if (c0 === 0x2b /* + */) return this.current?.untagged?.(line, literal) ?? this.out(null, line);
+    if (c0 === 0x2b /* + */) return this.inOrder(this.current?.untagged?.(line, literal) ?? PASS, line);
     const space = line.indexOf(0x20);
     const tag = line.toString('latin1', 0, space);
     const hidden = this.hiddenCommand;
@@ -251,7 +258,7 @@ export class InboxSession {
       return extra === null ? bytes : beforeCompletion(bytes, extra);
     });
     void finished.then(
-      (bytes) => this.finishAsync(bytes),
+      (bytes) => this.finishAsync(running.heldAfterAnswer === true ? this.answerThenHeld(bytes) : bytes),
       (err: Error) => {
         if (this.beyondScale(err)) return this.host.endSession(UID_SCALE_END_REASON, PROXY_ERRORS.inboxUidsBeyondScale);
         this.log.error({ err: err.message, stack: err.stack }, 'INBOX view: completing a command failed; passing the server answer on');
@@ -259,6 +266,18 @@ export class InboxSession {
       },
     );
     return DROP;
+  }
+
+  /**
+   * The answer whole, then what was held while it completed: new mail reported by the hidden
+   * commands of a SELECT comes after its completion (an EXISTS may come at any time), so the
+   * UIDNEXT the answer gave still covers every message the answer counted.
+   */
+  private answerThenHeld(answer: Buffer): Buffer {
+    if (this.held === null || this.held.length === 0) return answer;
+    const held = this.release();
+    this.hold();
+    return Buffer.concat([answer, held]);
   }
 
   private finishAsync(bytes: Buffer): void {
@@ -292,7 +311,7 @@ export class InboxSession {
       if (!(knownToClient && /\bFLAGS\b/i.test(text))) return DROP;
     }
     const special = this.current?.untagged?.(line, literal);
-    if (special !== undefined) return special;
+    if (special !== undefined) return this.inOrder(special, line);
     const inbox = this.inbox;
     if (!inbox) return this.out(null, line);
     const number = /^\* (\d+) (EXISTS|EXPUNGE|FETCH|RECENT)\b/i.exec(line.toString('latin1', 0, 32));
