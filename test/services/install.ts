@@ -96,7 +96,14 @@ const unpackInFlight = new Map<string, Promise<UnpackedPackages>>();
 export function ensureUnpackedDebianPackages(name: string, pkgs: readonly string[]): Promise<UnpackedPackages> {
   const running = unpackInFlight.get(name);
   if (running) return running;
-  const task = unpack(name, pkgs).finally(() => unpackInFlight.delete(name));
+  const task = unpack(name, pkgs)
+    .catch(async (error: unknown) => {
+      // Package lists older than the mirror name versions it no longer has: refresh them once.
+      if (aptListsUpdated) throw error;
+      await inAptQueue(updateAptListsOnce);
+      return unpack(name, pkgs);
+    })
+    .finally(() => unpackInFlight.delete(name));
   unpackInFlight.set(name, task);
   return task;
 }
