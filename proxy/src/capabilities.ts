@@ -1,56 +1,63 @@
 /**
  * Which upstream capabilities a client may see through the proxy, and the rewriting of the
  * places a capability list travels: `* CAPABILITY …`, `[CAPABILITY …]` response codes, and
- * `* ENABLED …`. Extensions whose semantics the proxy does not (yet) keep consistent with the
- * INBOX it shows are hidden, and ENABLE of them is answered as if they did not exist.
+ * `* ENABLED …`. By allowlist: an extension is advertised only where every command, response
+ * code and data item of it is handled in an injected INBOX (or cannot touch INBOX messages at
+ * all); any other — including ones no server had when this list was written — is hidden, and
+ * ENABLE of it is answered as a server without it would. proxy/README.md lists every extension
+ * of Dovecot 2.3 and Cyrus 3.6 and what happens to it.
+ *
+ * Must never let an unknown capability through: a new server version advertising something
+ * new would otherwise reach clients unchecked (issue 11, item 10: Cyrus' XMOVE).
  */
 
-/**
- * Hidden because they change message numbering, response shapes or the stream itself in ways
- * the INBOX rewriting does not handle yet (ARCHITECTURE.md). Prefix entries end with "=".
- */
-const HIDDEN_EXACT = new Set([
-  'CONDSTORE', // MODSEQ per message: virtual messages would need their own
-  'QRESYNC', // VANISHED instead of EXPUNGE, resync by UID sets
-  'ESORT',
-  'NOTIFY', // unsolicited responses for other mailboxes at any time
-  'SEARCHRES', // "$" refers to a server-side result the proxy cannot see
-  'PARTIAL', // paged ESEARCH results count virtual messages wrongly
-  'OBJECTID', // EMAILID/THREADID for virtual messages
-  'BINARY', // decoded fetches of virtual bodies; literal8 in APPEND
-  'MULTISEARCH',
-  'IMAP4REV2', // changes EXPUNGE/SEARCH/FETCH semantics for the whole session once enabled
-  'ESEARCH', // SEARCH RETURN (…) answers with sets and counts the INBOX view would have to recompute
-  'LIST-STATUS', // STATUS of INBOX inside LIST responses: counts without the virtual messages
-  'CATENATE', // APPEND parts by IMAP URL: UIDs of INBOX messages the server does not have
-  'URLAUTH', // URLs naming INBOX UIDs
-  'WITHIN', // OLDER/YOUNGER search keys, not evaluated on virtual messages
-  'PREVIEW', // FETCH PREVIEW of virtual messages
-  'SAVEDATE', // FETCH SAVEDATE of virtual messages
-  'UTF8=ACCEPT', // would change how strings of virtual messages must be sent
+/** Capabilities shown exactly as named (upper case). */
+const ALLOWED_EXACT = new Set([
+  'IMAP4REV1',
+  'LITERAL+', // RFC 7888: framing only, the framers follow both forms
+  'LITERAL-',
+  'SASL-IR',
+  'ID', // answered by the proxy with the client's ID forwarded (imap-id.ts)
+  'ENABLE', // filtered by relay-commands.ts: nothing hidden gets enabled
+  'IDLE', // the view idles for the client (inbox-commands.ts)
+  'UNSELECT', // handled like CLOSE without expunge (inbox-commands.ts)
+  'NAMESPACE', // mailbox level: no message numbers
+  'LOGIN-REFERRALS',
+  'MAILBOX-REFERRALS',
+  'CHILDREN', // LIST attributes only
+  'LIST-EXTENDED',
+  'SPECIAL-USE',
+  'CREATE-SPECIAL-USE',
+  'UIDPLUS', // APPENDUID/COPYUID rewritten, UID EXPUNGE handled
+  'MOVE', // handled with COPY (inbox-commands.ts)
+  'MULTIAPPEND', // APPENDUID with a set, rewritten like a single one
+  'I18NLEVEL=1', // the local SEARCH compares with i;unicode-casemap (search-unicode.ts)
+  'ACL', // rights on mailboxes, not messages
+  'LIST-MYRIGHTS',
+  'QUOTA', // mailbox and quota-root level
+  'METADATA', // per mailbox or server, never per message
+  'METADATA-SERVER',
 ]);
-const HIDDEN_PREFIXES = [
-  'SORT', // SORT and SORT=DISPLAY
-  'THREAD=',
-  'CONTEXT=',
-  'COMPRESS=', // would turn the stream into deflate: the framer could no longer read it
-  'SEARCH=', // SEARCH=FUZZY: relevancy scores for virtual messages
-  'SNIPPET=', // FETCH SNIPPET of virtual messages
-  'STATUS=', // STATUS=SIZE: the INBOX size without the virtual messages
+/** Capabilities shown with any value after the "=". */
+const ALLOWED_PREFIXES = [
+  'AUTH=', // SASL mechanisms (pre-login lists are the proxy's own; after login they are inert)
+  'RIGHTS=', // RFC 4314 rights letters
+  'APPENDLIMIT=', // a size, nothing about numbering
 ];
 
 /** The capabilities the proxy owns: never taken from the upstream's list. */
 const PROXY_OWNED = new Set(['STARTTLS', 'LOGINDISABLED']);
 
-export function isHiddenCapability(capability: string): boolean {
+export function isAllowedCapability(capability: string): boolean {
   const upper = capability.toUpperCase();
-  if (HIDDEN_EXACT.has(upper)) return true;
-  return HIDDEN_PREFIXES.some((prefix) => upper === prefix || upper.startsWith(prefix.endsWith('=') ? prefix : `${prefix}=`));
+  if (PROXY_OWNED.has(upper)) return false;
+  if (ALLOWED_EXACT.has(upper)) return true;
+  return ALLOWED_PREFIXES.some((prefix) => upper.startsWith(prefix) && upper.length > prefix.length);
 }
 
 /** Filters an upstream capability list as seen after login. */
 export function visibleCapabilities(capabilities: readonly string[]): string[] {
-  return capabilities.filter((capability) => !isHiddenCapability(capability) && !PROXY_OWNED.has(capability.toUpperCase()));
+  return capabilities.filter(isAllowedCapability);
 }
 
 const CAPABILITY_WORD = Buffer.from('CAPABILITY ');
@@ -91,7 +98,7 @@ export function rewriteCapabilityLine(line: Buffer, afterTag: number): Buffer | 
   if (untagged && startsWithIgnoringCase(line, 2, ENABLED_WORD)) {
     const end = lineEnd(line);
     const list = line.toString('latin1', 2 + ENABLED_WORD.length, end).split(' ').filter(Boolean);
-    const kept = list.filter((capability) => !isHiddenCapability(capability));
+    const kept = list.filter(isAllowedCapability);
     return kept.length === list.length ? null : Buffer.from(`* ENABLED${kept.map((c) => ` ${c}`).join('')}\r\n`, 'latin1');
   }
   return null;

@@ -73,6 +73,12 @@ export const PROXY_ERRORS = {
     responseCode: 'UNAVAILABLE',
     text: 'INBOX state was reset; please reconnect',
   },
+  /** A command the INBOX view does not know, while INBOX is selected: it may carry sequence
+   *  numbers or UIDs in the client's numbering, which the server would take for its own
+   *  (issue 11, item 10: Cyrus' UID XMOVE moved another message). Refused, never passed on. */
+  commandNotInInbox: { code: 'INLAY_PROXY_COMMAND_NOT_IN_INBOX', reply: 'BAD', text: 'Command not supported in INBOX through this proxy' },
+  /** SELECT/EXAMINE INBOX with parameters (CONDSTORE, QRESYNC …): extensions the proxy hides. */
+  selectParametersRefused: { code: 'INLAY_PROXY_SELECT_PARAMETERS', reply: 'BAD', text: 'SELECT/EXAMINE parameters are not supported for INBOX through this proxy' },
   /** A bug in the proxy while relaying one session: that session ends, every other goes on. */
   internalError: { code: 'INLAY_PROXY_INTERNAL_ERROR', reply: 'BYE', responseCode: 'SERVERBUG', text: 'Internal error in the proxy; please reconnect' },
 } as const satisfies Record<string, ProxyErrorDefinition>;

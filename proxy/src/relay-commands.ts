@@ -5,7 +5,7 @@
  */
 import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from './errors.js';
 import { DROP, PASS, type LineVerdict } from './framer.js';
-import { isHiddenCapability } from './capabilities.js';
+import { isAllowedCapability } from './capabilities.js';
 import { ImapSyntaxError, parseCommand } from './imap-syntax.js';
 
 /** What a rule may do besides returning a verdict. */
@@ -25,12 +25,12 @@ const refuse =
     return DROP;
   };
 
-/** ENABLE (RFC 5161): hidden extensions are dropped from the request, as a server ignores unknown ones. */
+/** ENABLE (RFC 5161): extensions not on the allowlist are dropped from the request, as a server ignores unknown ones. */
 const enable: RelayCommandRule = (control, tag, line) => {
   const words = capabilityNames(line);
   // Not a list of atoms: the server refuses it as it would without us.
   if (words === null) return PASS;
-  const kept = words.filter((word) => !isHiddenCapability(word));
+  const kept = words.filter(isAllowedCapability);
   if (kept.length === words.length) return PASS;
   if (kept.length === 0) {
     control.sendToClient(Buffer.from(`* ENABLED\r\n${tag} OK ENABLE completed\r\n`, 'latin1'));

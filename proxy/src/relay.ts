@@ -79,6 +79,8 @@ export class Relay implements RelayControl {
   private resumedWhilePushing = false;
   /** What the command being received may carry in literals (set at its first line). */
   private literalCommand: LiteralCommand | null = null;
+  /** Where the literal of the server response being read goes: with its line, as one unit. */
+  private serverLiteralFate: 'pass' | 'hold' | 'drop' = 'pass';
 
   constructor(
     private readonly owner: RelayOwner,
@@ -92,7 +94,11 @@ export class Relay implements RelayControl {
       onLineTooLong: (max) => this.onClientLineTooLong(max),
     };
     // Server lines past the limit are streamed by the framer, never refused.
-    const fromServer: FrameHandler = { onLine: (line, first, literal) => this.onServerResponse(line, first, literal), onLiteralData: () => true, onLineTooLong: () => {} };
+    const fromServer: FrameHandler = {
+      onLine: (line, first, literal) => this.onServerResponse(line, first, literal),
+      onLiteralData: (chunk) => this.onServerLiteral(chunk),
+      onLineTooLong: () => {},
+    };
     this.clientFramer = new ImapFramer('client', fromClient, (bytes) => upstream.write(bytes), limit);
     this.serverFramer = new ImapFramer('server', fromServer, (bytes) => client.write(bytes), limit);
     this.inbox = new InboxSession({
@@ -519,8 +525,10 @@ export class Relay implements RelayControl {
 
   onServerResponse(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
     let verdict: LineVerdict = PASS;
+    this.serverLiteralFate = 'pass';
     if (this.inbox.inbox !== null || this.inbox.current !== null) {
       verdict = this.inbox.onServerLine(line, first, literal);
+      this.serverLiteralFate = this.inbox.literalFate;
       if (verdict === STOP) return STOP;
       if (verdict === PASS && first) verdict = this.inspectServerLine(line);
       if (first && this.passThrough.running && line[0] !== STAR && line[0] !== PLUS) {
@@ -541,6 +549,18 @@ export class Relay implements RelayControl {
       if (this.ending !== null) setImmediate(() => this.finish(this.ending ?? 'ended'));
     }
     return verdict;
+  }
+
+  /** Literal bytes from the server: they go where their line went (held, dropped or passed). */
+  private onServerLiteral(chunk: Buffer): boolean {
+    switch (this.serverLiteralFate) {
+      case 'pass':
+        return true;
+      case 'drop':
+        return false;
+      case 'hold':
+        return this.inbox.holdLiteral(chunk);
+    }
   }
 
   onClientLineTooLong(limit: number): void {

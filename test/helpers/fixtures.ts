@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { dovecotFromInfo, type DovecotClient, type DovecotUser } from '../services/dovecot.ts';
 import { startProxy, type RunningProxy } from './proxy.ts';
+import type { MailServer } from '../services/mail-server.ts';
 
 export function testDovecot(): DovecotClient {
   return dovecotFromInfo(inject('dovecot'));
@@ -39,7 +40,7 @@ export function sampleMessage(index: number, extra = ''): string {
   ].join('\r\n');
 }
 
-export async function userWithMail(dovecot: DovecotClient, count: number): Promise<DovecotUser> {
+export async function userWithMail(dovecot: MailServer, count: number): Promise<DovecotUser> {
   const user = await dovecot.addUser();
   if (count > 0) await dovecot.appendMessages(user.user, Array.from({ length: count }, (_, i) => sampleMessage(i + 1)));
   return user;

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { InboxView } from '@inlay/schemas';
 import cassandra from 'cassandra-driver';
 import type { CassandraInfo } from '../services/cassandra.ts';
-import type { DovecotClient, DovecotUser } from '../services/dovecot.ts';
+import type { DovecotUser } from '../services/dovecot.ts';
+import type { MailServer } from '../services/mail-server.ts';
 import { startMiddleware, type RunningMiddleware } from './middleware.ts';
 import { startProxy, type RunningProxy } from './proxy.ts';
 import { RawImap } from './raw-imap.ts';
@@ -36,7 +37,8 @@ export interface InjectionStack {
 }
 
 export interface InjectionStackOptions {
-  readonly dovecot: DovecotClient;
+  /** The IMAP server behind the proxy: the run's Dovecot or its Cyrus. */
+  readonly dovecot: MailServer;
   /** Omitted: the embedded store in a scratch directory. */
   readonly cassandra?: CassandraInfo;
   /** 0 (default here) asks the middleware on every safe point, so tests see changes at once. */
@@ -189,7 +191,7 @@ async function dropKeyspace(info: CassandraInfo, keyspace: string): Promise<void
   }
 }
 
-async function serverUidValidity(dovecot: DovecotClient, user: DovecotUser): Promise<number> {
+async function serverUidValidity(dovecot: MailServer, user: DovecotUser): Promise<number> {
   const raw = await RawImap.connect(dovecot.port, { host: dovecot.host });
   try {
     await raw.greeting();

@@ -1,7 +1,8 @@
 /**
  * Real mail clients through the proxy against the real Dovecot: imapflow, Python's imaplib,
- * mbsync and curl. The proxy is transparent here: what a client gets through it must be what
- * it gets directly.
+ * mbsync and curl; imapflow, imaplib and curl behind Cyrus too (plain IMAP: the test Cyrus has no
+ * TLS). The proxy is transparent here: what a client gets through it must be what it gets
+ * directly.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,73 +10,69 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { caOf, imapflowThrough, proxyInFrontOf, sampleMessage, testDovecot, userWithMail } from '../helpers/fixtures.ts';
-import type { RunningProxy } from '../helpers/proxy.ts';
+import { startProxy, type RunningProxy } from '../helpers/proxy.ts';
 import type { DovecotUser } from '../services/dovecot.ts';
+import { cyrusFromInfo } from '../services/cyrus.ts';
+import type { MailServer, MailUser } from '../services/mail-server.ts';
 
 const run = promisify(execFile);
 const dovecot = testDovecot();
+const cyrus = cyrusFromInfo(inject('cyrus'));
 let proxy: RunningProxy;
 let user: DovecotUser;
+let cyrusProxy: RunningProxy;
+let cyrusUser: MailUser;
 const scratch: string[] = [];
 
 beforeAll(async () => {
-  proxy = await proxyInFrontOf(dovecot);
-  user = await userWithMail(dovecot, 5);
+  [proxy, cyrusProxy] = await Promise.all([
+    proxyInFrontOf(dovecot),
+    startProxy({ env: { INLAY_UPSTREAM: `imap://${cyrus.host}:${cyrus.port}` } }),
+  ]);
+  [user, cyrusUser] = await Promise.all([userWithMail(dovecot, 5), userWithMail(cyrus, 5)]);
 });
 
 afterAll(async () => {
   await proxy?.stop();
+  await cyrusProxy?.stop();
   for (const dir of scratch) await rm(dir, { recursive: true, force: true });
 });
 
-async function scratchDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'inlay-client-'));
-  scratch.push(dir);
-  return dir;
+/** imapflow directly and through the proxy: the same messages and mailboxes, INBOX UIDs × 16. */
+async function imapflowMatchesDirect(server: MailServer, proxyPort: number, account: MailUser): Promise<void> {
+  const direct = imapflowThrough(server.port, account);
+  const proxied = imapflowThrough(proxyPort, account);
+  await Promise.all([direct.connect(), proxied.connect()]);
+  const read = async (client: typeof direct) => {
+    const lock = await client.getMailboxLock('INBOX');
+    try {
+      const messages = [];
+      for await (const message of client.fetch('1:*', { uid: true, envelope: true, flags: true, bodyStructure: true, source: true, internalDate: true })) {
+        messages.push({
+          uid: message.uid,
+          subject: message.envelope?.subject,
+          // \Recent goes to whichever session saw the message first.
+          flags: [...(message.flags ?? [])].filter((flag) => flag !== '\\Recent'),
+          source: message.source?.toString('latin1'),
+          date: String(message.internalDate),
+        });
+      }
+      return { messages, list: (await client.list()).map((box) => box.path).sort() };
+    } finally {
+      lock.release();
+    }
+  };
+  const [viaDirect, viaProxy] = await Promise.all([read(direct), read(proxied)]);
+  expect(viaProxy.messages).toHaveLength(5);
+  // INBOX UIDs through the proxy are the server's × 16 (proxy/README.md): room for virtual messages.
+  expect(viaProxy).toEqual({ ...viaDirect, messages: viaDirect.messages.map((message) => ({ ...message, uid: message.uid * 16 })) });
+  await Promise.all([direct.logout(), proxied.logout()]);
 }
 
-describe('real clients through the proxy', () => {
-  it('imapflow lists, selects and fetches the same as directly, INBOX UIDs scaled by 16', async () => {
-    const direct = imapflowThrough(dovecot.port, user);
-    const proxied = imapflowThrough(proxy.port, user);
-    await Promise.all([direct.connect(), proxied.connect()]);
-    const read = async (client: typeof direct) => {
-      const lock = await client.getMailboxLock('INBOX');
-      try {
-        const messages = [];
-        for await (const message of client.fetch('1:*', { uid: true, envelope: true, flags: true, bodyStructure: true, source: true, internalDate: true })) {
-          messages.push({
-            uid: message.uid,
-            subject: message.envelope?.subject,
-            // \Recent goes to whichever session saw the message first.
-            flags: [...(message.flags ?? [])].filter((flag) => flag !== '\\Recent'),
-            source: message.source?.toString('latin1'),
-            date: String(message.internalDate),
-          });
-        }
-        return { messages, list: (await client.list()).map((box) => box.path).sort() };
-      } finally {
-        lock.release();
-      }
-    };
-    const [viaDirect, viaProxy] = await Promise.all([read(direct), read(proxied)]);
-    expect(viaProxy.messages).toHaveLength(5);
-    // INBOX UIDs through the proxy are the server's × 16 (proxy/README.md): room for virtual messages.
-    expect(viaProxy).toEqual({ ...viaDirect, messages: viaDirect.messages.map((message) => ({ ...message, uid: message.uid * 16 })) });
-    await Promise.all([direct.logout(), proxied.logout()]);
-  });
-
-  it('imapflow over STARTTLS to the proxy, certificate verified', async () => {
-    const client = imapflowThrough(proxy.port, user, { doSTARTTLS: true, tls: { ca: caOf(dovecot), servername: 'localhost' } });
-    await client.connect();
-    expect(await client.status('INBOX', { messages: true })).toMatchObject({ messages: 5 });
-    await client.logout();
-  });
-
-  it("Python's imaplib logs in, searches and fetches", async () => {
-    const script = `
+async function imaplibSearchesAndFetches(proxyPort: number, account: MailUser): Promise<void> {
+  const script = `
 import imaplib, json, sys
 m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
 m.login(sys.argv[2], sys.argv[3])
@@ -85,16 +82,42 @@ typ, data = m.fetch(found[0].split()[0], '(RFC822)')
 m.logout()
 print(json.dumps({'count': int(count[0]), 'found': found[0].decode(), 'message': data[0][1].decode('latin1')}))
 `;
-    const { stdout } = await run('python3', ['-c', script, String(proxy.port), user.user, user.password]);
-    const result = JSON.parse(stdout) as { count: number; found: string; message: string };
-    expect(result).toEqual({ count: 5, found: '3', message: sampleMessage(3) });
+  const { stdout } = await run('python3', ['-c', script, String(proxyPort), account.user, account.password]);
+  const result = JSON.parse(stdout) as { count: number; found: string; message: string };
+  expect(result).toEqual({ count: 5, found: '3', message: sampleMessage(3) });
+}
+
+async function curlFetchesByUid(proxyPort: number, account: MailUser): Promise<void> {
+  // Server UID 2 is client UID 32 through the proxy.
+  const { stdout } = await run('curl', ['-sS', '--max-time', '20', '--user', `${account.user}:${account.password}`, `imap://127.0.0.1:${proxyPort}/INBOX;UID=32`]);
+  expect(stdout).toBe(sampleMessage(2));
+}
+
+describe('real clients through the proxy, behind Cyrus', () => {
+  it('imapflow lists, selects and fetches the same as directly, INBOX UIDs scaled by 16', () => imapflowMatchesDirect(cyrus, cyrusProxy.port, cyrusUser));
+  it("Python's imaplib logs in, searches and fetches", () => imaplibSearchesAndFetches(cyrusProxy.port, cyrusUser));
+  it('curl fetches a message by UID over IMAP', () => curlFetchesByUid(cyrusProxy.port, cyrusUser));
+});
+
+async function scratchDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'inlay-client-'));
+  scratch.push(dir);
+  return dir;
+}
+
+describe('real clients through the proxy', () => {
+  it('imapflow lists, selects and fetches the same as directly, INBOX UIDs scaled by 16', () => imapflowMatchesDirect(dovecot, proxy.port, user));
+
+  it('imapflow over STARTTLS to the proxy, certificate verified', async () => {
+    const client = imapflowThrough(proxy.port, user, { doSTARTTLS: true, tls: { ca: caOf(dovecot), servername: 'localhost' } });
+    await client.connect();
+    expect(await client.status('INBOX', { messages: true })).toMatchObject({ messages: 5 });
+    await client.logout();
   });
 
-  it('curl fetches a message by UID over IMAP', async () => {
-    // Server UID 2 is client UID 32 through the proxy.
-    const { stdout } = await run('curl', ['-sS', '--max-time', '20', '--user', `${user.user}:${user.password}`, `imap://127.0.0.1:${proxy.port}/INBOX;UID=32`]);
-    expect(stdout).toBe(sampleMessage(2));
-  });
+  it("Python's imaplib logs in, searches and fetches", () => imaplibSearchesAndFetches(proxy.port, user));
+
+  it('curl fetches a message by UID over IMAP', () => curlFetchesByUid(proxy.port, user));
 
   it('mbsync syncs 1,000 messages into a Maildir byte-identical to a direct sync', async () => {
     const big = await dovecot.addUser();

@@ -43,6 +43,7 @@ export interface DovecotUser {
 }
 
 export interface DovecotClient extends DovecotInfo {
+  readonly kind: 'dovecot';
   readonly info: DovecotInfo;
   addUser(name?: string, password?: string): Promise<DovecotUser>;
   appendMessages(user: string, messages: readonly (string | Buffer)[], mailbox?: string): Promise<void>;
@@ -66,6 +67,7 @@ export function dovecotFromInfo(info: DovecotInfo): DovecotClient {
   const plainInfo: DovecotInfo = { ...info };
   return {
     ...plainInfo,
+    kind: 'dovecot',
     info: plainInfo,
     async addUser(name, password) {
       const user = name ?? `user-${randomBytes(6).toString('hex')}`;

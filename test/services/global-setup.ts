@@ -1,10 +1,11 @@
 // vitest globalSetup for the `integration` project: installs what is missing,
-// starts Dovecot, Cassandra, S3Proxy and RabbitMQ side by side, and hands their
+// starts Dovecot, Cyrus, Cassandra, S3Proxy and RabbitMQ side by side, and hands their
 // connection details to the test files through `provide` / `inject`. Test
 // files never start these servers themselves; one set serves the whole run.
 import type { TestProject } from 'vitest/node';
 import { commandExists, ensureDebianPackages } from './install.ts';
 import { startDovecot } from './dovecot.ts';
+import { startCyrus } from './cyrus.ts';
 import { startCassandra } from './cassandra.ts';
 import { startS3Proxy } from './s3proxy.ts';
 import { startRabbitMq } from './rabbitmq.ts';
@@ -41,7 +42,7 @@ async function launch<T extends { stop(): Promise<void> }>(name: string, start: 
   }
 }
 
-const ALL_SERVICES = ['dovecot', 'cassandra', 's3', 'rabbitmq'] as const;
+const ALL_SERVICES = ['dovecot', 'cyrus', 'cassandra', 's3', 'rabbitmq'] as const;
 
 /** Which services to start: all unless INLAY_TEST_SERVICES names some. */
 function wantedServices(setting: string | undefined): Set<string> {
@@ -71,6 +72,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     Promise.resolve({ name, startupMs: 0, service: { info: undefined, stop: async () => undefined } as unknown as T });
   const results = await Promise.allSettled([
     wanted.has('dovecot') ? launch('Dovecot', () => startDovecot()) : skipped<Awaited<ReturnType<typeof startDovecot>>>('Dovecot'),
+    wanted.has('cyrus') ? launch('Cyrus', () => startCyrus()) : skipped<Awaited<ReturnType<typeof startCyrus>>>('Cyrus'),
     wanted.has('cassandra') ? launch('Cassandra', () => startCassandra()) : skipped<Awaited<ReturnType<typeof startCassandra>>>('Cassandra'),
     wanted.has('s3') ? launch('S3Proxy', () => startS3Proxy()) : skipped<Awaited<ReturnType<typeof startS3Proxy>>>('S3Proxy'),
     wanted.has('rabbitmq') ? launch('RabbitMQ', () => startRabbitMq()) : skipped<Awaited<ReturnType<typeof startRabbitMq>>>('RabbitMQ'),
@@ -80,12 +82,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await Promise.allSettled(started.map(({ service }) => service.stop()));
   };
 
-  const [dovecot, cassandra, s3, rabbitmq] = results;
-  if (dovecot.status === 'fulfilled' && cassandra.status === 'fulfilled' && s3.status === 'fulfilled' && rabbitmq.status === 'fulfilled') {
+  const [dovecot, cyrus, cassandra, s3, rabbitmq] = results;
+  if (dovecot.status === 'fulfilled' && cyrus.status === 'fulfilled' && cassandra.status === 'fulfilled' && s3.status === 'fulfilled' && rabbitmq.status === 'fulfilled') {
     const timings = started.map(({ name, startupMs }) => `${name} ${(startupMs / 1000).toFixed(1)} s`);
     console.log(`[integration] services ready in ${((Date.now() - began) / 1000).toFixed(1)} s (${timings.join(', ')})`);
     // Only plain data crosses into the test workers; see provided.d.ts.
     if (wanted.has('dovecot')) project.provide('dovecot', dovecot.value.service.info);
+    if (wanted.has('cyrus')) project.provide('cyrus', cyrus.value.service.info);
     if (wanted.has('cassandra')) project.provide('cassandra', cassandra.value.service.info);
     if (wanted.has('s3')) project.provide('s3', s3.value.service.info);
     if (wanted.has('rabbitmq')) project.provide('rabbitmq', rabbitmq.value.service.info);

@@ -3,10 +3,17 @@
  * family (inbox-select.ts, inbox-commands.ts, inbox-fetch.ts). Everything the view does not
  * rewrite runs as a plain pass-through command, still one at a time.
  *
- * Must never answer BAD for a command the server would accept: when in doubt, pass it on.
+ * While INBOX is selected, only commands known here reach the server: a command the view does
+ * not know may carry sequence numbers or UIDs in the client's numbering, so it gets a BAD
+ * (errors.ts, commandNotInInbox) instead — the extensions such commands belong to are not
+ * advertised (capabilities.ts). Outside INBOX everything passes.
+ *
+ * Must never pass an unknown command into a selected INBOX, nor answer BAD for a command of an
+ * advertised extension.
  */
 import { quoteIfSafe, type ImapToken, type ParsedCommand } from '../imap-syntax.js';
 import { isInboxMailbox } from '../mailbox-name.js';
+import { PROXY_ERRORS, imapErrorLine, type ProxyErrorDefinition } from '../errors.js';
 import { parseSequenceSet, SequenceSetError } from './sequence-set.js';
 import type { InboxSession } from './inbox-session.js';
 import type { RunningCommand, Selection } from './inbox-types.js';
@@ -25,6 +32,24 @@ export interface DispatchOptions {
   readonly readyForDone: () => void;
 }
 
+/**
+ * Commands that name no message of the selected mailbox (mailbox, session or server level), of
+ * IMAP4rev1 and of the advertised extensions: passed on unchanged while INBOX is selected.
+ */
+const MAILBOX_LEVEL_COMMANDS = new Set([
+  'CAPABILITY', 'LOGOUT', 'ID', 'ENABLE', 'NAMESPACE',
+  'LIST', 'LSUB', 'CREATE', 'DELETE', 'RENAME', 'SUBSCRIBE', 'UNSUBSCRIBE',
+  'LOGIN', 'AUTHENTICATE', // after login the server refuses them itself
+  'GETQUOTA', 'GETQUOTAROOT', 'SETQUOTA', // QUOTA
+  'GETACL', 'SETACL', 'DELETEACL', 'LISTRIGHTS', 'MYRIGHTS', // ACL
+  'GETMETADATA', 'SETMETADATA', // METADATA
+]);
+
+function refused(session: InboxSession, tag: string, name: string, error: ProxyErrorDefinition): RunningCommand {
+  session.log.info({ code: error.code, command: name }, 'command refused in INBOX');
+  return answeredLocally(session, tag, imapErrorLine(tag, error));
+}
+
 /** Runs one whole client command; `bytes` is the command as the client sent it. */
 export async function dispatch(session: InboxSession, command: ParsedCommand, bytes: Buffer, options: DispatchOptions): Promise<RunningCommand> {
   const { tag, name, args } = command;
@@ -33,7 +58,10 @@ export async function dispatch(session: InboxSession, command: ParsedCommand, by
   switch (name) {
     case 'SELECT':
     case 'EXAMINE':
-      return isInboxMailbox(mailbox) ? selectInbox(session, tag, bytes, name === 'EXAMINE') : selectOther(session, tag, bytes);
+      if (!isInboxMailbox(mailbox)) return selectOther(session, tag, bytes);
+      // (CONDSTORE) or (QRESYNC …) would switch on what the view does not translate.
+      if (command.args.length > 1) return refused(session, tag, name, PROXY_ERRORS.selectParametersRefused);
+      return selectInbox(session, tag, bytes, name === 'EXAMINE');
     case 'STATUS':
       if (isInboxMailbox(mailbox) && args[1]?.kind === 'list') {
         return statusInbox(session, tag, atomText(mailbox), args[1].items.map(atomText));
@@ -85,7 +113,8 @@ async function inboxCommand(session: InboxSession, inbox: Inbox, command: Parsed
       case 'UNSELECT':
         return close(session, inbox, tag, bytes, name === 'CLOSE');
       default:
-        return passThrough(session, tag, bytes);
+        if (!byUid && MAILBOX_LEVEL_COMMANDS.has(name)) return passThrough(session, tag, bytes);
+        return refused(session, tag, byUid ? `UID ${name}` : name, PROXY_ERRORS.commandNotInInbox);
     }
   } catch (err) {
     if (err instanceof SearchCharsetError) return answeredLocally(session, tag, badCharsetAnswer(tag));

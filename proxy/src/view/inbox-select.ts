@@ -24,6 +24,7 @@ import { rememberPlacement, rememberedRealUpTo } from './placement-memo.js';
 import type { InboxSession } from './inbox-session.js';
 import type { RunningCommand, Selection } from './inbox-types.js';
 import { DROP, PASS } from '../framer.js';
+import { hasHiddenResponseCode } from './response-codes.js';
 
 type Inbox = Extract<Selection, { kind: 'inbox' }>;
 
@@ -53,13 +54,17 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
   session.selection = { kind: 'none' };
   const lines: string[] = [];
   const figures = { exists: 0, uidValidity: 0, uidNext: 0, unseen: 0 };
+  let answered = false;
   session.host.writeUpstream(command);
   return {
     tag,
     forbidsExpunge: false,
     refreshesItself: true,
+    heldAfterAnswer: true,
     untagged(line, literal) {
-      if (literal !== null) return undefined;
+      // Once the server has answered, what comes is the answer to our hidden commands (new mail
+      // among it): the session handles that as it does after any command.
+      if (literal !== null || answered) return undefined;
       const text = line.toString('latin1');
       const match = SELECT_LINE.exec(text);
       if (match?.[2]?.toUpperCase() === 'EXISTS') figures.exists = Number(match[1]);
@@ -68,6 +73,7 @@ export async function selectInbox(session: InboxSession, tag: string, command: B
       return DROP;
     },
     async complete(line) {
+      answered = true;
       if (!/^\S+ OK\b/i.test(line.toString('latin1'))) return Buffer.concat([...lines.map((text) => Buffer.from(text, 'latin1')), line]);
       if (!scalable(figures.uidNext)) {
         // UIDs past 2^28 − 1 cannot be translated: this INBOX is shown as the server has it,
@@ -122,13 +128,18 @@ function codeName(code: string): 'uidValidity' | 'uidNext' | 'unseen' {
 }
 
 function rewriteSelectLine(session: InboxSession, inbox: Inbox, text: string, serverUnseen: number): Buffer {
+  // [HIGHESTMODSEQ], [MAILBOXID] …: codes of extensions the client was not offered.
+  if (hasHiddenResponseCode(text)) return Buffer.alloc(0);
   const { map } = inbox;
   const match = SELECT_LINE.exec(text);
   if (match?.[2]?.toUpperCase() === 'EXISTS') {
     // A first unseen virtual message that sorts before the server's first unseen needs its own UNSEEN line.
     const unseen = firstUnseen(inbox, serverUnseen);
     const extra = serverUnseen === 0 && unseen !== 0 ? `* OK [UNSEEN ${unseen}] First unseen.\r\n` : '';
-    return Buffer.from(`* ${map.clientExists} EXISTS\r\n${extra}`, 'latin1');
+    // Mail that arrived while the SELECT completed (hidden commands) is announced after the
+    // answer, in its own EXISTS: this one counts what the UIDNEXT beside it covers.
+    const arrivedSince = map.serverExists - Number(match[1]);
+    return Buffer.from(`* ${map.clientExists - Math.max(0, arrivedSince)} EXISTS\r\n${extra}`, 'latin1');
   }
   if (match?.[3]?.toUpperCase() === 'UNSEEN') return Buffer.from(text.replace(/\[UNSEEN \d+\]/i, `[UNSEEN ${firstUnseen(inbox, serverUnseen)}]`), 'latin1');
   if (match?.[3]?.toUpperCase() === 'UIDNEXT') return Buffer.from(text.replace(/\[UIDNEXT \d+\]/i, `[UIDNEXT ${clientUidNext(Number(match[4]), map.highestUidHandedOut)}]`), 'latin1');

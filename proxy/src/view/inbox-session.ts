@@ -27,7 +27,8 @@ import { untaggedOkCode } from '../response-code.js';
 import { appendedToInbox, placeForGrowth, type PendingGrowth } from './inbox-growth.js';
 import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
 import type { HiddenResult, InboxHost, RunningCommand, Selection } from './inbox-types.js';
-import { beforeCompletion, parseFetchHead, rewriteFetchUids, rewriteUidCodes, type FetchScanState } from './response-rewrite.js';
+import { hasHiddenResponseCode } from './response-codes.js';
+import { beforeCompletion, parseFetchHead, rewriteFetchUids, rewriteUidCodes, uidFirst, type FetchScanState } from './response-rewrite.js';
 
 interface HiddenCommand {
   readonly tag: string;
@@ -66,6 +67,16 @@ export class InboxSession {
   private idleResuming = false;
   /** From the client command's tagged line until its answer is out: growth is announced at once. */
   private completing = false;
+  /** The IDLE whose DONE the client sent and the relay passed on (it ends at the server's answer). */
+  private idleEndedByClient: RunningCommand | null = null;
+  /** The line just decided went into `held` (so its literal must follow it there). */
+  private lineHeld = false;
+  /**
+   * Where the literal of the response whose line was just decided goes: a response (line and
+   * literals) moves as one unit, so a held line's literal is held after it and a dropped line's
+   * literal is dropped. Without this a literal overtook its held line (issue 11, item 9).
+   */
+  literalFate: 'pass' | 'hold' | 'drop' = 'pass';
 
   constructor(readonly host: InboxHost) {}
 
@@ -95,9 +106,27 @@ export class InboxSession {
     const chosen = bytes ?? line;
     if (this.held !== null) {
       this.held.push(Buffer.from(chosen));
+      this.lineHeld = true;
       return DROP;
     }
     return bytes ?? PASS;
+  }
+
+  /** A command family's verdict on a line, kept in order with what is held (new mail waiting). */
+  private inOrder(verdict: LineVerdict, line: Buffer): LineVerdict {
+    if (verdict === PASS) return this.out(null, line);
+    if (Buffer.isBuffer(verdict)) return this.out(verdict, line);
+    return verdict;
+  }
+
+  /**
+   * Literal bytes of a response whose line was held: held after it. True when nothing is held
+   * any more (the held output went out meanwhile, this line with it): the rest follows directly.
+   */
+  holdLiteral(chunk: Buffer): boolean {
+    if (this.held === null) return true;
+    this.held.push(Buffer.from(chunk));
+    return false;
   }
 
   // --- hidden commands ---
@@ -115,6 +144,13 @@ export class InboxSession {
   // --- server responses ---
 
   onServerLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
+    this.lineHeld = false;
+    const verdict = this.decideServerLine(line, first, literal);
+    this.literalFate = literal === null || verdict !== DROP ? 'pass' : this.lineHeld ? 'hold' : 'drop';
+    return verdict;
+  }
+
+  private decideServerLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
     if (!first) return this.continueFetch(line, literal);
     const c0 = line[0];
     if (c0 === 0x2a /* * */) return this.untagged(line, literal);
@@ -122,7 +158,7 @@ export class InboxSession {
       this.idleResuming = false;
       return DROP;
     }
-    if (c0 === 0x2b /* + */) return this.current?.untagged?.(line, literal) ?? this.out(null, line);
+    if (c0 === 0x2b /* + */) return this.inOrder(this.current?.untagged?.(line, literal) ?? PASS, line);
     const space = line.indexOf(0x20);
     const tag = line.toString('latin1', 0, space);
     const hidden = this.hiddenCommand;
@@ -173,7 +209,13 @@ export class InboxSession {
   /** The client ended IDLE: true when the proxy had already ended it upstream (the DONE is ours to drop). */
   clientEndsIdle(): boolean {
     const pause = this.idlePause;
-    if (pause === null) return false;
+    if (pause === null) {
+      // The client's DONE goes upstream: mail reported from now on is held to the IDLE's
+      // completion, as for any command. Pausing (a DONE of our own) would reach the server as a
+      // command once its IDLE is over (Cyrus: "* BAD Invalid tag"), and the IDLE be resumed.
+      this.idleEndedByClient = this.current;
+      return false;
+    }
     pause.clientDone = true;
     return true;
   }
@@ -217,7 +259,7 @@ export class InboxSession {
       return extra === null ? bytes : beforeCompletion(bytes, extra);
     });
     void finished.then(
-      (bytes) => this.finishAsync(bytes),
+      (bytes) => this.finishAsync(running.heldAfterAnswer === true ? this.answerThenHeld(bytes) : bytes),
       (err: Error) => {
         if (this.beyondScale(err)) return this.host.endSession(UID_SCALE_END_REASON, PROXY_ERRORS.inboxUidsBeyondScale);
         this.log.error({ err: err.message, stack: err.stack }, 'INBOX view: completing a command failed; passing the server answer on');
@@ -225,6 +267,18 @@ export class InboxSession {
       },
     );
     return DROP;
+  }
+
+  /**
+   * The answer whole, then what was held while it completed: new mail reported by the hidden
+   * commands of a SELECT comes after its completion (an EXISTS may come at any time), so the
+   * UIDNEXT the answer gave still covers every message the answer counted.
+   */
+  private answerThenHeld(answer: Buffer): Buffer {
+    if (this.held === null || this.held.length === 0) return answer;
+    const held = this.release();
+    this.hold();
+    return Buffer.concat([answer, held]);
   }
 
   private finishAsync(bytes: Buffer): void {
@@ -258,7 +312,7 @@ export class InboxSession {
       if (!(knownToClient && /\bFLAGS\b/i.test(text))) return DROP;
     }
     const special = this.current?.untagged?.(line, literal);
-    if (special !== undefined) return special;
+    if (special !== undefined) return this.inOrder(special, line);
     const inbox = this.inbox;
     if (!inbox) return this.out(null, line);
     const number = /^\* (\d+) (EXISTS|EXPUNGE|FETCH|RECENT)\b/i.exec(line.toString('latin1', 0, 32));
@@ -302,6 +356,7 @@ export class InboxSession {
           return this.out(null, line);
       }
     }
+    if (hasHiddenResponseCode(text)) return this.held === null ? DROP : this.out(Buffer.alloc(0), line);
     const code = literal === null ? untaggedOkCode(line) : null;
     if (code === 'UIDNEXT' || code === 'UIDVALIDITY' || code === 'COPYUID') return this.out(this.rewriteCodes(inbox, text), line);
     const flags = inbox.flags.serverLine(text);
@@ -344,7 +399,13 @@ export class InboxSession {
     this.fetchSeq = head.serverSeq;
     const body = rewriteFetchUids(line, head.listStart, this.fetchScan, (uid) => this.sawServerUid(inbox, uid, head.serverSeq));
     if (literal === null) this.fetchScan = null;
-    const renumbered = Buffer.concat([Buffer.from(`* ${clientSeq} FETCH `), body.subarray(head.listStart)]);
+    // Nothing left once a hidden data item (MODSEQ) is taken out: no response at all.
+    if (literal === null && /^\(\)\r?\n$/.test(body.toString('latin1', head.listStart))) {
+      if (before !== null) return this.out(before, line);
+      return this.held === null ? DROP : this.out(NOTHING, line);
+    }
+    const ordered = literal === null ? uidFirst(body, head.listStart) : body;
+    const renumbered = Buffer.concat([Buffer.from(`* ${clientSeq} FETCH `), ordered.subarray(head.listStart)]);
     return this.out(before ? Buffer.concat([before, renumbered]) : renumbered, line);
   }
 
@@ -385,14 +446,15 @@ export class InboxSession {
     }
     this.growths++;
     const running = this.current;
-    const commandRunning = running !== null ? !running.idles : this.host.passThroughRunning();
+    const idling = running?.idles === true && this.idleEndedByClient !== running;
+    const commandRunning = running !== null ? !idling : this.host.passThroughRunning();
     if (commandRunning && this.hiddenCommand === null && !this.completing) {
       this.pendingGrowth = { count, slot: null, pinned: 0 };
       this.hold();
       return DROP;
     }
     // In IDLE: end it upstream, place the mail at its answer, idle on (the client sees one EXISTS).
-    if (running?.idles && this.hiddenCommand === null && !this.completing && !this.idleInterrupted && running.pauseIdle?.()) {
+    if (idling && this.hiddenCommand === null && !this.completing && !this.idleInterrupted && running?.pauseIdle?.()) {
       this.idlePause = { clientDone: false };
       this.pendingGrowth = { count, slot: null, pinned: 0 };
       this.hold();

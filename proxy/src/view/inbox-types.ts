@@ -53,6 +53,11 @@ export interface RunningCommand {
   complete(line: Buffer): Buffer | Promise<Buffer>;
   /** NOOP, CHECK, IDLE, SELECT: the command applies the view itself. */
   readonly refreshesItself?: boolean;
+  /**
+   * Its answer describes the mailbox as the server reported it before anything held back while
+   * it completed (SELECT: mail arriving during its hidden commands): that goes after the answer.
+   */
+  readonly heldAfterAnswer?: boolean;
   /** STATUS, LIST, LOGOUT and the like do not look at the selected mailbox, and a server reports
    *  no changes of it after them (Dovecot does not): neither does the view. */
   readonly leavesMailbox?: boolean;

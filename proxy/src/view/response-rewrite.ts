@@ -25,6 +25,8 @@ export interface FetchHead {
 }
 
 const FETCH_HEAD = /^\* (\d+) FETCH \(/i;
+/** ` (n)` after a top-level MODSEQ item (RFC 7162: a 63-bit number). */
+const MODSEQ_VALUE = /^ \(\d{1,20}\)/;
 
 export function parseFetchHead(line: Buffer): FetchHead | null {
   const match = FETCH_HEAD.exec(line.toString('latin1', 0, Math.min(line.length, 32)));
@@ -61,6 +63,20 @@ export function rewriteFetchUids(segment: Buffer, start: number, state: FetchSca
         if (text[end] === '<') end = Math.max(end, text.indexOf('>', end) + 1);
       }
       const word = text.slice(i, end);
+      const modseq = word.toUpperCase() === 'MODSEQ' ? MODSEQ_VALUE.exec(text.slice(end, end + 26)) : null;
+      if (modseq !== null) {
+        // CONDSTORE is hidden, yet a server may send MODSEQ once something enabled it (Cyrus
+        // does mid-session): virtual messages have none, so no message shows one.
+        let from = i;
+        let to = end + modseq[0].length;
+        if (text[from - 1] === ' ') from--;
+        else if (text[to] === ' ') to++;
+        out += text.slice(copiedTo, from);
+        copiedTo = to;
+        state.afterUidKeyword = false;
+        i = to;
+        continue;
+      }
       if (state.afterUidKeyword && /^\d+$/.test(word)) {
         const serverUid = Number(word);
         onUid(serverUid);
@@ -77,6 +93,43 @@ export function rewriteFetchUids(segment: Buffer, start: number, state: FetchSca
   }
   if (copiedTo === 0) return segment;
   return Buffer.from(out + text.slice(copiedTo), 'latin1');
+}
+
+/**
+ * Moves `UID n` to the front of a whole FETCH data list (a line without literals), where a server
+ * put it later (Cyrus: `FLAGS (\Seen) UID 5`): clients read the UID first (ARCHITECTURE.md).
+ * `listStart` is the index of the list's "(".
+ */
+export function uidFirst(line: Buffer, listStart: number): Buffer {
+  // The common case (Dovecot, and Cyrus when UID was asked first) costs four byte comparisons.
+  if (line[listStart + 1] === 0x55 && line[listStart + 2] === 0x49 && line[listStart + 3] === 0x44 && line[listStart + 4] === 0x20) return line;
+  const text = line.toString('latin1');
+  let depth = 0;
+  let i = listStart;
+  while (i < text.length) {
+    const char = text[i]!;
+    if (char === '"') {
+      i = skipQuoted(text, i);
+      continue;
+    }
+    if (char === '(') depth++;
+    else if (char === ')') depth--;
+    else if (char === '[') {
+      // A section: skip to its "]" (it may hold parentheses of its own).
+      const close = text.indexOf(']', i);
+      if (close === -1) return line;
+      i = close + 1;
+      continue;
+    } else if (depth === 1 && char === ' ') {
+      const item = /^ UID (\d+)(?=[ )])/i.exec(text.slice(i, i + 16));
+      if (item) {
+        const moved = `UID ${item[1]} `;
+        return Buffer.from(text.slice(0, listStart + 1) + moved + text.slice(listStart + 1, i) + text.slice(i + item[0].length), 'latin1');
+      }
+    }
+    i++;
+  }
+  return line;
 }
 
 function skipQuoted(text: string, open: number): number {

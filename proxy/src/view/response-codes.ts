@@ -1,0 +1,32 @@
+/**
+ * Which response codes (`* OK [CODE …]`) a client may receive in an injected INBOX: those of
+ * IMAP4rev1 and of the extensions the proxy advertises (capabilities.ts), by allowlist. A code of
+ * a hidden extension — `[HIGHESTMODSEQ]` (CONDSTORE), `[MAILBOXID]` (OBJECTID), `[URLMECH]`
+ * (URLAUTH), `[ANNOTATIONS]` (ANNOTATE), or anything unknown — would describe the server's
+ * mailbox, not the view, to a client that was told the extension is not there.
+ *
+ * Must never keep a code of an extension that is not advertised.
+ */
+
+const ALLOWED_CODES = new Set([
+  // RFC 3501
+  'ALERT', 'BADCHARSET', 'CAPABILITY', 'PARSE', 'PERMANENTFLAGS', 'READ-ONLY', 'READ-WRITE', 'TRYCREATE',
+  'UIDNEXT', 'UIDVALIDITY', 'UNSEEN',
+  // UIDPLUS (rewritten by response-rewrite.ts)
+  'APPENDUID', 'COPYUID', 'UIDNOTSTICKY',
+  // RFC 5530: status only, no numbers
+  'UNAVAILABLE', 'AUTHENTICATIONFAILED', 'AUTHORIZATIONFAILED', 'EXPIRED', 'PRIVACYREQUIRED', 'CONTACTADMIN',
+  'NOPERM', 'INUSE', 'EXPUNGEISSUED', 'CORRUPTION', 'SERVERBUG', 'CLIENTBUG', 'CANNOT', 'LIMIT', 'OVERQUOTA',
+  'ALREADYEXISTS', 'NONEXISTENT',
+  // Advertised extensions and IMAP4rev2 status codes that carry no message numbers
+  'REFERRAL', 'TOOBIG', 'USEATTR', 'METADATA', 'HASCHILDREN', 'CLOSED',
+]);
+
+/** An untagged status response with a response code, e.g. `* OK [HIGHESTMODSEQ 5] …`. */
+const UNTAGGED_CODE = /^\* (?:OK|NO|BAD) \[([A-Za-z0-9.-]+)/;
+
+/** True when `text` is an untagged status response whose code the client must not see in INBOX. */
+export function hasHiddenResponseCode(text: string): boolean {
+  const code = UNTAGGED_CODE.exec(text)?.[1];
+  return code !== undefined && !ALLOWED_CODES.has(code.toUpperCase());
+}
