@@ -271,7 +271,10 @@ export class ImapInvariantChecker {
   private checkComplete(selected: Selected, run: Running): void {
     const setText = atomsOf(run.command.args.slice(0, 1))[0] ?? '';
     const before = run.slotsAtStart;
-    const star = run.command.uid ? (before.at(-1)?.uid ?? null) : before.length;
+    // "*" is the last message when the server runs the command: mail it reported within the
+    // response (Cyrus: EXISTS before the FETCH data) may be that one, not the last known before.
+    const last = selected.slots.length > before.length ? selected.slots : before;
+    const star = run.command.uid ? (last.at(-1)?.uid ?? null) : last.length;
     const set = expandSet(setText, star);
     if (!set) return;
     const missing = before.flatMap((slot, index) => {

@@ -25,6 +25,11 @@ export interface PendingGrowth {
   /** New messages whose client sequence numbers the client already saw (a FETCH of one): virtual
    *  messages can only go after them. */
   pinned: number;
+  /** The server's count at `slot`, and later reports: where each further EXISTS came (a slot in
+   *  the held output) and the count it raised to. Each report is announced where the server made
+   *  it, so `*` in the command means for the client what it meant for the server. */
+  firstCount?: number;
+  later?: { slot: number; count: number }[];
   /** Server UIDs of the INBOX messages the command that brought the mail APPENDed (APPENDUID). */
   appended?: readonly number[];
 }

@@ -339,6 +339,7 @@ export class InboxSession {
     const growth = this.pendingGrowth;
     if (growth === null || growth.slot !== null || this.held === null) return;
     growth.slot = this.held.length;
+    growth.firstCount = growth.count;
     this.held.push(NOTHING);
   }
 
@@ -436,7 +437,14 @@ export class InboxSession {
     const { map } = inbox;
     const growth = this.pendingGrowth;
     if (growth !== null) {
-      if (count > growth.count) this.growths++;
+      if (count > growth.count) {
+        this.growths++;
+        if (this.held !== null && growth.slot !== null) {
+          // A further report after data the command already sent: announced here, not earlier.
+          (growth.later ??= []).push({ slot: this.held.length, count });
+          this.held.push(NOTHING);
+        }
+      }
       growth.count = Math.max(growth.count, count);
       return DROP;
     }
@@ -501,10 +509,21 @@ export class InboxSession {
       this.pendingGrowth = null;
       if (inbox !== null && this.selection === inbox && !ending) {
         inbox.map.serverExists = growth.count;
-        const exists = Buffer.concat([before, Buffer.from(`* ${inbox.map.clientExists} EXISTS\r\n`)]);
-        if (this.held !== null && growth.slot !== null) this.held[growth.slot] = exists;
-        else if (this.held !== null) this.held.push(exists);
-        else this.host.writeClient(exists);
+        const all = Buffer.from(`* ${inbox.map.clientExists} EXISTS\r\n`);
+        const later = growth.later ?? [];
+        if (this.held !== null && growth.slot !== null && later.length > 0 && growth.firstCount !== undefined) {
+          // One EXISTS per server report, each counting what the server had counted then.
+          const upTo = (serverCount: number): Buffer => Buffer.from(`* ${inbox.map.clientSeqOfServer(Math.min(serverCount, inbox.map.serverExists))} EXISTS\r\n`);
+          this.held[growth.slot] = Buffer.concat([before, upTo(growth.firstCount)]);
+          later.forEach((report, index) => {
+            this.held![report.slot] = index === later.length - 1 ? all : upTo(report.count);
+          });
+        } else {
+          const exists = Buffer.concat([before, all]);
+          if (this.held !== null && growth.slot !== null) this.held[growth.slot] = exists;
+          else if (this.held !== null) this.held.push(exists);
+          else this.host.writeClient(exists);
+        }
       }
     }
   }
