@@ -19,7 +19,7 @@ import { campaignKeptChanging, campaignNotFound, type CampaignChange, type Campa
 import { compareCampaigns } from '../embedded-campaigns.js';
 import type { TenantRef } from '../store.js';
 import { quoteIdentifier } from './cql-schema.js';
-import { translateDriverError } from './cassandra-errors.js';
+import { runCql } from './cql-run.js';
 
 const { consistencies } = cassandra.types;
 
@@ -131,10 +131,6 @@ export class CassandraCampaignTables {
   }
 
   private async run(query: string, params: unknown[], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
-    try {
-      return await this.client.execute(query, params, { prepare: true, ...options });
-    } catch (error) {
-      throw translateDriverError(error);
-    }
+    return runCql(this.client, query, params, options);
   }
 }

@@ -26,6 +26,7 @@ import { DISABLE_AFTER_FAILING_MS } from '../../delivery/schedule.js';
 import { isRecovered, requeued } from '../../delivery/point-health.js';
 import { quoteIdentifier } from './cql-schema.js';
 import { translateDriverError } from './cassandra-errors.js';
+import { allCqlRows, runCql } from './cql-run.js';
 
 const { consistencies } = cassandra.types;
 type Row = cassandra.types.Row;
@@ -287,23 +288,13 @@ export class CassandraDeliveries implements DeliveryStore {
   }
 
   private async run(query: string, params: unknown[], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
-    try {
-      return await this.client.execute(query, params, { prepare: true, ...options });
-    } catch (error) {
-      throw translateDriverError(error);
-    }
+    return runCql(this.client, query, params, options);
   }
 
   private async allRows(query: string, params: unknown[]): Promise<Row[]> {
-    const rows: Row[] = [];
-    let pageState: string | undefined;
-    do {
-      const result = await this.run(query, params, { fetchSize: 5000, ...(pageState === undefined ? {} : { pageState }) });
-      rows.push(...result.rows);
-      pageState = result.pageState ?? undefined;
-    } while (pageState);
-    return rows;
+    return allCqlRows(this.client, query, params, { fetchSize: 5000 });
   }
+
 }
 
 function rowToDelivery(row: Row): Delivery {

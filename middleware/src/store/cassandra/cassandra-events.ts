@@ -46,6 +46,7 @@ import type { TenantRef } from '../store.js';
 import type { EngineEventRecord, EventRange } from '../view-types.js';
 import { quoteIdentifier } from './cql-schema.js';
 import { translateDriverError } from './cassandra-errors.js';
+import { allCqlRows, runCql } from './cql-run.js';
 
 type Row = cassandra.types.Row;
 
@@ -222,23 +223,13 @@ export class CassandraEventTables {
   }
 
   private async run(query: string, params: unknown[], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
-    try {
-      return await this.client.execute(query, params, { prepare: true, ...options });
-    } catch (error) {
-      throw translateDriverError(error);
-    }
+    return runCql(this.client, query, params, options);
   }
 
   private async allRows(query: string, params: unknown[]): Promise<Row[]> {
-    const rows: Row[] = [];
-    let pageState: string | undefined;
-    do {
-      const result = await this.run(query, params, { fetchSize: INDEX_FETCH_SIZE, ...(pageState === undefined ? {} : { pageState }) });
-      rows.push(...result.rows);
-      pageState = result.pageState ?? undefined;
-    } while (pageState);
-    return rows;
+    return allCqlRows(this.client, query, params, { fetchSize: INDEX_FETCH_SIZE });
   }
+
 }
 
 type TrackedJson = Omit<TrackedEventRecord, 'occurredAt'> & { readonly occurredAtMs: number };

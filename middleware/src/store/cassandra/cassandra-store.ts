@@ -33,6 +33,7 @@ import type { Campaign } from '@inlay/schemas';
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from '../campaign-types.js';
 import { CassandraCampaignTables } from './cassandra-campaigns.js';
 import { translateDriverError } from './cassandra-errors.js';
+import { allCqlRows, runCql } from './cql-run.js';
 import { CassandraViewTables } from './cassandra-views.js';
 import { CassandraDeliveries } from './cassandra-deliveries.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from '../view-types.js';
@@ -435,25 +436,14 @@ export class CassandraStore implements Store {
   }
 
   private async run(query: string, params: Params, options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
-    try {
-      return await this.client.execute(query, params, { prepare: true, ...options });
-    } catch (error) {
-      throw translateDriverError(error);
-    }
+    return runCql(this.client, query, params, options);
   }
 
   /** Every row of a query, page by page (a plain execute returns only the first page). */
   private async allRows(query: string, params: Params): Promise<Row[]> {
-    const rows: Row[] = [];
-    let pageState: string | undefined;
-    do {
-      const options: cassandra.QueryOptions = pageState === undefined ? {} : { pageState };
-      const result = await this.run(query, params, options);
-      rows.push(...result.rows);
-      pageState = result.pageState ?? undefined;
-    } while (pageState);
-    return rows;
+    return allCqlRows(this.client, query, params);
   }
+
 }
 
 /** configuration.domains as the registry keeps it: JSON, or null when the tenant lists none. */

@@ -16,6 +16,7 @@ import cassandra from 'cassandra-driver';
 import type { ImportFormat, ImportRecord, ImportRowError, ImportStatus, UserRecord, UserUpsert } from '../user-import-types.js';
 import { quoteIdentifier } from './cql-schema.js';
 import { translateDriverError } from './cassandra-errors.js';
+import { runCql } from './cql-run.js';
 
 /** In-flight user writes per import batch. Enough to keep a node's native-transport threads busy
  *  without queuing so much that requests time out; the driver's default pool (1 connection per
@@ -106,11 +107,7 @@ export class CassandraUserImportTables {
   }
 
   private async run(query: string, params: unknown[], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
-    try {
-      return await this.client.execute(query, params, { prepare: true, ...options });
-    } catch (error) {
-      throw translateDriverError(error);
-    }
+    return runCql(this.client, query, params, options);
   }
 }
 

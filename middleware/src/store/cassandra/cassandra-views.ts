@@ -36,6 +36,7 @@ import {
 } from '../view-types.js';
 import { quoteIdentifier } from './cql-schema.js';
 import { translateDriverError } from './cassandra-errors.js';
+import { allCqlRows, runCql } from './cql-run.js';
 
 const { consistencies, responseErrorCodes } = cassandra.types;
 type Row = cassandra.types.Row;
@@ -160,23 +161,13 @@ export class CassandraViewTables {
   }
 
   private async run(query: string, params: unknown[], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
-    try {
-      return await this.client.execute(query, params, { prepare: true, ...options });
-    } catch (error) {
-      throw translateDriverError(error);
-    }
+    return runCql(this.client, query, params, options);
   }
 
   private async allRows(query: string, params: unknown[], options: cassandra.QueryOptions = {}): Promise<Row[]> {
-    const rows: Row[] = [];
-    let pageState: string | undefined;
-    do {
-      const result = await this.run(query, params, { fetchSize: VIEW_FETCH_SIZE, ...options, ...(pageState === undefined ? {} : { pageState }) });
-      rows.push(...result.rows);
-      pageState = result.pageState ?? undefined;
-    } while (pageState);
-    return rows;
+    return allCqlRows(this.client, query, params, { fetchSize: VIEW_FETCH_SIZE, ...options });
   }
+
 }
 
 /** A lost Paxos round: the write timed out with its outcome unknown, or the SERIAL read did. */
