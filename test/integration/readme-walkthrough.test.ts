@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dovecotFromInfo, type DovecotClient, type DovecotUser } from '../services/dovecot.ts';
 import { freePort } from '../services/ports.ts';
 import { userWithMail } from '../helpers/fixtures.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../../middleware/src/testing/webhook-receiver.ts';
 
 const run = promisify(execFile);
 const dovecot: DovecotClient = dovecotFromInfo(inject('dovecot'));
@@ -36,6 +37,8 @@ let output = '';
 let apiPort: number;
 let imapPort: number;
 let user: DovecotUser;
+/** Three signed webhook points' receiver: it refuses each delivery's first attempt. */
+let webhooks: WebhookReceiver;
 /** The walkthrough's conversion point, on loopback: the URLs of the GETs it received. */
 let tracker: Server;
 const trackedUrls: string[] = [];
@@ -57,6 +60,7 @@ const api = async (path: string, headers: Record<string, string> = {}): Promise<
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'inlay-readme-'));
   user = await userWithMail(dovecot, 2);
+  webhooks = await startWebhookReceiver({ answer: (request) => ({ status: request.nth === 1 ? 503 : 204 }) });
   tracker = createServer((request, response) => {
     trackedUrls.push(request.url ?? '');
     response.writeHead(204).end();
@@ -75,6 +79,8 @@ beforeAll(async () => {
       INLAY_DATA_DIR: dataDir,
       // The walkthrough's tracking point is on loopback here, which points may reach only when allowed.
       INLAY_DELIVERY_ALLOWED_NETWORKS: '127.0.0.0/8',
+      // Retries a second apart, not the production 5 s, 5 min, …: the test waits for the retry.
+      INLAY_DELIVERY_RETRY_SCHEDULE: '1,1,1,1,1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -91,6 +97,7 @@ afterAll(async () => {
   }
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
   tracker?.close();
+  await webhooks?.close();
 });
 
 describe('README: first campaign in five minutes', () => {
@@ -182,4 +189,53 @@ print(uid.decode() + ' ' + base64.b64encode(body).decode())
     expect(rows[0]).toBe('start,injected,reinjected,read,expunged');
     expect(rows.slice(1).map((row) => row.split(',').slice(1).map(Number)).reduce((sum, row) => sum.map((value, i) => value + row[i]!), [0, 0, 0, 0])).toEqual([1, 0, 1, 1]);
   }, 90_000);
+  it('three signed webhook points get each event of a new user exactly once, after one refused attempt, verified by the reference verifier', async () => {
+    const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+    const send = (method: string, path: string, body?: unknown): Promise<Response> =>
+      fetch(`http://127.0.0.1:${apiPort}/api${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const points = (await (await api('/tenants/default/conversionPoints')).json()) as { id: string }[];
+    const hooks = ['injected', 'read', 'expunged'].map((eventType) => ({ id: `hook-${eventType}`, type: 'webhook', eventType, connectionInformation: { url: webhooks.url(`/${eventType}`) } }));
+    const saved = await send('PUT', '/tenants/default/conversionPoints', [...points, ...hooks]);
+    const putAt = new Date().toISOString();
+    expect(saved.status, await saved.clone().text()).toBe(200);
+    webhooks.secrets = await Promise.all(hooks.map(async (hook) => ((await (await api(`/tenants/default/conversionPoints/${hook.id}/secret`)).json()) as { secret: string }).secret));
+    expect(webhooks.secrets.every((secret) => secret.startsWith('whsec_'))).toBe(true);
+
+    const second = await userWithMail(dovecot, 1);
+    const script = `
+import imaplib, sys
+m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+m.login(sys.argv[2], sys.argv[3])
+m.select('INBOX')
+typ, data = m.uid('SEARCH', None, 'SUBJECT', '"Welcome to Inlay"')
+uid = data[0].split()[-1]
+m.uid('FETCH', uid, '(BODY[])')
+m.uid('STORE', uid, '+FLAGS', '(\\\\Deleted)')
+m.expunge()
+m.logout()
+`;
+    await run('python3', ['-c', script, String(imapPort), second.user, second.password], { timeout: 60_000 });
+    const events = (await (await api(`/tenants/default/events?user=${encodeURIComponent(second.user)}`)).json()) as { events: { id: string; type: string }[] };
+    expect(events.events.map((event) => event.type).sort()).toEqual(['expunged', 'injected', 'read']);
+
+    try {
+      await waitFor(async () => events.events.every((event) => webhooks.accepted().get(event.id) === 1), 'each event accepted once by its webhook point', 60_000);
+    } catch (error) {
+      const health = await Promise.all(hooks.map(async (hook) => (await api(`/tenants/default/conversionPoints/${hook.id}/health`)).text()));
+      const listed = await (await api(`/tenants/default/events?user=${encodeURIComponent(second.user)}`)).text();
+      throw new Error(`${(error as Error).message}\nputAt: ${putAt}\nevents: ${listed}\nreceived: ${JSON.stringify(webhooks.requests.map((r) => [r.url, r.id, r.status]))}\nhealth: ${health.join('\n')}`);
+    }
+    for (const event of events.events) {
+      const attempts = webhooks.requests.filter((request) => request.id === event.id);
+      // Refused once, accepted once, at the point for its type; every attempt signed verifiably.
+      expect(attempts.map((request) => [request.url, request.status])).toEqual([[`/${event.type}`, 503], [`/${event.type}`, 204]]);
+      expect(attempts.every((request) => request.verified)).toBe(true);
+      expect(JSON.parse(attempts[1]!.body)).toMatchObject({ type: `inlay.${event.type}`, data: { eventId: event.id, type: event.type } });
+    }
+    expect(webhooks.overlaps.size).toBe(0);
+  }, 120_000);
 });

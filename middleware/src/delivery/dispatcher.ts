@@ -164,7 +164,13 @@ export class DeliveryDispatcher {
 
   private async attempt(tenant: Tenant, delivery: Delivery): Promise<void> {
     const deliveries = this.store.deliveries;
-    const point = tenant.conversionPoints.find((candidate) => candidate.id === delivery.pointId);
+    // The tenant list is cached for CACHE_MS, and a point added just before its first event is
+    // not in it yet: only a point the store no longer has is "removed".
+    let point = tenant.conversionPoints.find((candidate) => candidate.id === delivery.pointId);
+    if (point === undefined) {
+      this.tenants = undefined;
+      point = (await this.store.getTenant(tenant.id))?.conversionPoints.find((candidate) => candidate.id === delivery.pointId);
+    }
     const now = Date.now();
     if (point === undefined) {
       const outcome = decideOutcome(delivery, { ok: false, latencyMs: 0, error: 'the conversion point was removed' }, [], now);
