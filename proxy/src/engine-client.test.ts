@@ -34,10 +34,12 @@ async function middleware(): Promise<{ url: string; requests: () => number; mode
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests, mode };
 }
 
-function client(url: string, suspendMs: number): { engine: EngineClient; logged: () => string[] } {
+/** `timeoutMs` is short where the fake hangs; where it answers, long enough that a loaded
+ *  machine never turns an answer into a timeout (which would suspend the client). */
+function client(url: string, suspendMs: number, timeoutMs = 50): { engine: EngineClient; logged: () => string[] } {
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
-  const engine = new EngineClient({ url, timeoutMs: 50, viewCacheMs: 0, suspendMs }, 'token', log);
+  const engine = new EngineClient({ url, timeoutMs, viewCacheMs: 0, suspendMs }, 'token', log);
   return { engine, logged: () => lines.map((line) => String((JSON.parse(line) as { code?: string }).code)) };
 }
 
@@ -63,7 +65,7 @@ describe('the engine client when the middleware stops answering', () => {
   it('keeps asking after HTTP errors, and when suspension is off', async () => {
     const fake = await middleware();
     fake.mode.now = 'error';
-    const { engine } = client(fake.url, 300);
+    const { engine } = client(fake.url, 300, 10_000);
     for (let i = 0; i < 10; i++) await engine.view(key);
     expect(fake.requests()).toBe(10);
 
