@@ -487,7 +487,9 @@ export class InboxSession {
       // Placed before the new mail, so judged by what the view held before it arrived.
       inbox.viewUidBound = boundBefore;
       // One EXISTS covers both, as a server reports all mail that arrived since its last report.
-      if (view) showPlaceable(inbox, view);
+      // Not while a SELECT still places the view (its hidden SEARCH brought the mail): it places
+      // every message itself, in UID order, and one placed here would be placed twice.
+      if (view && running?.heldAfterAnswer !== true) showPlaceable(inbox, view);
       inbox.viewUidBound = Infinity;
       map.serverExists = count;
       const bytes = Buffer.from(`* ${map.clientExists} EXISTS\r\n`);
