@@ -10,6 +10,8 @@ import type { EngineClient } from '../engine-client.js';
 import { ViewMemory } from '../engine-memory.js';
 import { InboxSession } from './inbox-session.js';
 import { selectInbox } from './inbox-select.js';
+import { dispatch } from './inbox-dispatch.js';
+import { parseCommand } from '../imap-syntax.js';
 
 const virtual = (uid: number): VirtualMessage => ({ uid, campaignId: `c${uid}`, variantId: null, internalDate: '2026-11-22T00:00:00Z', flags: [], rfc822: '' });
 
@@ -38,7 +40,7 @@ async function until(what: () => boolean): Promise<void> {
 
 /** Selects an INBOX of seven real messages with these virtual ones; the eighth message is
  *  reported during the hidden SEARCH. Returns the EXISTS lines the client got, in order. */
-async function selectWithLateMail(virtualUids: number[]): Promise<{ exists: string[]; lines: string[]; session: InboxSession }> {
+async function selectWithLateMail(virtualUids: number[]): Promise<{ exists: string[]; lines: string[]; session: InboxSession; server: (text: string) => void; client: Buffer[]; upstream: string[] }> {
   const view: InboxView = { known: true, epoch: 1, messages: virtualUids.map(virtual), pending: 0, ttlMs: 0 };
   const upstream: string[] = [];
   const client: Buffer[] = [];
@@ -73,7 +75,7 @@ async function selectWithLateMail(virtualUids: number[]): Promise<{ exists: stri
   await until(() => Buffer.concat(client).toString('latin1').includes('s OK'));
   await tick();
   const lines = Buffer.concat(client).toString('latin1').split('\r\n');
-  return { exists: lines.filter((text) => / EXISTS$/.test(text)), lines, session };
+  return { exists: lines.filter((text) => / EXISTS$/.test(text)), lines, session, server, client, upstream };
 }
 
 describe('SELECT INBOX with mail arriving during its hidden SEARCH', () => {
@@ -92,5 +94,31 @@ describe('SELECT INBOX with mail arriving during its hidden SEARCH', () => {
     expect(exists).toEqual(['* 9 EXISTS', '* 10 EXISTS']);
     expect(session.inbox?.map.clientSeqOfVirtual(1)).toBe(9);
     expect(session.inbox?.map.clientSeqOfServer(8)).toBe(10);
+  });
+
+  it('answers a UID SEARCH that names mail Cyrus reports after its SEARCH line only after the EXISTS', async () => {
+    const { session, server, client, upstream } = await selectWithLateMail([6 * 16 + 1]);
+    client.length = 0;
+    const bytes = Buffer.from('c1 UID SEARCH ALL\r\n');
+    session.current = await dispatch(session, parseCommand({ segments: [bytes], literals: [] }), bytes, { idleRefreshMs: 60_000, readyForDone: () => {} });
+    expect(upstream.at(-1)).toBe('c1 UID SEARCH ALL\r\n');
+    // Cyrus: the ninth message is in the answer before the EXISTS that reports it.
+    server('* SEARCH 1 2 3 4 5 6 7 8 9');
+    server('* 9 EXISTS');
+    server('* 1 RECENT');
+    server('c1 OK Completed');
+    // The new message's UID, learnt with a hidden FETCH before the EXISTS is announced.
+    await until(() => /^~inlay\d+ FETCH \d+:9 \(UID\)\r\n$/.test(upstream.at(-1)!));
+    const fetchTag = /^(~inlay\d+)/.exec(upstream.at(-1)!)![1]!;
+    if (upstream.at(-1)!.includes('FETCH 8:9')) server('* 8 FETCH (UID 8)');
+    server('* 9 FETCH (UID 9)');
+    server(`${fetchTag} OK Completed`);
+    await until(() => Buffer.concat(client).toString('latin1').includes('c1 OK'));
+    const lines = Buffer.concat(client).toString('latin1').split('\r\n');
+    const exists = lines.findIndex((text) => text === '* 10 EXISTS');
+    const answer = lines.findIndex((text) => text.startsWith('* SEARCH'));
+    expect(exists).toBeGreaterThanOrEqual(0);
+    expect(answer).toBeGreaterThan(exists);
+    expect(lines[answer]).toBe('* SEARCH 16 32 48 64 80 96 97 112 128 144');
   });
 });
