@@ -131,17 +131,28 @@ export async function search(session: InboxSession, inbox: Inbox, tag: string, b
   };
   session.host.writeUpstream(Buffer.concat([Buffer.from(`${tag} ${byUid ? 'UID SEARCH' : 'SEARCH'} `, 'latin1'), prepared.serverCriteria, Buffer.from('\r\n')]));
   let answered = false;
+  let deferred: number[] | null = null;
   return {
     tag,
     forbidsExpunge: !byUid || prepared.namesMessageSets,
     untagged(line, literal) {
       const text = literal === null ? line.toString('latin1') : '';
       if (!/^\* SEARCH\b/i.test(text)) return undefined;
-      // In place of the server's own line, so it keeps its place among EXISTS and EXPUNGE.
       answered = true;
-      return answer(text.slice(8).trim().split(/\s+/).filter(Boolean).map(Number));
+      const hits = text.slice(8).trim().split(/\s+/).filter(Boolean).map(Number);
+      // Cyrus answers with mail it has not reported yet, then reports it (`* SEARCH … 47`, then
+      // `* 47 EXISTS`): a hit the client may not have been told of waits for the completion, so
+      // it follows the EXISTS that announces it (held to the command's end). A client must never
+      // get a UID or number before the EXISTS that counts it.
+      if (hits.some((hit) => (byUid ? hit >= inbox.syncedUidNext : hit > map.serverExists))) {
+        deferred = hits;
+        return DROP;
+      }
+      // In place of the server's own line, so it keeps its place among EXISTS and EXPUNGE.
+      return answer(hits);
     },
     complete(line) {
+      if (deferred !== null) return Buffer.concat([answer(deferred), line]);
       if (answered || !/^\S+ OK\b/i.test(line.toString('latin1'))) return line;
       return Buffer.concat([answer([]), line]);
     },

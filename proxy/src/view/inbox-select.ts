@@ -179,7 +179,9 @@ async function placeAtSelect(session: InboxSession, inbox: Inbox, view: InboxVie
     const anchor = anchorOf(message.uid);
     if (anchor > lastRealUid) continue; // assigned by a session that knows newer mail: shown after our next sync
     if (message.uid < hiddenBelow) continue; // shown below mail a client may have seen without it
-    const realBefore = anchor === lastRealUid ? map.serverExists : await realUpTo(anchor);
+    // At the SELECT's last UID: all the mail the SELECT counted, and no more (late mail reported
+    // by a hidden SEARCH before this one is already in map.serverExists, and comes after).
+    const realBefore = anchor === lastRealUid ? Math.min(map.serverExists, selected.exists) : await realUpTo(anchor);
     if (realBefore === null) continue;
     map.appendAfter(message, realBefore);
   }

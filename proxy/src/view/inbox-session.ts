@@ -69,6 +69,8 @@ export class InboxSession {
   private completing = false;
   /** The IDLE whose DONE the client sent and the relay passed on (it ends at the server's answer). */
   private idleEndedByClient: RunningCommand | null = null;
+  /** The last EXISTS the reveal path put into the held output (`parts` is that held array). */
+  private heldExists: { parts: Buffer[]; index: number } | null = null;
   /** The line just decided went into `held` (so its literal must follow it there). */
   private lineHeld = false;
   /**
@@ -276,6 +278,15 @@ export class InboxSession {
    */
   private answerThenHeld(answer: Buffer): Buffer {
     if (this.held === null || this.held.length === 0) return answer;
+    // The SELECT's own EXISTS counts every virtual message placed, less the late mail (see
+    // rewriteSelectLine); the late mail's EXISTS was counted when it came, maybe before a hidden
+    // SEARCH placed a virtual message below it. It is announced with the count the view has now,
+    // else the client is told one message fewer than the view numbers, and a later FETCH of the
+    // late mail names a message past the count the client was told (the stress run behind Cyrus).
+    const late = this.heldExists;
+    const inbox = this.inbox;
+    if (late !== null && late.parts === this.held && inbox !== null) this.held[late.index] = Buffer.from(`* ${inbox.map.clientExists} EXISTS\r\n`);
+    this.heldExists = null;
     const held = this.release();
     this.hold();
     return Buffer.concat([answer, held]);
@@ -476,12 +487,16 @@ export class InboxSession {
       // Placed before the new mail, so judged by what the view held before it arrived.
       inbox.viewUidBound = boundBefore;
       // One EXISTS covers both, as a server reports all mail that arrived since its last report.
-      if (view) showPlaceable(inbox, view);
+      // Not while a SELECT still places the view (its hidden SEARCH brought the mail): it places
+      // every message itself, in UID order, and one placed here would be placed twice.
+      if (view && running?.heldAfterAnswer !== true) showPlaceable(inbox, view);
       inbox.viewUidBound = Infinity;
       map.serverExists = count;
       const bytes = Buffer.from(`* ${map.clientExists} EXISTS\r\n`);
-      if (this.held !== null) this.held.push(bytes);
-      else this.host.writeClient(bytes);
+      if (this.held !== null) {
+        this.heldExists = { parts: this.held, index: this.held.length };
+        this.held.push(bytes);
+      } else this.host.writeClient(bytes);
       this.host.resumeServer();
     });
     return STOP;
