@@ -1,7 +1,9 @@
 /**
- * The response code of a server's untagged OK (`* OK [CODE …] text`, RFC 3501 §7.1), read by
- * position instead of matched by pattern. Codes decide what the proxy rewrites (COPYUID,
- * UIDNEXT, UIDVALIDITY); the text after them is free and never looked at.
+ * The response code of a server's untagged status response (`* OK [CODE …] text`, also NO and
+ * BAD; RFC 3501 §7.1), read by position instead of matched by pattern. Codes decide what the proxy
+ * rewrites (COPYUID, UIDNEXT, UIDVALIDITY) and what it keeps from clients (view/response-codes.ts);
+ * the text after them is free and never looked at. Takes the line as bytes or as latin1 text,
+ * whichever the caller already holds, so no caller converts a line just to ask.
  */
 
 const SP = 0x20;
@@ -9,14 +11,31 @@ const LOWERCASE = 0x20;
 /** Longer than any code name IMAP defines; a longer word is no code we act on. */
 const MAX_CODE_NAME_BYTES = 32;
 
-/** The code's name, upper-cased; null for a line that is not an untagged OK with a code. */
-export function untaggedOkCode(line: Buffer): string | null {
-  if (line[0] !== 0x2a /* * */ || line[1] !== SP || ((line[2] ?? 0) | LOWERCASE) !== 0x6f || ((line[3] ?? 0) | LOWERCASE) !== 0x6b) return null;
-  if (line[4] !== SP || line[5] !== 0x5b /* [ */) return null;
-  const start = 6;
+type Line = Buffer | string;
+
+const byteAt = (line: Line, index: number): number => (typeof line === 'string' ? (index < line.length ? line.charCodeAt(index) : 0) : (line[index] ?? 0));
+
+/** The code's name, upper-cased, after `* <status> [`; null when the line is no such response. */
+function codeAfterStatus(line: Line, status: 'OK' | 'NO' | 'BAD'): string | null {
+  if (byteAt(line, 0) !== 0x2a /* * */ || byteAt(line, 1) !== SP) return null;
+  for (let i = 0; i < status.length; i++) if ((byteAt(line, 2 + i) | LOWERCASE) !== (status.charCodeAt(i) | LOWERCASE)) return null;
+  const open = 2 + status.length;
+  if (byteAt(line, open) !== SP || byteAt(line, open + 1) !== 0x5b /* [ */) return null;
+  const start = open + 2;
   let end = start;
-  while (end < line.length && end - start <= MAX_CODE_NAME_BYTES && isCodeNameChar(line[end]!)) end++;
-  return end > start && end - start <= MAX_CODE_NAME_BYTES ? line.toString('latin1', start, end).toUpperCase() : null;
+  while (end < line.length && end - start <= MAX_CODE_NAME_BYTES && isCodeNameChar(byteAt(line, end))) end++;
+  if (end === start || end - start > MAX_CODE_NAME_BYTES) return null;
+  return (typeof line === 'string' ? line.slice(start, end) : line.toString('latin1', start, end)).toUpperCase();
+}
+
+/** The code of an untagged OK; null for a line that is not an untagged OK with a code. */
+export function untaggedOkCode(line: Line): string | null {
+  return codeAfterStatus(line, 'OK');
+}
+
+/** The code of an untagged OK, NO or BAD; null for a line that is none of them with a code. */
+export function untaggedStatusCode(line: Line): string | null {
+  return codeAfterStatus(line, 'OK') ?? codeAfterStatus(line, 'NO') ?? codeAfterStatus(line, 'BAD');
 }
 
 /** atom-char of a code name: anything visible but "]" and the atom-specials. */

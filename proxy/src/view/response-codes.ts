@@ -8,6 +8,8 @@
  * Must never keep a code of an extension that is not advertised.
  */
 
+import { untaggedStatusCode } from '../response-code.js';
+
 const ALLOWED_CODES = new Set([
   // RFC 3501
   'ALERT', 'BADCHARSET', 'CAPABILITY', 'PARSE', 'PERMANENTFLAGS', 'READ-ONLY', 'READ-WRITE', 'TRYCREATE',
@@ -22,11 +24,9 @@ const ALLOWED_CODES = new Set([
   'REFERRAL', 'TOOBIG', 'USEATTR', 'METADATA', 'HASCHILDREN', 'CLOSED',
 ]);
 
-/** An untagged status response with a response code, e.g. `* OK [HIGHESTMODSEQ 5] …`. */
-const UNTAGGED_CODE = /^\* (?:OK|NO|BAD) \[([A-Za-z0-9.-]+)/;
-
-/** True when `text` is an untagged status response whose code the client must not see in INBOX. */
+/** True when `text` is an untagged status response (`* OK [HIGHESTMODSEQ 5] …`) whose code the
+ *  client must not see in INBOX. */
 export function hasHiddenResponseCode(text: string): boolean {
-  const code = UNTAGGED_CODE.exec(text)?.[1];
-  return code !== undefined && !ALLOWED_CODES.has(code.toUpperCase());
+  const code = untaggedStatusCode(text);
+  return code !== null && !ALLOWED_CODES.has(code);
 }
