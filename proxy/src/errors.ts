@@ -24,6 +24,9 @@ export const PROXY_ERRORS = {
   idleTimeout: { code: 'INLAY_PROXY_IDLE_TIMEOUT', reply: 'BYE', text: 'Autologout; idle for too long' },
   tooManyConnections: { code: 'INLAY_PROXY_TOO_MANY_CONNECTIONS', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Too many connections, try again later' },
   tooManyFromAddress: { code: 'INLAY_PROXY_TOO_MANY_FROM_ADDRESS', reply: 'BYE', responseCode: 'UNAVAILABLE', text: 'Too many connections from your address' },
+  /** Dovecot's words for its mail_max_userip_connections refusal, on purpose: clients and log
+   *  tools recognise them, and the connection stays open for another login, as Dovecot's does. */
+  tooManyForUserAddress: { code: 'INLAY_PROXY_TOO_MANY_FOR_USER_ADDRESS', reply: 'NO', responseCode: 'UNAVAILABLE', text: 'Maximum number of connections from user+IP exceeded' },
   privacyRequired: { code: 'INLAY_PROXY_PRIVACY_REQUIRED', reply: 'NO', responseCode: 'PRIVACYREQUIRED', text: 'Start TLS before logging in' },
   tlsUnavailable: { code: 'INLAY_PROXY_TLS_UNAVAILABLE', reply: 'BAD', text: 'STARTTLS is not available' },
   tlsAlreadyActive: { code: 'INLAY_PROXY_TLS_ACTIVE', reply: 'BAD', text: 'TLS is already active' },
@@ -109,6 +112,14 @@ export const ENGINE_LOG_CODES = {
   /** No internal token configured and none readable or writable in the data directory: the
    *  proxy runs without injection. */
   noInternalToken: 'INLAY_PROXY_NO_INTERNAL_TOKEN',
+} as const;
+
+/** Codes of the client-facing TLS certificate reload (SIGHUP); nothing a mail client sees. */
+export const TLS_LOG_CODES = {
+  /** The new certificate and key are in use for new handshakes. */
+  reloaded: 'INLAY_PROXY_TLS_RELOADED',
+  /** The new pair could not be used; the old one stays. */
+  reloadRefused: 'INLAY_PROXY_TLS_RELOAD_REFUSED',
 } as const;
 
 /** Codes the operations listener (ops/ops-server.ts) logs; nothing a mail client sees. */

@@ -44,15 +44,16 @@ export function formatIdList(fields: Iterable<readonly [string, string]>): strin
   return parts.length === 0 ? 'NIL' : `(${parts.join(' ')})`;
 }
 
-/** Builds a matcher for CIDR strings such as 127.0.0.0/8 or ::1/128. Throws on a bad entry. */
-export function networkMatcher(cidrs: readonly string[]): (address: string) => boolean {
+/** Builds a matcher for CIDR strings such as 127.0.0.0/8 or ::1/128. Throws on a bad entry,
+ *  naming `key` (the configuration key the list came from). */
+export function networkMatcher(cidrs: readonly string[], key = 'proxy.trustedNetworks'): (address: string) => boolean {
   const list = new BlockList();
   for (const cidr of cidrs) {
     const [network, bits] = cidr.split('/');
     const family = network && isIPv4(network) ? 'ipv4' : network && isIPv6(network) ? 'ipv6' : null;
     const prefix = bits === undefined ? (family === 'ipv4' ? 32 : 128) : Number(bits);
     if (!family || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 'ipv4' ? 32 : 128)) {
-      throw new Error(`proxy.trustedNetworks: ${JSON.stringify(cidr)} is not an address or CIDR network`);
+      throw new Error(`${key}: ${JSON.stringify(cidr)} is not an address or CIDR network (such as 10.0.0.0/8 or 2001:db8::/32)`);
     }
     list.addSubnet(network!, prefix, family);
   }

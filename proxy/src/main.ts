@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
- * inlay-proxy: reads the configuration once, listens, and shuts down gracefully on SIGTERM or
- * SIGINT. A configuration error ends start-up with one line naming the key (exit code 78,
+ * inlay-proxy: reads the configuration once, listens, reloads its TLS certificate on SIGHUP, and
+ * shuts down gracefully on SIGTERM or SIGINT. A configuration error ends start-up with one line naming the key (exit code 78,
  * EX_CONFIG, so systemd does not restart in a loop on a config that can never work).
  */
 import { describeInternalTokenSource, loadConfig, proxyEngineUrl, resolveInternalToken, type InternalTokenSource } from '@inlay/schemas';
-import { ENGINE_LOG_CODES, PROXY_ERRORS } from './errors.js';
+import { ENGINE_LOG_CODES, PROXY_ERRORS, TLS_LOG_CODES } from './errors.js';
 import { createLogger, flushLogs } from './log.js';
 import { buildRuntime } from './runtime.js';
 import { ProxyServer } from './server.js';
@@ -99,6 +99,25 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     const error = reason instanceof Error ? reason : new Error(String(reason));
     log.error({ code: PROXY_ERRORS.internalError.code, event: 'unhandledRejection', err: error.message, stack: error.stack }, 'unhandled rejection; the process goes on');
+  });
+  // A renewed certificate is put in place without a restart: new handshakes get it, sessions under
+  // way keep theirs, and a pair that cannot be used is refused with the old one kept.
+  process.on('SIGHUP', () => {
+    const serverTls = runtime.serverTls;
+    if (!serverTls) {
+      log.info({ event: 'tlsReload' }, 'SIGHUP: no tlsCert/tlsKey configured, nothing to reload');
+      return;
+    }
+    const result = serverTls.reload();
+    switch (result.kind) {
+      case 'reloaded':
+        log.info({ event: 'tlsReload', code: TLS_LOG_CODES.reloaded, fingerprint256: result.fingerprint256, validTo: result.validTo }, 'TLS certificate reloaded');
+        break;
+      case 'refused':
+        log.error({ event: 'tlsReload', code: TLS_LOG_CODES.reloadRefused, reason: result.reason, fingerprint256: serverTls.fingerprint256 }, 'TLS certificate reload refused; the old certificate stays');
+        break;
+    }
+    flushLogs();
   });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,10 +1,10 @@
 /**
  * Everything a connection needs that is derived once from the configuration at start-up:
- * parsed upstream, TLS material, trusted networks. Built before listening, so a bad
- * certificate path or CIDR stops start-up with a clear line instead of failing a login.
+ * parsed upstream, TLS material and policy, trusted and limit-exempt networks. Built before
+ * listening, so a bad certificate path, cipher list or CIDR stops start-up with a clear line
+ * instead of failing a login.
  */
-import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { proxyEngineUrl, type InlayConfig, type ProxyLimits } from '@inlay/schemas';
 import { networkMatcher } from './imap-id.js';
@@ -12,18 +12,29 @@ import { loadUpstreamTls, parseUpstream, type UpstreamTarget, type UpstreamTlsSe
 import { createProxyMetrics, type ProxyMetrics } from './ops/metrics.js';
 import { PROXY_VERSION } from './version.js';
 import { EngineClient } from './engine-client.js';
+import { ServerTls, clientTlsPolicy, type TlsMaterial } from './server-tls.js';
+import { UserAddressSessions } from './user-address-limit.js';
+
+export type { TlsMaterial } from './server-tls.js';
 
 export interface ProxyRuntime {
   readonly log: Logger;
   readonly limits: ProxyLimits;
   readonly upstream: UpstreamTarget;
   readonly upstreamTls: UpstreamTlsSettings;
-  /** Present when tlsCert/tlsKey are configured: enables STARTTLS and the implicit-TLS listener. */
+  /** Present when tlsCert/tlsKey are configured: enables STARTTLS and the implicit-TLS listener;
+   *  SIGHUP reloads it. Listeners take their options from it (`listenerOptions`, `follow`). */
+  readonly serverTls: ServerTls | null;
+  /** The context for a handshake starting now: the reloaded one after SIGHUP. */
   readonly secureContext: SecureContext | null;
-  /** The same certificate and key as PEM, for the implicit-TLS server (which builds its own context). */
+  /** The current certificate and key as PEM. */
   readonly tlsMaterial: TlsMaterial | null;
   readonly loginRequiresTls: boolean;
   readonly isTrusted: (address: string) => boolean;
+  /** Addresses the per-address limit does not count: trustedNetworks and limits.exemptNetworks. */
+  readonly isExemptFromAddressLimit: (address: string) => boolean;
+  /** Logged-in sessions per user and client address (limits.maxConnectionsPerUserAddress). */
+  readonly userAddressSessions: UserAddressSessions;
   readonly proxyTtl: number;
   readonly idName: string;
   readonly idVersion: string;
@@ -38,25 +49,31 @@ export interface ProxyRuntime {
 /** An idling client learns of withdrawals at most this late, even with a long view cache. */
 const IDLE_REFRESH_MAX_MS = 30_000;
 
-export interface TlsMaterial {
-  readonly cert: string;
-  readonly key: string;
-}
-
 /** `internalToken`: the token resolved at start-up (config or `<dataDir>/internal-token`). */
 export function buildRuntime(config: InlayConfig, log: Logger, internalToken: string | undefined = config.internalToken): ProxyRuntime {
   const engineUrl = proxyEngineUrl(config);
   checkProxyCombinations(config, engineUrl, internalToken);
-  const tlsMaterial = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : null;
+  const clientPolicy = clientTlsPolicy(config);
+  const serverTls = config.tlsCert && config.tlsKey ? ServerTls.load(config.tlsCert, config.tlsKey, clientPolicy) : null;
+  const { trustedNetworks, limits } = config.proxy;
+  const isTrusted = networkMatcher(trustedNetworks, 'proxy.trustedNetworks');
+  const isExempt = networkMatcher(limits.exemptNetworks, 'proxy.limits.exemptNetworks (INLAY_PROXY_LIMITS_EXEMPT_NETWORKS)');
   return {
     log,
-    limits: config.proxy.limits,
+    limits,
     upstream: parseUpstream(config.upstream),
     upstreamTls: loadUpstreamTls(config.upstreamTls),
-    secureContext: tlsMaterial ? secureContextOf(tlsMaterial) : null,
-    tlsMaterial,
+    serverTls,
+    get secureContext() {
+      return serverTls?.context ?? null;
+    },
+    get tlsMaterial() {
+      return serverTls?.pem ?? null;
+    },
     loginRequiresTls: config.proxy.loginRequiresTls,
-    isTrusted: networkMatcher(config.proxy.trustedNetworks),
+    isTrusted,
+    isExemptFromAddressLimit: (address) => isTrusted(address) || isExempt(address),
+    userAddressSessions: new UserAddressSessions(limits.maxConnectionsPerUserAddress),
     proxyTtl: config.proxy.proxyTtl,
     idName: config.proxy.idName,
     idVersion: config.proxy.idVersion ?? PROXY_VERSION,
@@ -83,24 +100,6 @@ function checkProxyCombinations(config: InlayConfig, engineUrl: string, internal
   }
 }
 
-function loadTlsMaterial(certFile: string, keyFile: string): TlsMaterial {
-  const read = (file: string, key: string): string => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new Error(`${key} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-  };
-  return { cert: read(certFile, 'tlsCert'), key: read(keyFile, 'tlsKey') };
-}
-
-/** TLS 1.2 is the floor: RFC 8996 retired 1.0 and 1.1, and RFC 8314 asks mail to follow. */
+/** TLS 1.2 is the floor of what may be configured (tlsMinVersion): RFC 8996 retired 1.0 and 1.1,
+ *  and RFC 8314 asks mail to follow. Listeners take the configured minimum from `serverTls`. */
 export const MIN_TLS_VERSION = 'TLSv1.2';
-
-function secureContextOf(material: TlsMaterial): SecureContext {
-  try {
-    return createSecureContext({ ...material, minVersion: MIN_TLS_VERSION });
-  } catch (err) {
-    throw new Error(`tlsCert/tlsKey cannot be used together: ${(err as Error).message}`);
-  }
-}

@@ -1,12 +1,12 @@
 /**
  * The listeners (plain with STARTTLS, implicit TLS) and the set of live sessions: admission
- * limits per address and in total, and graceful shutdown (stop accepting, BYE to everyone at
+ * limits per address (exempt networks aside) and in total, and graceful shutdown (stop accepting, BYE to everyone at
  * a response boundary, cut what is left after the drain period).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { PROXY_ERRORS, imapErrorLine } from './errors.js';
-import { MIN_TLS_VERSION, type ProxyRuntime } from './runtime.js';
+import type { ProxyRuntime } from './runtime.js';
 import { ClientSession } from './session.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -50,12 +50,13 @@ export class ProxyServer {
       addresses.plain = await this.bind(server, plain, 'proxy.listen');
     }
     if (tls) {
+      const serverTls = this.runtime.serverTls!;
       const server = createTlsServer({
-        ...this.runtime.tlsMaterial!,
-        minVersion: MIN_TLS_VERSION,
+        ...serverTls.listenerOptions(),
         handshakeTimeout: this.runtime.limits.preAuthTimeoutMs,
         noDelay: true,
       });
+      serverTls.follow(server);
       server.on('secureConnection', (socket: TLSSocket) => this.admit(socket, true));
       server.on('tlsClientError', (err, socket) => {
         this.runtime.log.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
@@ -89,7 +90,7 @@ export class ProxyServer {
       ? PROXY_ERRORS.shuttingDown
       : this.sessions.size >= limits.maxConnections
         ? PROXY_ERRORS.tooManyConnections
-        : fromAddress >= limits.maxConnectionsPerAddress
+        : fromAddress >= limits.maxConnectionsPerAddress && !this.runtime.isExemptFromAddressLimit(address)
           ? PROXY_ERRORS.tooManyFromAddress
           : null;
     if (refusal) {

@@ -25,6 +25,7 @@ import type { EventOrigin } from '@inlay/schemas';
 import type { UpstreamLink } from './upstream.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import { loginUpstream } from './upstream-login.js';
+import type { UserAddressLease } from './user-address-limit.js';
 
 export type SessionState =
   | { readonly kind: 'notAuthenticated' }
@@ -59,6 +60,8 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
   private upstream: UpstreamLink | null = null;
   private badCommands = 0;
   private user: string | null = null;
+  /** This session's place in the per-user-and-address count, held while logged in. */
+  private userAddressLease: UserAddressLease | null = null;
 
   get login(): string {
     return this.user ?? '';
@@ -71,14 +74,20 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
   /** The client as events record it: the address a trusted proxy in front of us named
    *  (x-originating-ip), else the connecting one; the IMAP ID name and version it sent. */
   get eventOrigin(): EventOrigin {
-    const claimed = this.runtime.isTrusted(this.remoteAddress) ? this.clientId.get('x-originating-ip') : undefined;
     const name = this.clientId.get('name');
     const version = this.clientId.get('version');
     return {
-      clientAddress: (claimed ?? this.remoteAddress).slice(0, 64),
+      clientAddress: this.clientAddress.slice(0, 64),
       ...(name ? { clientName: name } : {}),
       ...(version ? { clientVersion: version } : {}),
     };
+  }
+
+  /** The real client: the address a trusted proxy in front of us named (x-originating-ip), else
+   *  the connecting one. */
+  private get clientAddress(): string {
+    const claimed = this.runtime.isTrusted(this.remoteAddress) ? this.clientId.get('x-originating-ip') : undefined;
+    return claimed ?? this.remoteAddress;
   }
 
   get idleRefreshMs(): number {
@@ -224,12 +233,21 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
         return;
       }
       switch (outcome.kind) {
-        case 'loggedIn':
+        case 'loggedIn': {
+          // Counted once the upstream accepted, as Dovecot counts: a wrong password gets the
+          // server's answer, and only sessions that really hold a login take a place.
+          const lease = this.runtime.userAddressSessions.admit(user, this.clientAddress);
+          if (lease === null) {
+            this.refuseOverUserAddressLimit(tag, user, method, outcome.handOver.socket);
+            return;
+          }
+          this.userAddressLease = lease;
           this.user = user;
           this.runtime.metrics.countLogin('ok');
           this.log.info({ event: 'login', user, method, remote: this.remoteAddress, remotePort: this.remotePort, tls: this.secure }, 'logged in');
           this.startRelay(outcome.toClient, outcome.handOver.socket, outcome.handOver.leftover);
           return;
+        }
         case 'rejected':
           this.upstream = outcome.link;
           this.runtime.metrics.countLogin('refused');
@@ -246,6 +264,21 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
       }
     });
     return 'pause';
+  }
+
+  /** The upstream session just opened is logged out again; the client may try another login. */
+  private refuseOverUserAddressLimit(tag: string, user: string, method: string, upstream: Socket): void {
+    const limit = this.runtime.userAddressSessions.max;
+    upstream.on('error', () => {});
+    upstream.end('Z LOGOUT\r\n');
+    setTimeout(() => upstream.destroy(), 2000).unref();
+    this.log.warn(
+      { event: 'loginRefused', code: PROXY_ERRORS.tooManyForUserAddress.code, user, method, remote: this.remoteAddress, client: this.clientAddress, limit },
+      'login refused: too many sessions of this user from this address',
+    );
+    const { tooManyForUserAddress } = PROXY_ERRORS;
+    this.replyError(tag, { ...tooManyForUserAddress, text: `${tooManyForUserAddress.text} (proxy.limits.maxConnectionsPerUserAddress=${limit})` });
+    this.resumeReading();
   }
 
   logout(tag: string): void {
@@ -419,6 +452,7 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
   private closed(reason: string, bytes: { fromClient: number; toClient: number }): void {
     if (this.state.kind === 'closed') return;
     this.state = { kind: 'closed' };
+    this.userAddressLease?.release();
     this.log.info({ event: 'disconnect', reason, user: this.user, remote: this.remoteAddress, durationMs: Date.now() - this.startedAt, ...bytes }, 'client disconnected');
     this.onClosed(this);
   }

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { ImapFramer, PASS, STOP, type FrameHandler, type LineVerdict } from './framer.js';
 import { capabilityCodeOf } from './capabilities.js';
 import type { UpstreamTlsConfig } from '@inlay/schemas';
+import { tlsPolicyOptions, upstreamTlsPolicy, type TlsPolicy } from './server-tls.js';
 
 export type UpstreamProtocol = 'imap' | 'imap+starttls' | 'imaps';
 
@@ -36,6 +37,8 @@ export interface UpstreamTlsSettings {
   readonly ca: string[] | undefined;
   readonly rejectUnauthorized: boolean;
   readonly servername: string | undefined;
+  /** Lowest version and cipher list offered to the upstream (upstreamTls.minVersion, .ciphers). */
+  readonly policy: TlsPolicy;
 }
 
 /** Reads the CA file once at start-up so a missing file stops start-up, not a login. */
@@ -48,7 +51,7 @@ export function loadUpstreamTls(config: UpstreamTlsConfig): UpstreamTlsSettings 
       throw new Error(`upstreamTls.caFile ${config.caFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
-  return { ca, rejectUnauthorized: config.verifyCertificate, servername: config.servername };
+  return { ca, rejectUnauthorized: config.verifyCertificate, servername: config.servername, policy: upstreamTlsPolicy({ upstreamTls: config }) };
 }
 
 /** The upstream failed or answered something unusable; the message is safe to log. */
@@ -383,6 +386,7 @@ function tlsOptions(target: UpstreamTarget, tls: UpstreamTlsSettings) {
   const servername = tls.servername ?? (/^[\d.]+$|:/.test(target.host) ? undefined : target.host);
   return {
     rejectUnauthorized: tls.rejectUnauthorized,
+    ...tlsPolicyOptions(tls.policy),
     ...(tls.ca ? { ca: tls.ca } : {}),
     ...(servername ? { servername } : {}),
   };

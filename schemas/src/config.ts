@@ -42,6 +42,17 @@ export const ProxyLimitsSchema = Type.Object(
      *  each (Dovecot's default is 10 per user and address); 100 per address leaves room for a
      *  carrier-grade NAT while stopping one host from taking every slot. */
     maxConnectionsPerAddress: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
+    /** Networks (CIDR) whose addresses the per-address limit does not apply to: a webmail server or
+     *  a carrier NAT puts thousands of users behind one address, and counting them as one host
+     *  would lock them all out. `trustedNetworks` are exempt too (a proxy in front of us is one
+     *  such address). The total limit still applies. */
+    exemptNetworks: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { default: [], maxItems: 1024 }),
+    /** Logged-in sessions of one user from one client address (the address a trusted proxy names
+     *  in IMAP ID, else the connecting one), as Dovecot's mail_max_userip_connections counts them;
+     *  a login beyond it is refused. 0: no limit here — the default, because the upstream gets
+     *  that same address in our IMAP ID and enforces its own (Dovecot: 10 by default); set it
+     *  when the upstream does not. */
+    maxConnectionsPerUserAddress: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
     /** How long to wait for the upstream to accept, greet, and finish TLS before telling the
      *  client the server is unavailable. */
     upstreamConnectTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
@@ -108,8 +119,24 @@ export const ProxyConfigSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** The TLS versions a side may negotiate at least. 1.0 and 1.1 are not offered: RFC 8996
+ *  retired them, and RFC 8314 asks mail to follow. */
+const TlsMinVersion = Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2' });
+
+/** An OpenSSL cipher list; TLS 1.3 suites by their `TLS_` names in the same list. */
+const TlsCipherList = Type.String({
+  minLength: 1,
+  maxLength: 4096,
+  pattern: '^[A-Za-z0-9_:+!@=.,\\- ]+$',
+  description: 'an OpenSSL cipher list such as ECDHE-ECDSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384',
+});
+
 export const UpstreamTlsSchema = Type.Object(
   {
+    /** Lowest TLS version accepted from the upstream (imaps:// and imap+starttls://). */
+    minVersion: TlsMinVersion,
+    /** Cipher suites offered to the upstream; unset: Node's defaults. */
+    ciphers: Type.Optional(TlsCipherList),
     /** Verify the upstream's certificate chain and name. Turning this off is for lab use only. */
     verifyCertificate: Type.Boolean({ default: true }),
     /** PEM file of extra CAs to trust for the upstream (a private CA); system CAs still apply. */
@@ -185,6 +212,13 @@ export const InlayConfigSchema = Type.Object(
     /** PEM certificate chain and key the proxy presents to clients (STARTTLS and implicit TLS). */
     tlsCert: Type.Optional(Type.String({ minLength: 1 })),
     tlsKey: Type.Optional(Type.String({ minLength: 1 })),
+    /** Lowest TLS version clients may use (STARTTLS and implicit TLS). TLSv1.3 shuts out older
+     *  clients (Outlook before 2019 on Windows 7/8, Android before 10). */
+    tlsMinVersion: TlsMinVersion,
+    /** Cipher suites clients may use; unset: Node's defaults. A list that names no TLS 1.3 suite
+     *  (`TLS_…`) leaves OpenSSL's TLS 1.3 suites on; one that names only TLS 1.3 suites rules TLS
+     *  1.2 out. Checked at start: a list OpenSSL matches nothing of stops start-up. */
+    tlsCiphers: Type.Optional(TlsCipherList),
     /** Where the embedded store and local templates live. */
     dataDir: Type.String({ minLength: 1, default: './data' }),
     /** Bearer token with every right on the REST API. Keep it in the environment, not the file. */
