@@ -14,7 +14,7 @@ import { freePort } from './ports.ts';
 import { makeTestCertificates } from './tls.ts';
 import { renderDovecotConfig } from './dovecot-config.ts';
 import { appendToMaildir, deliverToMaildir, ensureMailbox, type MailOwner } from './maildir.ts';
-import { runCommand, spawnLogged, stopProcess, waitUntilReady } from './process.ts';
+import { runCommand, spawnLogged, stopProcess, waitUntilReady, type RunningProcess } from './process.ts';
 
 const dovecotBinary = '/usr/sbin/dovecot';
 const host = '127.0.0.1';
@@ -52,7 +52,14 @@ export interface DovecotClient extends DovecotInfo {
 }
 
 export interface DovecotServer extends DovecotClient {
+  /** Stops the server process and removes its directory. */
   stop(): Promise<void>;
+  /** Fault tests: stops the server process (SIGTERM, as an operator's restart does), keeping
+   *  its directory, users and mail. Connections through it are cut. */
+  halt(): Promise<void>;
+  /** Starts the halted server again on the same ports, users and mail; resolves once both
+   *  ports greet. */
+  resume(): Promise<void>;
 }
 
 export interface StartDovecotOptions {
@@ -192,31 +199,42 @@ async function startInDir(dir: string, options: StartDovecotOptions): Promise<Do
     }),
   );
 
-  const running = spawnLogged(dovecotBinary, ['-F', '-c', configFile], {
-    outputFile: join(dir, 'dovecot.stdout'),
-    scratchDir: dir,
-  });
   const info: DovecotInfo = {
     host, port, tlsPort, dir, logFile, passwdFile, mailRoot,
     caFile: certificates.caFile, certFile: certificates.certFile, keyFile: certificates.keyFile,
     mailOwner: asRoot ? users.mail : null,
   };
-  await waitUntilReady(
-    'Dovecot',
-    running,
-    async () =>
-      (await answersGreeting(() => netConnect({ host, port }))) &&
-      (await answersGreeting(() =>
-        tlsConnect({ host, port: tlsPort, ca: certificates.ca, servername: 'localhost' }),
-      )),
-    { timeoutMs: options.startupTimeoutMs ?? 30_000, logFiles: [logFile] },
-  );
+  const launch = async (): Promise<RunningProcess> => {
+    const started = spawnLogged(dovecotBinary, ['-F', '-c', configFile], {
+      outputFile: join(dir, 'dovecot.stdout'),
+      scratchDir: dir,
+    });
+    await waitUntilReady(
+      'Dovecot',
+      started,
+      async () =>
+        (await answersGreeting(() => netConnect({ host, port }))) &&
+        (await answersGreeting(() =>
+          tlsConnect({ host, port: tlsPort, ca: certificates.ca, servername: 'localhost' }),
+        )),
+      { timeoutMs: options.startupTimeoutMs ?? 30_000, logFiles: [logFile] },
+    );
+    return started;
+  };
+  let running = await launch();
 
   return {
     ...dovecotFromInfo(info),
     async stop() {
       await stopProcess(running, 15_000);
       await rm(dir, { recursive: true, force: true });
+    },
+    async halt() {
+      await stopProcess(running, 15_000);
+    },
+    async resume() {
+      if (!running.hasExited()) throw new Error('Dovecot is still running; halt() it first');
+      running = await launch();
     },
   };
 }
