@@ -3,7 +3,7 @@
 // directory, listening on 127.0.0.1 at free ports (plain+STARTTLS and
 // implicit TLS). Must never read /etc/dovecot or touch the machine's own
 // Dovecot instance.
-import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir, userInfo } from 'node:os';
@@ -54,9 +54,10 @@ export interface DovecotClient extends DovecotInfo {
 export interface DovecotServer extends DovecotClient {
   /** Stops the server process and removes its directory. */
   stop(): Promise<void>;
-  /** Fault tests: stops the server process (SIGTERM, as an operator's restart does), keeping
-   *  its directory, users and mail. Connections through it are cut. */
-  halt(): Promise<void>;
+  /** Fault tests: stops the server — the master and every process it started, as systemd's
+   *  `restart` does (SIGTERM: sessions get Dovecot's own BYE) or as a crash of the host would
+   *  (SIGKILL: connections just end) — keeping its directory, users and mail. */
+  halt(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts the halted server again on the same ports, users and mail; resolves once both
    *  ports greet. */
   resume(): Promise<void>;
@@ -158,6 +159,62 @@ function answersGreeting(openSocket: () => Socket, timeoutMs = 3000): Promise<bo
   });
 }
 
+/** Pids of every live process below `root` (children that outlived their parent included). */
+async function descendantsOf(root: number): Promise<number[]> {
+  const parentOf = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/<pid>/stat, after the parenthesised command name (which may hold spaces).
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const [pid, ppid] of parentOf) {
+      if (ppid !== parent || found.includes(pid)) continue;
+      found.push(pid);
+      queue.push(pid);
+    }
+  }
+  return found;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Dovecot's master leaves the imap processes of open sessions running when it is stopped alone
+ * (they go on serving their clients), so the whole tree is signalled at once, as systemd's
+ * KillMode=control-group does; what is left after the grace period gets SIGKILL.
+ */
+async function stopTree(running: RunningProcess, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  if (running.hasExited() || running.child.pid === undefined) return;
+  const tree = [running.child.pid, ...(await descendantsOf(running.child.pid))];
+  for (const pid of tree) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+  await stopProcess(running, 15_000);
+  const deadline = Date.now() + 10_000;
+  while (tree.some(alive) && Date.now() < deadline) await sleep(50);
+  for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+}
+
 export async function startDovecot(options: StartDovecotOptions = {}): Promise<DovecotServer> {
   const dir = await mkdtemp(join(tmpdir(), 'inlay-dovecot-'));
   try {
@@ -226,11 +283,11 @@ async function startInDir(dir: string, options: StartDovecotOptions): Promise<Do
   return {
     ...dovecotFromInfo(info),
     async stop() {
-      await stopProcess(running, 15_000);
+      await stopTree(running, 'SIGTERM');
       await rm(dir, { recursive: true, force: true });
     },
-    async halt() {
-      await stopProcess(running, 15_000);
+    async halt(signal = 'SIGTERM') {
+      await stopTree(running, signal);
     },
     async resume() {
       if (!running.hasExited()) throw new Error('Dovecot is still running; halt() it first');
