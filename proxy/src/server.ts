@@ -1,7 +1,7 @@
 /**
  * The listeners (plain with STARTTLS, implicit TLS) and the set of live sessions: admission
- * limits per address (exempt networks aside) and in total, and graceful shutdown (stop accepting, BYE to everyone at
- * a response boundary, cut what is left after the drain period).
+ * limits per address (exempt networks aside) and in total, and graceful shutdown (stop
+ * accepting, BYE to everyone at a response boundary, cut what is left after the drain period).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
