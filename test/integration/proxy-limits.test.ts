@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxyInFrontOf, testDovecot, userWithMail } from '../helpers/fixtures.ts';
-import type { RunningProxy } from '../helpers/proxy.ts';
+import { runProxyExpectingFailure, type RunningProxy } from '../helpers/proxy.ts';
 import { RawImap } from '../helpers/raw-imap.ts';
 import type { DovecotUser } from '../services/dovecot.ts';
 
@@ -52,6 +52,14 @@ describe('per-address limit with exempt networks', () => {
     // Log lines reach stdout within 100 ms (proxy/src/log.ts).
     const refusals = (): unknown[] => proxy.logs().filter((entry) => entry['code'] === 'INLAY_PROXY_TOO_MANY_FROM_ADDRESS').map((entry) => entry['remote']);
     await expect.poll(refusals).toEqual(['127.0.0.1']);
+  });
+});
+
+describe('limit settings at start', () => {
+  it('stops start-up on a bad CIDR with the key named and exit code 78', async () => {
+    const run = await runProxyExpectingFailure({ INLAY_UPSTREAM: `imap://${dovecot.host}:${dovecot.port}`, INLAY_PROXY_LIMITS_EXEMPT_NETWORKS: '10.0.0.0/8,192.168.1.0/40' });
+    expect(run.code).toBe(78);
+    expect(run.output).toMatch(/configuration error: proxy\.limits\.exemptNetworks \(INLAY_PROXY_LIMITS_EXEMPT_NETWORKS\): "192\.168\.1\.0\/40" is not an address or CIDR network/);
   });
 });
 
