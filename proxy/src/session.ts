@@ -269,6 +269,7 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
   /** The upstream session just opened is logged out again; the client may try another login. */
   private refuseOverUserAddressLimit(tag: string, user: string, method: string, upstream: Socket): void {
     const limit = this.runtime.userAddressSessions.max;
+    this.runtime.metrics.countLogin('refused');
     upstream.on('error', () => {});
     upstream.end('Z LOGOUT\r\n');
     setTimeout(() => upstream.destroy(), 2000).unref();
