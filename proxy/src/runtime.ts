@@ -48,6 +48,7 @@ export function buildRuntime(config: InlayConfig, log: Logger, internalToken: st
   const engineUrl = proxyEngineUrl(config);
   checkProxyCombinations(config, engineUrl, internalToken);
   const tlsMaterial = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : null;
+  const metrics = createProxyMetrics();
   return {
     log,
     limits: config.proxy.limits,
@@ -60,9 +61,9 @@ export function buildRuntime(config: InlayConfig, log: Logger, internalToken: st
     proxyTtl: config.proxy.proxyTtl,
     idName: config.proxy.idName,
     idVersion: config.proxy.idVersion ?? PROXY_VERSION,
-    engine: engineUrl ? new EngineClient({ ...config.proxy.engine, url: engineUrl }, internalToken!, log) : null,
+    engine: engineUrl ? new EngineClient({ ...config.proxy.engine, url: engineUrl }, internalToken!, log, metrics.engine) : null,
     idleRefreshMs: Math.min(Math.max(config.proxy.engine.viewCacheMs, 1000), IDLE_REFRESH_MAX_MS),
-    metrics: createProxyMetrics(),
+    metrics,
   };
 }
 

@@ -76,7 +76,8 @@ describe('the proxy', () => {
     expect(sample(exposition, 'inlay_proxy_logins_total{result="ok"}')).toBe(1);
     expect(sample(exposition, 'inlay_proxy_logins_total{result="refused"}')).toBe(1);
     expect(sample(exposition, 'inlay_proxy_logins_total{result="failed"}')).toBe(0);
-    expect(sample(exposition, 'inlay_proxy_connections{listener="plain"}')).toBe(2);
+    expect(sample(exposition, 'inlay_proxy_connections{listener="plain",state="authenticated"}')).toBe(1);
+    expect(sample(exposition, 'inlay_proxy_connections{listener="plain",state="pre_login"}')).toBe(1);
     expect(sample(exposition, 'inlay_proxy_process_resident_memory_bytes')).toBeGreaterThan(0);
     const checked = await promtoolCheck(exposition);
     expect(checked.code, checked.output).toBe(0);
