@@ -3,7 +3,9 @@
 // /healthz always 200, and /readyz following what each process needs (the proxy: an upstream that
 // accepts connections; the middleware: a store that reads).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,14 +28,19 @@ function listeningField(logs: Record<string, unknown>[], field: string): string 
 
 /** `promtool check metrics` reads the exposition from stdin; resolves its exit code and output. */
 function promtoolCheck(exposition: string): Promise<{ code: number | null; output: string }> {
+  return promtool(['check', 'metrics'], exposition);
+}
+
+/** Runs promtool with `input` on stdin; resolves its exit code and output. */
+function promtool(args: string[], input = '', cwd?: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('promtool', args, { stdio: ['pipe', 'pipe', 'pipe'], cwd });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output }));
-    child.stdin.end(exposition);
+    child.stdin.end(input);
   });
 }
 
@@ -133,5 +140,62 @@ describe('the middleware', () => {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
     }
+  });
+});
+
+describe('deploy/monitoring', () => {
+  const monitoring = fileURLToPath(new URL('../../deploy/monitoring/', import.meta.url));
+  const rulesFile = `${monitoring}inlay-alerts.yml`;
+
+  /** Every inlay_* metric name a PromQL expression mentions (histogram series keep their suffix). */
+  const metricNames = (expressions: string[]): Set<string> => new Set(expressions.flatMap((expr) => [...expr.matchAll(/\b(inlay_[a-z0-9_]+)\b/g)].map((match) => match[1]!)));
+
+  /** Sample names in an exposition: `name{...} value` or `name value`. */
+  const exposedNames = (exposition: string): Set<string> =>
+    new Set(exposition.split('\n').filter((line) => line !== '' && !line.startsWith('#')).map((line) => line.split(/[{ ]/)[0]!));
+
+  it('alert rules pass promtool check rules, and promtool test rules fires each of them', async () => {
+    const checked = await promtool(['check', 'rules', rulesFile]);
+    expect(checked.code, checked.output).toBe(0);
+    const tested = await promtool(['test', 'rules', 'inlay-alerts.test.yml'], '', monitoring);
+    expect(tested.code, tested.output).toBe(0);
+    // Each alert has at least one test case that expects it to fire.
+    const rules = parseYaml(await readFile(rulesFile, 'utf8')) as { groups: { rules: { alert: string }[] }[] };
+    const tests = parseYaml(await readFile(`${monitoring}inlay-alerts.test.yml`, 'utf8')) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
+    const fired = new Set(tests.tests.flatMap((test) => test.alert_rule_test.filter((check) => check.exp_alerts.length > 0).map((check) => check.alertname)));
+    const alerts = rules.groups.flatMap((group) => group.rules.map((rule) => rule.alert));
+    expect(alerts).toEqual(expect.arrayContaining(['InlayUpstreamDown', 'InlayEngineFailing', 'InlayDeliveryBacklogGrowing', 'InlayLoginFailureRatioHigh']));
+    expect(alerts.filter((alert) => !fired.has(alert))).toEqual([]);
+  });
+
+  it('the dashboard and the rules reference only metrics the running proxy and middleware expose', async () => {
+    // Some traffic first, so that labelled histograms have their first series.
+    const user = await userWithMail(dovecot, 1);
+    const client = await RawImap.connect(proxy.port);
+    await client.greeting();
+    expect(await client.command('a', `LOGIN "${user.user}" "${user.password}"`)).toMatch(/^a OK/m);
+    expect(await client.command('b', 'LIST "" "*"')).toMatch(/^b OK/m);
+    client.close();
+    await fetch(`${middleware.baseUrl}/api/tenants`);
+    const proxyExposition = await (await fetch(`http://${listeningField(proxy.logs(), 'metrics')}/metrics`)).text();
+    const middlewareExposition = await (await fetch(`http://${String(middleware.listening['metrics'])}/metrics`)).text();
+    const exposed = new Set([...exposedNames(proxyExposition), ...exposedNames(middlewareExposition)]);
+
+    const dashboard = JSON.parse(await readFile(`${monitoring}inlay-dashboard.json`, 'utf8')) as {
+      panels: { targets?: { expr: string }[] }[];
+      templating: { list: { definition?: string }[] };
+    };
+    const dashboardExpressions = [
+      ...dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr)),
+      ...dashboard.templating.list.flatMap((variable) => (variable.definition ? [variable.definition] : [])),
+    ];
+    const rules = parseYaml(await readFile(rulesFile, 'utf8')) as { groups: { rules: { expr: string }[] }[] };
+    const ruleExpressions = rules.groups.flatMap((group) => group.rules.map((rule) => rule.expr));
+
+    const referenced = metricNames([...dashboardExpressions, ...ruleExpressions]);
+    expect(referenced.size).toBeGreaterThan(25);
+    expect([...referenced].filter((name) => !exposed.has(name)).sort()).toEqual([]);
+    // And the other way round: each metric the issue asks for is on the dashboard.
+    for (const name of ['inlay_proxy_commands_total', 'inlay_proxy_limit_refusals_total', 'inlay_mw_delivery_backlog', 'inlay_mw_store_operation_duration_seconds_bucket']) expect(referenced).toContain(name);
   });
 });

@@ -89,6 +89,8 @@ function instrumented<T extends object>(target: T, metrics: MiddlewareMetrics, s
 
 /** The store as routes and services see it, with every call measured. */
 export function instrumentStore(store: Store, metrics: MiddlewareMetrics): Store {
+  // The error counter exists from the first scrape (one series at 0), so alerts over it have data.
+  metrics.storeErrors.inc({ store: store.kind, operation: 'listTenants' }, 0);
   const deliveries = instrumented(store.deliveries, metrics, store.kind, 'deliveries.', {});
   return instrumented(store, metrics, store.kind, '', { deliveries });
 }

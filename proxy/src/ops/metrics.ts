@@ -146,7 +146,6 @@ export function createProxyMetrics(): ProxyMetrics {
     buckets: CONNECT_BUCKETS_SECONDS,
     registers: [registry],
   });
-  const upstreamUp = new Gauge({ name: 'inlay_proxy_upstream_up', help: '1 when the last upstream connection attempt succeeded, 0 when it failed', registers: [registry] });
   const commandSeconds = new Histogram({
     name: 'inlay_proxy_upstream_command_duration_seconds',
     help: 'Byte-copy commands from sending to the upstream\'s tagged completion (one timed per session at a time; IDLE never)',
@@ -207,7 +206,6 @@ export function createProxyMetrics(): ProxyMetrics {
     countCommand: (name, path) => commandCounts.count(name, path),
     upstreamConnected: (seconds, ok) => {
       connectSeconds.observe({ outcome: ok ? 'ok' : 'failed' }, seconds);
-      upstreamUp.set(ok ? 1 : 0);
     },
     upstreamCommand: (seconds) => commandSeconds.observe(seconds),
     observe: (next) => {
