@@ -143,6 +143,31 @@ describe('the middleware', () => {
   });
 });
 
+describe('the systemd watchdog probe (systemd/healthz-check.mjs)', () => {
+  const probe = fileURLToPath(new URL('../../systemd/healthz-check.mjs', import.meta.url));
+  const run = (url: string): Promise<{ code: number | null; output: string }> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [probe, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, output }));
+    });
+
+  it('passes on a live process and fails, naming why, where nothing answers', async () => {
+    const live = await run(`http://${listeningField(proxy.logs(), 'metrics')}/healthz`);
+    expect(live.code, live.output).toBe(0);
+    const closed: Server = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const dead = await run(`http://127.0.0.1:${port}/healthz`);
+    expect(dead.code).toBe(1);
+    expect(dead.output).toMatch(/no 200 in 3 attempts \(last: ECONNREFUSED\)/);
+  });
+});
+
 describe('deploy/monitoring', () => {
   const monitoring = fileURLToPath(new URL('../../deploy/monitoring/', import.meta.url));
   const rulesFile = `${monitoring}inlay-alerts.yml`;
