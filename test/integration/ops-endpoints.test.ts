@@ -54,8 +54,10 @@ beforeAll(async () => {
   // promtool ships in Debian's prometheus package (the server is not started).
   await ensureDebianPackages(['prometheus']);
   dataDir = await mkdtemp(join(tmpdir(), 'inlay-ops-'));
-  middleware = await startMiddleware({ INLAY_DATA_DIR: dataDir, INLAY_ADMIN_TOKEN: `ops-admin-${'x'.repeat(20)}`, INLAY_METRICS_LISTEN: '127.0.0.1:0' });
-  proxy = await proxyInFrontOf(dovecot, { INLAY_PROXY_METRICS_LISTEN: '127.0.0.1:0' });
+  // The proxy asks this middleware for INBOX views, so engine figures show on both sides.
+  const internalToken = `ops-internal-${'y'.repeat(20)}`;
+  middleware = await startMiddleware({ INLAY_DATA_DIR: dataDir, INLAY_ADMIN_TOKEN: `ops-admin-${'x'.repeat(20)}`, INLAY_INTERNAL_TOKEN: internalToken, INLAY_METRICS_LISTEN: '127.0.0.1:0' });
+  proxy = await proxyInFrontOf(dovecot, { INLAY_PROXY_METRICS_LISTEN: '127.0.0.1:0', INLAY_PROXY_ENGINE_URL: middleware.baseUrl, INLAY_INTERNAL_TOKEN: internalToken });
 });
 
 afterAll(async () => {
@@ -90,6 +92,44 @@ describe('the proxy', () => {
     expect(checked.code, checked.output).toBe(0);
     good.close();
     bad.close();
+  });
+
+  it('counts commands by path, bytes, upstream and engine calls, and limit refusals, as the middleware counts the same engine calls', async () => {
+    const user = await userWithMail(dovecot, 2);
+    const client = await RawImap.connect(proxy.port);
+    await client.greeting();
+    // A literal larger than any credential, before login: refused with BAD, the session goes on.
+    expect(await client.command('z', 'LOGIN {100000}')).toMatch(/^z BAD \[TOOBIG\]/m);
+    expect(await client.command('a', `LOGIN "${user.user}" "${user.password}"`)).toMatch(/^a OK/m);
+    expect(await client.command('b', 'LIST "" "*"')).toMatch(/^b OK/m);
+    expect(await client.command('c', 'SELECT INBOX')).toMatch(/^c OK/m);
+    expect(await client.command('d', 'FETCH 1:* (FLAGS)')).toMatch(/^d OK/m);
+    client.close();
+    const proxyText = await (await fetch(`${ops()}/metrics`)).text();
+    expect(sample(proxyText, 'inlay_proxy_commands_total{command="LIST",path="byte_copy"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(proxyText, 'inlay_proxy_commands_total{command="SELECT",path="inbox_view"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(proxyText, 'inlay_proxy_commands_total{command="FETCH",path="inbox_view"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(proxyText, 'inlay_proxy_limit_refusals_total{kind="literal_size"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(proxyText, 'inlay_proxy_relayed_bytes_total{direction="to_client"}')).toBeGreaterThan(100);
+    expect(sample(proxyText, 'inlay_proxy_upstream_command_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(sample(proxyText, 'inlay_proxy_upstream_connect_duration_seconds_count{outcome="ok"}')).toBeGreaterThanOrEqual(1);
+    const engineCalls = proxyText
+      .split('\n')
+      .filter((line) => line.startsWith('inlay_proxy_engine_calls_total{'))
+      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    expect(engineCalls).toBeGreaterThanOrEqual(1);
+    const middlewareText = await (await fetch(`http://${String(middleware.listening['metrics'])}/metrics`)).text();
+    const viewsAnswered = middlewareText
+      .split('\n')
+      .filter((line) => line.startsWith('inlay_mw_engine_view_requests_total{'))
+      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    expect(viewsAnswered).toBeGreaterThanOrEqual(1);
+    expect(sample(middlewareText, 'inlay_mw_delivery_backlog')).toBe(0);
+    expect(middlewareText).toMatch(/^inlay_mw_store_operation_duration_seconds_count\{store="embedded",operation="[A-Za-z.]+"\} \d+/m);
+    for (const text of [proxyText, middlewareText]) {
+      const checked = await promtoolCheck(text);
+      expect(checked.code, checked.output).toBe(0);
+    }
   });
 
   it('is live, and ready while the upstream accepts connections', async () => {
