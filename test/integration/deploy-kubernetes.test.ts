@@ -50,7 +50,9 @@ async function validate(text: string): Promise<{ ok: boolean; output: string }> 
 }
 
 function find(objects: K8sObject[], kind: string, name: string): K8sObject {
-  const found = objects.find((object) => object.kind === kind && (object.metadata.name === name || object.metadata.name.startsWith(`${name}-`)));
+  // Generated ConfigMaps and Secrets carry a hash suffix; an exact name wins over a prefix.
+  const ofKind = objects.filter((object) => object.kind === kind);
+  const found = ofKind.find((object) => object.metadata.name === name) ?? ofKind.find((object) => /^[a-z0-9]{10}$/.test(object.metadata.name.slice(name.length + 1)) && object.metadata.name.startsWith(`${name}-`));
   if (found === undefined) throw new Error(`no ${kind} ${name} in the build`);
   return found;
 }
