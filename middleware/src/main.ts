@@ -13,6 +13,7 @@ import { AdminTokenError, describeAdminTokenSource, resolveAdminToken } from './
 import type { Server } from 'node:http';
 import { buildApp } from './app.js';
 import { createMiddlewareMetrics } from './ops/metrics.js';
+import { instrumentStore } from './ops/store-metrics.js';
 import { startOpsServer } from './ops/ops-server.js';
 import { startEventSweeps } from './events/retention.js';
 import { createDeliveryService, type DeliveryService } from './delivery/delivery-service.js';
@@ -82,9 +83,10 @@ async function main(): Promise<void> {
   }
   if (internal.source.kind === 'token-file' && internal.source.warning) log.warn(internal.source.warning);
 
+  const metrics = createMiddlewareMetrics();
   let store: Store;
   try {
-    store = await openStore(config);
+    store = instrumentStore(await openStore(config), metrics);
   } catch (err) {
     log.fatal({ err: (err as Error).message, ...describeStore(config) }, 'cannot open the store');
     return fail(`cannot open the store: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
     await store.close().catch(() => undefined);
     return fail(`configuration error: ${(err as Error).message}`, err instanceof ConfigError ? EX_CONFIG : 1);
   }
-  const metrics = createMiddlewareMetrics();
+  metrics.observeDeliveries(store);
   const app = await buildApp({
     store,
     adminToken: adminToken.token,

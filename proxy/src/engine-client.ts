@@ -16,11 +16,14 @@ import type { AssignRequest, AssignResult, ExpungeRequest, FlagsRequest, InboxVi
 import { EngineHttp } from './engine-http.js';
 import { ENGINE_LOG_CODES } from './errors.js';
 import { ViewMemory, keyOf } from './engine-memory.js';
+import type { EngineCall, EngineObserver } from './ops/metrics.js';
 
 export interface EngineStats {
   calls: number;
   failures: number;
   cacheHits: number;
+  /** View lookups that had to ask the middleware (or join a request in flight). */
+  cacheMisses: number;
   /** Reveals not sent because one from this node already covered the UIDNEXT shown. */
   revealsSaved: number;
   /** Calls not made while suspended. */
@@ -46,9 +49,19 @@ const FAILURE_LOG_INTERVAL_MS = 1000;
 /** Calls in a row without an answer before the client stops asking for engine.suspendMs. An HTTP
  *  error does not count: it is one request's (one user's data), not the middleware being gone. */
 const SUSPEND_AFTER = 3;
+/** The metrics' name of each engine API path (a fixed set, so the label stays bounded). */
+const CALL_NAMES: ReadonlyMap<string, EngineCall> = new Map([
+  ['/internal/v1/views', 'view'],
+  ['/internal/v1/views/reveal', 'reveal'],
+  ['/internal/v1/views/assign', 'assign'],
+  ['/internal/v1/views/flags', 'flags'],
+  ['/internal/v1/views/expunge', 'expunge'],
+]);
+/** Metrics of a client that nobody scrapes (tests that build one alone). */
+const UNOBSERVED: EngineObserver = { call: () => undefined, suspended: () => undefined };
 
 export class EngineClient {
-  readonly stats: EngineStats = { calls: 0, failures: 0, cacheHits: 0, revealsSaved: 0, suspendedCalls: 0 };
+  readonly stats: EngineStats = { calls: 0, failures: 0, cacheHits: 0, cacheMisses: 0, revealsSaved: 0, suspendedCalls: 0 };
   /** Per view, what keeps UIDNEXT, placement and UIDVALIDITY steady when no answer comes. */
   readonly memory = new ViewMemory();
   private readonly cache = new Map<string, CachedView>();
@@ -67,8 +80,14 @@ export class EngineClient {
     private readonly config: ProxyEngineConfig,
     token: string,
     private readonly log: Logger,
+    private readonly observer: EngineObserver = UNOBSERVED,
   ) {
     this.http = new EngineHttp((config.url ?? '').replace(/\/+$/, ''), { authorization: `Bearer ${token}` });
+  }
+
+  /** True while no call is made (engine.suspendMs after calls in a row got no answer). */
+  get suspendedNow(): boolean {
+    return Date.now() < this.suspendedUntil;
   }
 
   /** Closes the kept-alive connections to the middleware. */
@@ -84,6 +103,7 @@ export class EngineClient {
       this.stats.cacheHits++;
       return cached.view;
     }
+    this.stats.cacheMisses++;
     return this.fetchView(key, cacheKey);
   }
 
@@ -176,21 +196,29 @@ export class EngineClient {
   }
 
   private async post<T>(path: string, body: unknown): Promise<T | undefined> {
+    const call = CALL_NAMES.get(path) ?? 'other';
     if (Date.now() < this.suspendedUntil) {
       this.stats.suspendedCalls++;
+      this.observer.call(call, 'suspended', 0);
       return undefined;
     }
     this.stats.calls++;
+    const startedAt = performance.now();
+    const seconds = (): number => (performance.now() - startedAt) / 1000;
     try {
       const answer = await this.http.post(path, JSON.stringify(body), this.config.timeoutMs);
       this.answered();
       if (answer.status < 200 || answer.status > 299) {
+        this.observer.call(call, 'http_error', seconds());
         this.failed(path, `HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
         return undefined;
       }
-      return this.parsed<T>(path, answer.body);
+      const parsed = this.parsed<T>(path, answer.body);
+      this.observer.call(call, parsed === undefined ? 'bad_answer' : 'ok', seconds());
+      return parsed;
     } catch (err) {
       const reason = (err as Error).message;
+      this.observer.call(call, 'unanswered', seconds());
       this.failed(path, reason);
       this.unansweredCall(reason);
       return undefined;
@@ -211,6 +239,7 @@ export class EngineClient {
     this.unanswered++;
     if (this.unanswered < SUSPEND_AFTER || this.config.suspendMs === 0) return;
     this.suspendedUntil = Date.now() + this.config.suspendMs;
+    this.observer.suspended();
     this.log.warn(
       { code: ENGINE_LOG_CODES.suspended, reason, unanswered: this.unanswered, suspendMs: this.config.suspendMs },
       'engine calls suspended: the middleware gave no answer to several calls in a row; sessions go on without injection',

@@ -27,6 +27,9 @@ import type { EngineClient } from './engine-client.js';
 import { UID_SCALE_END_REASON } from './view/uid-scale.js';
 import { InboxSession } from './view/inbox-session.js';
 import { dispatch } from './view/inbox-dispatch.js';
+import { UpstreamCommandTimer } from './ops/command-counts.js';
+import type { ProxyMetrics } from './ops/metrics.js';
+import type { PassThroughKind } from './relay-mailbox.js';
 
 export interface RelayOwner {
   readonly log: Logger;
@@ -38,6 +41,7 @@ export interface RelayOwner {
   readonly eventOrigin: EventOrigin;
   /** How often an idling client's view is looked at again. */
   readonly idleRefreshMs: number;
+  readonly metrics: ProxyMetrics;
   /** IDLE started or ended: the session switches its inactivity timer. */
   idleChanged(idle: boolean): void;
   /** Both sockets are done with; called once. */
@@ -61,6 +65,9 @@ export class Relay implements RelayControl {
   /** Tag of the client command whose synchronizing literal waits for the upstream's "+". */
   private literalTag: string | null = null;
   private commandTag: string | null = null;
+  /** Name of the command being received (upper case), for the metrics. */
+  private commandName = '';
+  private readonly commandTimer: UpstreamCommandTimer;
   private badResponses = 0;
   private upstreamSaidBye = false;
   private ending: string | null = null;
@@ -88,6 +95,7 @@ export class Relay implements RelayControl {
     private readonly upstream: Socket,
   ) {
     const limit = owner.limits.maxLineBytes;
+    this.commandTimer = new UpstreamCommandTimer((seconds) => owner.metrics.upstreamCommand(seconds));
     const fromClient: FrameHandler = {
       onLine: (line, first, literal) => this.onClientCommand(line, first, literal),
       onLiteralData: (chunk) => this.onClientLiteral(chunk),
@@ -173,6 +181,7 @@ export class Relay implements RelayControl {
   end(reason: string, bye?: ProxyErrorDefinition, detail?: string): void {
     if (this.ending !== null || this.ended) return;
     this.ending = reason;
+    if (bye) this.owner.metrics.countRefusal(bye.code);
     if (bye) this.sendToClient(imapErrorLine('*', bye, detail));
     if (this.queuedForClient === null) this.finish(reason);
     // Otherwise ServerSide flushes the queue and finishes; this bounds the wait for a boundary.
@@ -314,6 +323,7 @@ export class Relay implements RelayControl {
     if (!first) return this.passSegment(literal);
     const head = peekTagAndName(line);
     this.commandTag = head?.tag ?? null;
+    this.commandName = head?.name ?? '';
     if (head === null) return this.passSegment(literal);
     let verdict: LineVerdict = PASS;
     if (literal === null) {
@@ -329,13 +339,13 @@ export class Relay implements RelayControl {
         const route = routeOf(parsedOrNull({ segments: [line], literals: [] }));
         if (route.kind === 'view') return this.collect('view', line, null);
         if (route.track === 'moveToInbox') return this.passAlone(head.tag, Buffer.from(line));
-        this.passThrough.start(head.tag, route.track);
+        this.passStarted(head.tag, route.track);
         return verdict;
       }
       // Its mailbox may be this literal: hold the command until its literals are in.
       if (this.mayHold(line, literal)) return this.collect('route', line, literal);
     }
-    this.passThrough.start(head.tag, 'plain');
+    this.passStarted(head.tag, 'plain');
     if (verdict !== PASS) return verdict;
     if (literal?.synchronizing) this.literalTag = this.commandTag;
     return PASS;
@@ -348,7 +358,7 @@ export class Relay implements RelayControl {
   private appendHead(tag: string, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
     const mailbox = leadingArgument({ segments: [line], literals: [] });
     if (mailbox === 'pending' && literal !== null && this.mayHold(line, literal)) return this.collect('appendMailbox', line, literal);
-    this.passThrough.start(tag, mailbox === 'pending' ? 'plain' : appendKind(mailbox));
+    this.passStarted(tag, mailbox === 'pending' ? 'plain' : appendKind(mailbox));
     return this.passSegment(literal);
   }
 
@@ -412,7 +422,7 @@ export class Relay implements RelayControl {
   private passAlone(tag: string, bytes: Buffer): LineVerdict {
     const send = (): void => {
       if (this.ended) return;
-      this.passThrough.start(tag, 'moveToInbox');
+      this.passStarted(tag, 'moveToInbox');
       this.passThrough.whenDrained(() => this.resumeClient());
       this.upstream.write(bytes);
     };
@@ -426,6 +436,13 @@ export class Relay implements RelayControl {
   private passWhole(): LineVerdict {
     this.passThrough.whenDrained(() => this.resumeClient());
     return PASS_AND_STOP;
+  }
+
+  /** A command goes upstream as it came: counted on the byte-copy path, and maybe timed. */
+  private passStarted(tag: string, kind: PassThroughKind): void {
+    this.passThrough.start(tag, kind);
+    this.owner.metrics.countCommand(this.commandName, 'byte_copy');
+    this.commandTimer.started(tag, this.commandName);
   }
 
   /** Gathers a held command, answering "+" for its synchronizing literals ourselves. */
@@ -450,7 +467,7 @@ export class Relay implements RelayControl {
       if (route.kind === 'pass') {
         const bytes = commandBytes(collecting.segments, collecting.literals);
         if (route.track === 'moveToInbox') return this.passAlone(this.commandTag ?? '', bytes);
-        this.passThrough.start(this.commandTag ?? '', route.track);
+        this.passStarted(this.commandTag ?? '', route.track);
         return bytes;
       }
     }
@@ -474,7 +491,7 @@ export class Relay implements RelayControl {
   private releaseAppend(held: HeldCommand, line: Buffer, literal: LiteralAnnouncement | null): LineVerdict {
     this.collecting = null;
     const mailbox = leadingArgument({ segments: [...held.segments, line], literals: held.literals });
-    this.passThrough.start(this.commandTag ?? '', mailbox === 'pending' ? 'plain' : appendKind(mailbox));
+    this.passStarted(this.commandTag ?? '', mailbox === 'pending' ? 'plain' : appendKind(mailbox));
     // Every earlier byte of this command was dropped, so this write keeps the stream in order.
     this.upstream.write(commandBytes(held.segments, held.literals));
     return this.passSegment(literal);
@@ -503,6 +520,7 @@ export class Relay implements RelayControl {
       this.resumeClient();
       return;
     }
+    this.owner.metrics.countCommand(parsed.name, 'inbox_view');
     const settled = new Promise<void>((resolve) => (this.inbox.settled = resolve));
     try {
       const running = await dispatch(this.inbox, parsed, bytes, { idleRefreshMs: this.owner.idleRefreshMs, readyForDone: () => this.resumeClient() });
@@ -526,6 +544,7 @@ export class Relay implements RelayControl {
   onServerResponse(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
     let verdict: LineVerdict = PASS;
     this.serverLiteralFate = 'pass';
+    if (first) this.commandTimer.serverLine(line);
     if (this.inbox.inbox !== null || this.inbox.current !== null) {
       verdict = this.inbox.onServerLine(line, first, literal);
       this.serverLiteralFate = this.inbox.literalFate;

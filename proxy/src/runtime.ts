@@ -58,6 +58,7 @@ export function buildRuntime(config: InlayConfig, log: Logger, internalToken: st
   const { trustedNetworks, limits } = config.proxy;
   const isTrusted = networkMatcher(trustedNetworks, 'proxy.trustedNetworks');
   const isExempt = networkMatcher(limits.exemptNetworks, 'proxy.limits.exemptNetworks (INLAY_PROXY_LIMITS_EXEMPT_NETWORKS)');
+  const metrics = createProxyMetrics();
   return {
     log,
     limits,
@@ -77,9 +78,9 @@ export function buildRuntime(config: InlayConfig, log: Logger, internalToken: st
     proxyTtl: config.proxy.proxyTtl,
     idName: config.proxy.idName,
     idVersion: config.proxy.idVersion ?? PROXY_VERSION,
-    engine: engineUrl ? new EngineClient({ ...config.proxy.engine, url: engineUrl }, internalToken!, log) : null,
+    engine: engineUrl ? new EngineClient({ ...config.proxy.engine, url: engineUrl }, internalToken!, log, metrics.engine) : null,
     idleRefreshMs: Math.min(Math.max(config.proxy.engine.viewCacheMs, 1000), IDLE_REFRESH_MAX_MS),
-    metrics: createProxyMetrics(),
+    metrics,
   };
 }
 

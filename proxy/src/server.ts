@@ -9,6 +9,7 @@ import { PROXY_ERRORS, imapErrorLine } from './errors.js';
 import type { ProxyRuntime } from './runtime.js';
 import { ClientSession } from './session.js';
 import { UpstreamPool } from './upstream-pool.js';
+import type { ConnectionState, Listener } from './ops/metrics.js';
 
 export interface ListenAddresses {
   readonly plain: string | null;
@@ -23,20 +24,34 @@ export class ProxyServer {
   private readonly servers: Server[] = [];
   private stopping = false;
   private readonly pool: UpstreamPool;
+  /** Client bytes of sessions that ended, for inlay_proxy_relayed_bytes_total. */
+  private readonly endedBytes = { fromClient: 0, toClient: 0 };
 
   constructor(private readonly runtime: ProxyRuntime) {
     const { limits } = runtime;
     this.pool = new UpstreamPool(
       { target: runtime.upstream, tls: runtime.upstreamTls, connectTimeoutMs: limits.upstreamConnectTimeoutMs, size: limits.upstreamPoolSize, maxIdleMs: limits.upstreamPoolIdleMs },
       runtime.log,
+      (seconds, ok) => runtime.metrics.upstreamConnected(seconds, ok),
     );
-    runtime.metrics.observe({ connections: () => this.connectionsByListener(), engine: runtime.engine?.stats ?? null });
+    runtime.metrics.observe({ connections: () => this.connectionsByListener(), bytes: () => this.clientBytes(), engine: runtime.engine });
   }
 
-  private connectionsByListener(): { plain: number; tls: number } {
-    let tls = 0;
-    for (const listener of this.listenerOf.values()) if (listener === 'tls') tls++;
-    return { plain: this.listenerOf.size - tls, tls };
+  /** Read at scrape time: one pass over the live sessions. */
+  private connectionsByListener(): { listener: Listener; state: ConnectionState; count: number }[] {
+    const counts = { plain: { pre_login: 0, authenticated: 0 }, tls: { pre_login: 0, authenticated: 0 } };
+    for (const [session, listener] of this.listenerOf) counts[listener][session.phase]++;
+    return (['plain', 'tls'] as const).flatMap((listener) => (['pre_login', 'authenticated'] as const).map((state) => ({ listener, state, count: counts[listener][state] })));
+  }
+
+  private clientBytes(): { fromClient: number; toClient: number } {
+    let { fromClient, toClient } = this.endedBytes;
+    for (const session of this.sessions) {
+      const bytes = session.clientBytes;
+      fromClient += bytes.fromClient;
+      toClient += bytes.toClient;
+    }
+    return { fromClient, toClient };
   }
 
   get connectionCount(): number {
@@ -95,6 +110,7 @@ export class ProxyServer {
           : null;
     if (refusal) {
       this.runtime.log.warn({ code: refusal.code, remote: address, fromAddress, total: this.sessions.size }, 'connection refused');
+      this.runtime.metrics.countRefusal(refusal.code);
       socket.on('error', () => {});
       socket.end(imapErrorLine('*', refusal));
       return;
@@ -103,11 +119,15 @@ export class ProxyServer {
     const session = new ClientSession(this.runtime, this.pool, socket, secure, (ended) => this.forget(ended));
     this.sessions.add(session);
     this.listenerOf.set(session, secure ? 'tls' : 'plain');
+    this.runtime.metrics.countAccepted(secure ? 'tls' : 'plain');
   }
 
   private forget(session: ClientSession): void {
     if (!this.sessions.delete(session)) return;
     this.listenerOf.delete(session);
+    const bytes = session.clientBytes;
+    this.endedBytes.fromClient += bytes.fromClient;
+    this.endedBytes.toClient += bytes.toClient;
     const count = (this.perAddress.get(session.address) ?? 1) - 1;
     if (count <= 0) this.perAddress.delete(session.address);
     else this.perAddress.set(session.address, count);

@@ -26,6 +26,7 @@ import type { UpstreamLink } from './upstream.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import { loginUpstream } from './upstream-login.js';
 import type { UserAddressLease } from './user-address-limit.js';
+import type { ConnectionState, ProxyMetrics } from './ops/metrics.js';
 
 export type SessionState =
   | { readonly kind: 'notAuthenticated' }
@@ -120,6 +121,30 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
     return this.remoteAddress;
   }
 
+  /** For the connection gauge: whether the client has logged in. */
+  get phase(): ConnectionState {
+    const { state } = this;
+    switch (state.kind) {
+      case 'relaying':
+        return 'authenticated';
+      case 'notAuthenticated':
+      case 'awaitingSasl':
+      case 'busy':
+      case 'startingTls':
+      case 'closed':
+        return 'pre_login';
+    }
+  }
+
+  /** Bytes read from and written to the client so far (after STARTTLS: on the TLS socket). */
+  get clientBytes(): { fromClient: number; toClient: number } {
+    return { fromClient: this.socket.bytesRead, toClient: this.socket.bytesWritten };
+  }
+
+  get metrics(): ProxyMetrics {
+    return this.runtime.metrics;
+  }
+
   preLoginCapabilities(): string[] {
     const capabilities = ['IMAP4rev1', 'SASL-IR', 'ID', 'LITERAL+'];
     if (!this.secure && this.runtime.secureContext) capabilities.push('STARTTLS');
@@ -134,6 +159,7 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
 
   replyError(tag: string, error: ProxyErrorDefinition, detail?: string): void {
     this.reply(imapErrorLine(tag, error, detail).toString('latin1'));
+    this.runtime.metrics.countRefusal(error.code);
     if (error.reply === 'BAD' && ++this.badCommands >= this.limits.maxBadCommands) {
       this.log.warn({ code: PROXY_ERRORS.tooManyBadCommands.code, count: this.badCommands }, 'too many invalid commands before login; disconnecting');
       this.close('too many invalid commands', PROXY_ERRORS.tooManyBadCommands);
@@ -162,6 +188,7 @@ export class ClientSession implements FrameHandler, PreLoginSession, RelayOwner 
       case 'startingTls':
       case 'busy':
         if (bye) this.socket.write(imapErrorLine('*', bye, detail));
+        if (bye) this.runtime.metrics.countRefusal(bye.code);
         this.socket.end();
         setTimeout(() => this.socket.destroy(), 2000).unref();
         this.upstream?.close();

@@ -33,6 +33,8 @@ export class UpstreamPool {
   constructor(
     private readonly settings: PoolSettings,
     private readonly log: Logger,
+    /** Told of every connection attempt, for the metrics (ops/metrics.ts). */
+    private readonly onConnect: (seconds: number, ok: boolean) => void = () => undefined,
   ) {}
 
   /** Starts filling the pool; call once the proxy listens. */
@@ -62,7 +64,13 @@ export class UpstreamPool {
 
   private open(): Promise<UpstreamLink> {
     const { target, tls, connectTimeoutMs } = this.settings;
-    return UpstreamLink.open(target, tls, connectTimeoutMs);
+    const startedAt = performance.now();
+    const opened = UpstreamLink.open(target, tls, connectTimeoutMs);
+    opened.then(
+      () => this.onConnect((performance.now() - startedAt) / 1000, true),
+      () => this.onConnect((performance.now() - startedAt) / 1000, false),
+    );
+    return opened;
   }
 
   private fill(): void {
