@@ -47,7 +47,8 @@ export const conversionPointRoutes = fp(
       },
       async (request) => {
         const { id } = request.params as TenantParams;
-        const conversionPoints = restorePasswords(request.body as ConversionPoint[], (await requireTenant(store, id)).conversionPoints);
+        const replaced = (await requireTenant(store, id)).conversionPoints;
+        const conversionPoints = restorePasswords(request.body as ConversionPoint[], replaced);
         checkConversionPoints(conversionPoints, 'body');
         await checkPointAddresses(guard, conversionPoints, 'body');
         const stored = await store.replaceConversionPoints(id, conversionPoints);
@@ -55,6 +56,7 @@ export const conversionPointRoutes = fp(
         // tenant GET never shows it).
         const tenant = await requireTenant(store, id);
         for (const point of stored) await ensurePointSecret(store, tenant, point.id);
+        await request.audit({ action: 'conversionPoints.replace', tenantId: id, target: { type: 'conversionPoints', id }, before: replaced, after: stored });
         request.log.info({ tenant: id, conversionPoints: stored.length }, 'conversion points replaced');
         return stored.map(pointView);
       },

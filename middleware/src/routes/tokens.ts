@@ -42,6 +42,7 @@ export const tokenRoutes = fp(
         const { tokenId, token, tokenHash } = generateTenantToken();
         const createdAt = new Date();
         await store.createTenantToken({ tenantId: id, tokenId, tokenHash, createdAt });
+        await request.audit({ action: 'token.create', tenantId: id, target: { type: 'token', id: tokenId }, before: null, after: { id: tokenId, createdAt } });
         request.log.info({ tenant: id, tokenId }, 'tenant token created');
         const body: TenantTokenCreated = { id: tokenId, token, createdAt: createdAt.toISOString() };
         return reply.code(201).header('cache-control', 'no-store').send(body);
@@ -71,9 +72,11 @@ export const tokenRoutes = fp(
       },
       async (request, reply) => {
         const { id, tokenId } = request.params as TenantTokenParams;
+        const revoked = (await store.listTenantTokens(id)).find((token) => token.tokenId === tokenId);
         if (!(await store.revokeTenantToken(id, tokenId))) {
           throw new MiddlewareError('INLAY_MW_TOKEN_NOT_FOUND', `tenant "${id}" has no token ${tokenId}`);
         }
+        await request.audit({ action: 'token.revoke', tenantId: id, target: { type: 'token', id: tokenId }, before: revoked === undefined ? null : { id: tokenId, createdAt: revoked.createdAt }, after: null });
         request.log.info({ tenant: id, tokenId }, 'tenant token revoked');
         return reply.code(204).send();
       },

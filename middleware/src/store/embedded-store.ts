@@ -33,6 +33,7 @@ import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './camp
 import { EmbeddedCampaignTable } from './embedded-campaigns.js';
 import { EmbeddedViewTables } from './embedded-views.js';
 import { EmbeddedDeliveries } from './embedded-deliveries.js';
+import { EmbeddedAudit } from './embedded-audit.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
 import { EmbeddedEventTables } from './embedded-events.js';
 import type { CounterRow, EventQuery, EventQueryPage, ShownMessage, TrackedMessageRecord } from './event-types.js';
@@ -70,9 +71,11 @@ export class EmbeddedStore implements Store {
   readonly kind = 'embedded';
 
   readonly deliveries: EmbeddedDeliveries;
+  readonly audit: EmbeddedAudit;
 
   private constructor(private readonly db: RootDatabase<unknown, Key>) {
     this.deliveries = new EmbeddedDeliveries(db);
+    this.audit = new EmbeddedAudit(db);
   }
 
   /** Opens (creating if needed) `<dataDir>/inlay.mdb`; the directory is made private to us. */

@@ -36,6 +36,7 @@ import { translateDriverError } from './cassandra-errors.js';
 import { allCqlRows, runCql } from './cql-run.js';
 import { CassandraViewTables } from './cassandra-views.js';
 import { CassandraDeliveries } from './cassandra-deliveries.js';
+import { CassandraAudit } from './cassandra-audit.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from '../view-types.js';
 import { DEFAULT_EVENT_RETENTION_MS, type CounterRow, type EventQuery, type EventQueryPage, type ShownMessage, type TrackedMessageRecord } from '../event-types.js';
 import { CassandraEventTables } from './cassandra-events.js';
@@ -62,6 +63,7 @@ export interface CassandraStoreOptions {
 export class CassandraStore implements Store {
   readonly kind = 'cassandra';
   readonly deliveries: CassandraDeliveries;
+  readonly audit: CassandraAudit;
   private readonly registry: string;
 
   private constructor(
@@ -71,6 +73,7 @@ export class CassandraStore implements Store {
   ) {
     this.registry = quoteIdentifier(config.registryKeyspace);
     this.deliveries = new CassandraDeliveries(client);
+    this.audit = new CassandraAudit(client, this.registry);
   }
 
   /** Connects and creates the registry keyspace and tables when missing. */

@@ -7,6 +7,7 @@
  * `quoteIdentifier`, which accepts only the lowercase names our schemas allow. Must never build
  * CQL from a value that has not been through it.
  */
+import { AUDIT_REGISTRY_TABLES } from './cassandra-audit.js';
 import { ConfigError, type CassandraReplication } from '@inlay/schemas';
 
 /** Unquoted-identifier shape; the quotes then only protect against CQL keywords ("select"). */
@@ -86,6 +87,8 @@ export const REGISTRY_TABLES: Readonly<Record<string, string>> = {
     tenant_id text,
     token_id text,
     created_at timestamp)`,
+  // The audit trail (cassandra-audit.ts).
+  ...AUDIT_REGISTRY_TABLES,
 };
 
 /** Registry columns newer than the registry: added by ALTER TABLE when an older one is opened. */
