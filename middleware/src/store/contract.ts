@@ -17,6 +17,7 @@ import { describeCampaignContract } from './contract-campaigns.js';
 import { describeViewContract } from './contract-views.js';
 import { describeEventContract } from './contract-events.js';
 import { describeDeliveryContract } from './contract-deliveries.js';
+import { describeAuditContract } from './contract-audit.js';
 
 export interface StoreHarness {
   /** A store to run the suite on; called once. */
@@ -262,5 +263,6 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
     describeViewContract(() => store, () => shared, () => other);
     describeEventContract(() => store, () => shared);
     describeDeliveryContract(() => store, newTenant);
+    describeAuditContract(() => store);
   });
 }
