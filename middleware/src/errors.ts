@@ -65,7 +65,7 @@ export const ERROR_REGISTRY = {
   // The audit trail.
   INLAY_MW_AUDIT_NOT_RECORDED: {
     status: 500,
-    message: 'the change was applied but its audit entry could not be written; the log has the details (retrying the same request records it)',
+    message: 'the change was applied but no audit entry was written for it; the log has the change and the reason',
   },
 } as const satisfies Record<string, { status: number; message: string }>;
 

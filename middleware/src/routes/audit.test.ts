@@ -1,0 +1,282 @@
+// The audit trail over real HTTP: every route of the served OpenAPI document that changes
+// something (POST, PUT, PATCH, DELETE outside /internal/) is called with a valid request and must
+// leave an entry naming the token, the caller's address, the route and the target, with no secret
+// anywhere in the trail. A new route without auditing fails here (and answers 500: the guard).
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { AuditEntryView, AuditPage } from '@inlay/schemas';
+import { ROUTES, routeName, type RouteCase } from '../testing/route-table.js';
+import { TEST_ADMIN_TOKEN, seedTenant, startTestApp, tenantDomain, type Method, type TestApp } from '../testing/test-app.js';
+import { EmbeddedStore } from '../store/embedded-store.js';
+import { auditPlugin } from '../audit/audit-plugin.js';
+import { SECRET_MASK } from '../audit/mask.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const TENANT = 'aud-a';
+const DOOMED = 'aud-del';
+const HMAC_SECRET = 'hmac-SECRET-of-aud';
+const S3_SECRET = 'S3-SECRET-of-aud';
+
+let t: TestApp;
+let tenantToken: string;
+let tenantTokenId: string;
+/** Every secret the run sent or was shown: none may appear in the trail. */
+const secrets = new Set<string>([HMAC_SECRET, S3_SECRET, 'table-secret', '<secretKey>', TEST_ADMIN_TOKEN]);
+
+const tenantBody = (id: string) =>
+  seedTenant(id, {
+    configuration: { secretKey: HMAC_SECRET, hashedEmailAddresses: true, domains: [tenantDomain(id)] },
+    dataSources: [
+      {
+        id: 'default',
+        type: 'ongage',
+        defaultDataSource: true,
+        deleteTemporaryImportFiles: false,
+        awsConnectionInformation: { authorizationType: 'aws', accessKey: 'AKIA-aud', secretKey: S3_SECRET, endpoint: 'http://s3.local', bucket: 'b' },
+      },
+    ],
+  });
+
+async function auditPage(query: string, token: string = TEST_ADMIN_TOKEN): Promise<AuditPage> {
+  const response = await t.request('GET', `/api/audit?${query}`, { token });
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json() as AuditPage;
+}
+
+async function everyEntry(query = ''): Promise<AuditEntryView[]> {
+  const entries: AuditEntryView[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await auditPage(`limit=50${query}${cursor === undefined ? '' : `&cursor=${cursor}`}`);
+    entries.push(...page.entries);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return entries;
+}
+
+beforeAll(async () => {
+  t = await startTestApp({ overHttp: true });
+  for (const id of [TENANT, DOOMED]) expect((await t.request('POST', '/api/tenants/?createDB=true', { body: tenantBody(id) })).statusCode).toBe(201);
+  const created = await t.request('POST', `/api/tenants/${TENANT}/tokens`);
+  ({ token: tenantToken, id: tenantTokenId } = created.json() as { token: string; id: string });
+  secrets.add(tenantToken);
+}, 60_000);
+afterAll(async () => {
+  await t?.close();
+});
+
+/** The route's parameters as the URL filled them in. */
+function paramsOf(template: string, url: string): Record<string, string> {
+  const names: string[] = [];
+  const pattern = template.replace(/\{([A-Za-z]+)\}/g, (_whole, name: string) => {
+    names.push(name);
+    return '([^/?]+)';
+  });
+  const match = new RegExp(`^${pattern}/?(?:\\?|$)`).exec(url);
+  if (match === null) throw new Error(`${url} does not fit ${template}`);
+  return Object.fromEntries(names.map((name, index) => [name, decodeURIComponent(match[index + 1]!)]));
+}
+
+describe('every change is audited', () => {
+  test('each POST/PUT/PATCH/DELETE of the OpenAPI document outside /internal/ leaves an entry with actor, address, target, and no secret', async () => {
+    const document = (await t.request('GET', '/api/openapi.json', { token: null })).json() as { paths: Record<string, Record<string, unknown>> };
+    const changing = Object.entries(document.paths)
+      .filter(([path]) => !path.startsWith('/internal/'))
+      .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
+      .filter((name) => /^(POST|PUT|PATCH|DELETE) /.test(name));
+    expect(changing.length).toBeGreaterThanOrEqual(19);
+
+    const audited: string[] = [];
+    for (const name of changing) {
+      const route: RouteCase | undefined = ROUTES.find((candidate) => routeName(candidate) === name);
+      expect(route, `${name} is in the route table`).toBeDefined();
+      const id = route!.template === '/api/tenants/{id}' ? DOOMED : TENANT;
+      let url = route!.url(id);
+      if (route!.template === '/api/tenants/{id}/tokens/{tokenId}') {
+        const extra = (await t.request('POST', `/api/tenants/${TENANT}/tokens`)).json() as { id: string; token: string };
+        secrets.add(extra.token);
+        url = `/api/tenants/${TENANT}/tokens/${extra.id}`;
+      }
+      await route!.prepare?.(t, id);
+      const token = route!.access === 'admin' ? TEST_ADMIN_TOKEN : tenantToken;
+      const startedAt = Date.now();
+      const response = await t.request(route!.method as Method, url, { token, body: route!.body?.(id) });
+      expect(response.statusCode, `${name}: ${response.body}`).toBeLessThan(300);
+      const body = response.body === '' ? {} : (response.json() as Record<string, unknown>);
+      for (const key of ['token', 'secret'] as const) if (typeof body[key] === 'string') secrets.add(body[key]);
+
+      const [entry] = (await auditPage(`route=${encodeURIComponent(name)}&limit=1`)).entries;
+      expect(entry, `${name} left an audit entry`).toBeDefined();
+      const params = paramsOf(route!.template, url);
+      const lastParam = Object.values(params).at(-1);
+      const createdTenant = route!.template === '/api/tenants' ? (body['id'] as string) : undefined;
+      expect(entry!.route).toBe(name);
+      expect(entry!.tenantId).toBe(createdTenant ?? id);
+      expect(entry!.target.id).toBe(createdTenant ?? (typeof body['id'] === 'string' ? body['id'] : lastParam));
+      expect(entry!.actor).toEqual(route!.access === 'admin' ? { kind: 'admin', tokenId: 'admin', name: 'admin' } : { kind: 'tenant', tokenId: tenantTokenId, name: `token of ${TENANT}` });
+      expect(entry!.address).toBe('127.0.0.1');
+      expect(Date.parse(entry!.at)).toBeGreaterThanOrEqual(startedAt - 5);
+      expect(Date.parse(entry!.at)).toBeLessThanOrEqual(Date.now());
+      expect(entry!.action).toMatch(/^[a-zA-Z]+\.[a-zA-Z-]+$/);
+      audited.push(name);
+    }
+    expect(audited.sort()).toEqual([...changing].sort());
+
+    const trail = JSON.stringify(await everyEntry());
+    for (const secret of secrets) expect(trail, 'the trail holds no secret').not.toContain(secret);
+    expect(trail).toContain(SECRET_MASK);
+  });
+
+  test('what changed: a data source PUT shows the changed bucket and a changed secret only as masked', async () => {
+    const list = (await t.request('GET', `/api/tenants/${TENANT}/dataSources`)).json() as Array<{ awsConnectionInformation: Record<string, unknown> }>;
+    const edited = list.map((source) => ({ ...source, awsConnectionInformation: { ...source.awsConnectionInformation, bucket: 'new-bucket', secretKey: 'ROTATED-S3-SECRET' } }));
+    expect((await t.request('PUT', `/api/tenants/${TENANT}/dataSources`, { body: edited })).statusCode).toBe(200);
+    const [entry] = (await auditPage(`tenant=${TENANT}&action=dataSources.replace&limit=1`)).entries;
+    expect(entry!.changes).toEqual(
+      expect.arrayContaining([
+        { path: expect.stringMatching(/\.awsConnectionInformation\.bucket$/), before: expect.any(String), after: 'new-bucket' },
+        { path: expect.stringMatching(/\.awsConnectionInformation\.secretKey$/), before: SECRET_MASK, after: SECRET_MASK },
+      ]),
+    );
+    expect(JSON.stringify(entry)).not.toContain('ROTATED-S3-SECRET');
+  });
+
+  test('conversion point URLs keep their placeholders; passwords and key parameters are masked', async () => {
+    const points = [{ id: 'read', type: 'ongage', eventType: 'read', connectionInformation: { url: 'https://bob:URL-PASSWORD@track.example/r?e={{eventId}}&apikey=URL-KEY' } }];
+    const response = await t.request('PUT', `/api/tenants/${TENANT}/conversionPoints`, { body: points });
+    expect(response.statusCode, response.body).toBe(200);
+    const [entry] = (await auditPage(`tenant=${TENANT}&action=conversionPoints.replace&limit=1`)).entries;
+    expect(entry!.after).toEqual([expect.objectContaining({ connectionInformation: { url: `https://bob:${SECRET_MASK}@track.example/r?e={{eventId}}&apikey=${SECRET_MASK}` } })]);
+    expect(JSON.stringify(entry)).not.toMatch(/URL-PASSWORD|URL-KEY/);
+  });
+
+  test('a rejected change leaves no entry', async () => {
+    const before = (await everyEntry()).length;
+    expect((await t.request('PUT', `/api/tenants/${TENANT}/dataSources`, { body: [{ id: 'x' }] })).statusCode).toBe(400);
+    expect((await t.request('DELETE', `/api/tenants/${TENANT}/campaigns/00000000-0000-1000-8000-000000000bad`, { token: tenantToken })).statusCode).toBe(404);
+    expect((await t.request('POST', `/api/tenants/${TENANT}/tokens`, { token: tenantToken })).statusCode).toBe(403);
+    expect((await everyEntry()).length).toBe(before);
+  });
+});
+
+describe('reading the trail', () => {
+  test('newest first, paged by cursor without loss or repeat, filtered', async () => {
+    const whole = await everyEntry();
+    expect(whole.length).toBeGreaterThan(20);
+    const times = whole.map((entry) => Date.parse(entry.at));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    const paged: AuditEntryView[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await auditPage(`limit=3${cursor === undefined ? '' : `&cursor=${cursor}`}`);
+      paged.push(...page.entries);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    expect(paged.map((entry) => entry.id)).toEqual(whole.map((entry) => entry.id));
+
+    const byAdmin = await everyEntry('&actor=admin');
+    expect(byAdmin.length).toBeGreaterThan(0);
+    expect(byAdmin.every((entry) => entry.actor.tokenId === 'admin')).toBe(true);
+    const campaigns = await everyEntry(`&tenant=${TENANT}&targetType=campaign`);
+    expect(campaigns.length).toBeGreaterThan(4);
+    expect(campaigns.every((entry) => entry.target.type === 'campaign' && entry.tenantId === TENANT)).toBe(true);
+    const oldest = whole.at(-1)!;
+    expect((await everyEntry(`&to=${encodeURIComponent(new Date(Date.parse(oldest.at) + 1).toISOString())}`)).map((entry) => entry.id)).toContain(oldest.id);
+    expect(await everyEntry(`&from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`)).toEqual([]);
+  });
+
+  test('a tenant token reads only its own tenant, and must name it', async () => {
+    const own = await auditPage(`tenant=${TENANT}&limit=1000`, tenantToken);
+    expect(own.entries.length).toBeGreaterThan(0);
+    expect(own.entries.every((entry) => entry.tenantId === TENANT)).toBe(true);
+    for (const query of ['limit=5', `tenant=${DOOMED}`, 'tenant=no-such-tenant']) {
+      const response = await t.request('GET', `/api/audit?${query}`, { token: tenantToken });
+      expect(response.statusCode, query).toBe(403);
+      expect(response.json().code).toBe('INLAY_MW_FORBIDDEN');
+    }
+    expect((await t.request('GET', `/api/tenants/${DOOMED}/history`, { token: tenantToken })).statusCode).toBe(403);
+  });
+
+  test("a tenant's history: configuration changes only, kept after the tenant is gone", async () => {
+    const history = (await t.request('GET', `/api/tenants/${TENANT}/history?limit=1000`, { token: tenantToken })).json() as AuditPage;
+    expect(new Set(history.entries.map((entry) => entry.target.type))).toEqual(new Set(['tenant', 'dataSources', 'conversionPoints', 'campaign']));
+    expect(history.entries.at(-1)!.action).toBe('tenant.create');
+    // DOOMED was deleted by the route sweep above; its history still answers to the admin.
+    const gone = (await t.request('GET', `/api/tenants/${DOOMED}/history`)).json() as AuditPage;
+    expect(gone.entries.map((entry) => entry.action)).toEqual(['tenant.delete', 'tenant.create']);
+    expect(gone.entries[0]!.after).toBeNull();
+    const campaignsOnly = (await t.request('GET', `/api/tenants/${TENANT}/history?targetType=campaign&limit=2`)).json() as AuditPage;
+    expect(campaignsOnly.entries.every((entry) => entry.target.type === 'campaign')).toBe(true);
+  });
+
+  test('bad queries are clear 400s, and the next good one is answered', async () => {
+    for (const query of ['cursor=bm9wZQ', 'from=yesterday', 'limit=0', 'targetType=secret', 'color=red']) {
+      const response = await t.request('GET', `/api/audit?${query}`);
+      expect(response.statusCode, query).toBe(400);
+      expect(response.json().code).toBe('INLAY_MW_VALIDATION');
+    }
+    expect((await t.request('GET', `/api/tenants/${TENANT}/history?targetType=token`)).statusCode).toBe(400);
+    expect((await t.request('GET', '/api/audit?limit=1')).statusCode).toBe(200);
+  });
+});
+
+describe('the guard', () => {
+  async function guardedApp(append?: () => Promise<void>) {
+    const dir = await mkdtemp(join(tmpdir(), 'inlay-audit-'));
+    const store = EmbeddedStore.open(dir);
+    if (append) (store.audit as { append: () => Promise<void> }).append = append;
+    const app = Fastify();
+    app.decorateRequest('principal', null);
+    app.addHook('onRequest', async (request) => {
+      request.principal = { kind: 'admin' };
+    });
+    await app.register(auditPlugin, { store, retentionMs: 86_400_000 });
+    app.post('/api/forgetful', async () => ({ done: true }));
+    app.post('/api/careful', async (request) => {
+      await request.audit({ action: 'tenant.touch', tenantId: 't', target: { type: 'tenant', id: 't' }, before: null, after: { secretKey: 'x' } });
+      return { done: true };
+    });
+    app.post('/internal/v1/anything', async () => ({ done: true }));
+    app.post('/api/refused', async (_request, reply) => reply.code(409).send({ code: 'X', message: 'no' }));
+    return {
+      app,
+      store,
+      close: async () => {
+        await app.close();
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  test('a change answered without an entry becomes a 500; internal routes and failures pass', async () => {
+    const { app, store, close } = await guardedApp();
+    try {
+      const forgetful = await app.inject({ method: 'POST', url: '/api/forgetful' });
+      expect(forgetful.statusCode).toBe(500);
+      expect(forgetful.json().code).toBe('INLAY_MW_AUDIT_NOT_RECORDED');
+      expect((await app.inject({ method: 'POST', url: '/api/careful' })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'POST', url: '/internal/v1/anything' })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'POST', url: '/api/refused' })).statusCode).toBe(409);
+      const { entries } = await store.audit.query({ since: new Date(0), until: new Date(Date.now() + 1000), limit: 10 });
+      expect(entries.map((entry) => [entry.action, entry.route, entry.after])).toEqual([['tenant.touch', 'POST /api/careful', { secretKey: SECRET_MASK }]]);
+    } finally {
+      await close();
+    }
+  });
+
+  test('an entry that cannot be written fails the request (never a success without its entry)', async () => {
+    const { app, close } = await guardedApp(async () => {
+      throw new Error('disk full');
+    });
+    try {
+      const response = await app.inject({ method: 'POST', url: '/api/careful' });
+      expect(response.statusCode).toBe(500);
+      expect(response.json().code).toBe('INLAY_MW_AUDIT_NOT_RECORDED');
+    } finally {
+      await close();
+    }
+  });
+});
