@@ -69,7 +69,9 @@ export const authPlugin = fp(
       if (token.startsWith(TENANT_TOKEN_PREFIX)) {
         const tokenHash = hashToken(token);
         const record = await options.store.findTenantTokenByHash(tokenHash);
-        if (record && hashesEqual(record.tokenHash, tokenHash)) return { kind: 'tenant', tenantId: record.tenantId, tokenId: record.tokenId };
+        if (record && hashesEqual(record.tokenHash, tokenHash)) {
+          return { kind: 'tenant', tenantId: record.tenantId, tokenId: record.tokenId, ...(record.name === undefined ? {} : { tokenName: record.name }) };
+        }
       }
       throw unauthenticated('the bearer token is unknown or revoked', 'invalid_token');
     }

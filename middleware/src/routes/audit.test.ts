@@ -18,6 +18,7 @@ const TENANT = 'aud-a';
 const DOOMED = 'aud-del';
 const HMAC_SECRET = 'hmac-SECRET-of-aud';
 const S3_SECRET = 'S3-SECRET-of-aud';
+const TOKEN_NAME = 'Jäne’s export script';
 
 let t: TestApp;
 let tenantToken: string;
@@ -59,7 +60,7 @@ async function everyEntry(query = ''): Promise<AuditEntryView[]> {
 beforeAll(async () => {
   t = await startTestApp({ overHttp: true });
   for (const id of [TENANT, DOOMED]) expect((await t.request('POST', '/api/tenants/?createDB=true', { body: tenantBody(id) })).statusCode).toBe(201);
-  const created = await t.request('POST', `/api/tenants/${TENANT}/tokens`);
+  const created = await t.request('POST', `/api/tenants/${TENANT}/tokens`, { body: { name: TOKEN_NAME } });
   ({ token: tenantToken, id: tenantTokenId } = created.json() as { token: string; id: string });
   secrets.add(tenantToken);
 }, 60_000);
@@ -115,7 +116,7 @@ describe('every change is audited', () => {
       expect(entry!.route).toBe(name);
       expect(entry!.tenantId).toBe(createdTenant ?? id);
       expect(entry!.target.id).toBe(createdTenant ?? (typeof body['id'] === 'string' ? body['id'] : lastParam));
-      expect(entry!.actor).toEqual(route!.access === 'admin' ? { kind: 'admin', tokenId: 'admin', name: 'admin' } : { kind: 'tenant', tokenId: tenantTokenId, name: `token of ${TENANT}` });
+      expect(entry!.actor).toEqual(route!.access === 'admin' ? { kind: 'admin', tokenId: 'admin', name: 'admin' } : { kind: 'tenant', tokenId: tenantTokenId, name: TOKEN_NAME });
       expect(entry!.address).toBe('127.0.0.1');
       expect(Date.parse(entry!.at)).toBeGreaterThanOrEqual(startedAt - 5);
       expect(Date.parse(entry!.at)).toBeLessThanOrEqual(Date.now());
@@ -159,6 +160,22 @@ describe('every change is audited', () => {
     expect((await t.request('POST', `/api/tenants/${TENANT}/tokens`, { token: tenantToken })).statusCode).toBe(403);
     expect((await everyEntry()).length).toBe(before);
   });
+});
+
+test('a token without a name is named after its tenant; token names are listed, and a bad name is a 400', async () => {
+  const created = await t.request('POST', `/api/tenants/${TENANT}/tokens`);
+  expect(created.statusCode).toBe(201);
+  const { token, id } = created.json() as { token: string; id: string };
+  secrets.add(token);
+  expect((await t.request('PUT', `/api/tenants/${TENANT}/conversionPoints`, { token, body: [] })).statusCode).toBe(200);
+  const [entry] = (await auditPage(`tenant=${TENANT}&actor=${id}`)).entries;
+  expect(entry!.actor).toEqual({ kind: 'tenant', tokenId: id, name: `token of ${TENANT}` });
+  const listed = (await t.request('GET', `/api/tenants/${TENANT}/tokens`)).json() as Array<{ id: string; name?: string }>;
+  expect(listed.find((item) => item.id === tenantTokenId)?.name).toBe(TOKEN_NAME);
+  expect(listed.find((item) => item.id === id)?.name).toBeUndefined();
+  for (const body of [{ name: '' }, { name: 'a\u0000b' }, { name: 'x'.repeat(201) }, { label: 'x' }]) {
+    expect((await t.request('POST', `/api/tenants/${TENANT}/tokens`, { body })).statusCode, JSON.stringify(body)).toBe(400);
+  }
 });
 
 describe('reading the trail', () => {

@@ -47,11 +47,13 @@ interface KeyspaceMarker {
 interface TokenEntry {
   readonly tokenHash: string;
   readonly createdAtMs: number;
+  readonly name?: string;
 }
 interface TokenByHashEntry {
   readonly tenantId: string;
   readonly tokenId: string;
   readonly createdAtMs: number;
+  readonly name?: string;
 }
 
 const keys = {
@@ -154,8 +156,9 @@ export class EmbeddedStore implements Store {
     await atomically(this.db, () => {
       if (this.db.get(keys.tenant(record.tenantId)) === undefined) throw tenantNotFound(record.tenantId);
       const createdAtMs = record.createdAt.getTime();
-      const entry: TokenEntry = { tokenHash: record.tokenHash, createdAtMs };
-      const byHash: TokenByHashEntry = { tenantId: record.tenantId, tokenId: record.tokenId, createdAtMs };
+      const name = record.name === undefined ? {} : { name: record.name };
+      const entry: TokenEntry = { tokenHash: record.tokenHash, createdAtMs, ...name };
+      const byHash: TokenByHashEntry = { tenantId: record.tenantId, tokenId: record.tokenId, createdAtMs, ...name };
       void this.db.put(keys.token(record.tenantId, record.tokenId), entry);
       void this.db.put(keys.tokenByHash(record.tokenHash), byHash);
     });
@@ -163,7 +166,10 @@ export class EmbeddedStore implements Store {
 
   async listTenantTokens(tenantId: string): Promise<TenantTokenSummary[]> {
     return [...this.entriesWithPrefix(keys.tenantTokens(tenantId))]
-      .map(({ key, value }) => ({ tenantId, tokenId: String(key[2]), createdAt: new Date((value as TokenEntry).createdAtMs) }))
+      .map(({ key, value }) => {
+        const { createdAtMs, name } = value as TokenEntry;
+        return { tenantId, tokenId: String(key[2]), createdAt: new Date(createdAtMs), ...(name === undefined ? {} : { name }) };
+      })
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.tokenId.localeCompare(b.tokenId));
   }
 
@@ -180,7 +186,7 @@ export class EmbeddedStore implements Store {
   async findTenantTokenByHash(tokenHash: string): Promise<TenantTokenRecord | undefined> {
     const entry = this.db.get(keys.tokenByHash(tokenHash)) as TokenByHashEntry | undefined;
     if (entry === undefined) return undefined;
-    return { tenantId: entry.tenantId, tokenId: entry.tokenId, tokenHash, createdAt: new Date(entry.createdAtMs) };
+    return { tenantId: entry.tenantId, tokenId: entry.tokenId, tokenHash, createdAt: new Date(entry.createdAtMs), ...(entry.name === undefined ? {} : { name: entry.name }) };
   }
 
   // --- users and imports: rows under ['row', keyspace, table, …primary key] ---

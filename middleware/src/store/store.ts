@@ -55,6 +55,8 @@ export interface TenantTokenRecord {
   /** Lowercase hex SHA-256 of the whole token string. */
   readonly tokenHash: string;
   readonly createdAt: Date;
+  /** What the token is for, as its creator named it; the audit trail shows it. */
+  readonly name?: string;
 }
 
 export type TenantTokenSummary = Omit<TenantTokenRecord, 'tokenHash'>;

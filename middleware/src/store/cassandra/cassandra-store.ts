@@ -219,20 +219,20 @@ export class CassandraStore implements Store {
     if (!(await this.getTenant(record.tenantId))) throw tenantNotFound(record.tenantId);
     await this.batch([
       {
-        query: `INSERT INTO ${this.registry}.tenant_tokens (tenant_id, token_id, token_hash, created_at) VALUES (?, ?, ?, ?)`,
-        params: [record.tenantId, record.tokenId, record.tokenHash, record.createdAt],
+        query: `INSERT INTO ${this.registry}.tenant_tokens (tenant_id, token_id, token_hash, created_at, name) VALUES (?, ?, ?, ?, ?)`,
+        params: [record.tenantId, record.tokenId, record.tokenHash, record.createdAt, record.name ?? null],
       },
       {
-        query: `INSERT INTO ${this.registry}.tenant_tokens_by_hash (token_hash, tenant_id, token_id, created_at) VALUES (?, ?, ?, ?)`,
-        params: [record.tokenHash, record.tenantId, record.tokenId, record.createdAt],
+        query: `INSERT INTO ${this.registry}.tenant_tokens_by_hash (token_hash, tenant_id, token_id, created_at, name) VALUES (?, ?, ?, ?, ?)`,
+        params: [record.tokenHash, record.tenantId, record.tokenId, record.createdAt, record.name ?? null],
       },
     ]);
   }
 
   async listTenantTokens(tenantId: string): Promise<TenantTokenSummary[]> {
-    const rows = await this.allRows(`SELECT token_id, created_at FROM ${this.registry}.tenant_tokens WHERE tenant_id = ?`, [tenantId]);
+    const rows = await this.allRows(`SELECT token_id, created_at, name FROM ${this.registry}.tenant_tokens WHERE tenant_id = ?`, [tenantId]);
     return rows
-      .map((row) => ({ tenantId, tokenId: String(row.get('token_id')), createdAt: row.get('created_at') as Date }))
+      .map((row) => ({ tenantId, tokenId: String(row.get('token_id')), createdAt: row.get('created_at') as Date, ...tokenName(row) }))
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.tokenId.localeCompare(b.tokenId));
   }
 
@@ -244,9 +244,9 @@ export class CassandraStore implements Store {
   }
 
   async findTenantTokenByHash(tokenHash: string): Promise<TenantTokenRecord | undefined> {
-    const row = (await this.run(`SELECT tenant_id, token_id, created_at FROM ${this.registry}.tenant_tokens_by_hash WHERE token_hash = ?`, [tokenHash])).first();
+    const row = (await this.run(`SELECT tenant_id, token_id, created_at, name FROM ${this.registry}.tenant_tokens_by_hash WHERE token_hash = ?`, [tokenHash])).first();
     if (!row) return undefined;
-    return { tenantId: String(row.get('tenant_id')), tokenId: String(row.get('token_id')), tokenHash, createdAt: row.get('created_at') as Date };
+    return { tenantId: String(row.get('tenant_id')), tokenId: String(row.get('token_id')), tokenHash, createdAt: row.get('created_at') as Date, ...tokenName(row) };
   }
 
   // --- users and imports (cassandra-users-imports.ts) ---
@@ -468,4 +468,10 @@ function rowToTenant(row: Row): Tenant {
     conversionPoints: JSON.parse(String(row.get('conversion_points'))) as ConversionPoint[],
     dataSources: JSON.parse(String(row.get('data_sources'))) as DataSource[],
   };
+}
+
+/** A token's name column, absent when null (tokens made before names, or without one). */
+function tokenName(row: Row): { name?: string } {
+  const name = row.get('name') as string | null;
+  return name === null || name === undefined ? {} : { name };
 }

@@ -81,12 +81,14 @@ export const REGISTRY_TABLES: Readonly<Record<string, string>> = {
     token_id text,
     token_hash text,
     created_at timestamp,
+    name text,
     PRIMARY KEY ((tenant_id), token_id))`,
   tenant_tokens_by_hash: `(
     token_hash text PRIMARY KEY,
     tenant_id text,
     token_id text,
-    created_at timestamp)`,
+    created_at timestamp,
+    name text)`,
   // The audit trail (cassandra-audit.ts).
   ...AUDIT_REGISTRY_TABLES,
 };
@@ -95,6 +97,9 @@ export const REGISTRY_TABLES: Readonly<Record<string, string>> = {
 export const REGISTRY_ADDED_COLUMNS: readonly { table: string; column: string; type: string }[] = [
   // configuration.domains (JSON array), for tenant resolution by login domain.
   { table: 'tenants', column: 'domains', type: 'text' },
+  // A tenant token's name, for the audit trail.
+  { table: 'tenant_tokens', column: 'name', type: 'text' },
+  { table: 'tenant_tokens_by_hash', column: 'name', type: 'text' },
 ];
 
 export function createTableStatement(keyspace: string, table: string, definition: string): string {
