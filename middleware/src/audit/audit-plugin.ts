@@ -1,10 +1,12 @@
 /**
- * Records every REST change in the audit trail. A route that changes something calls
- * `await request.audit({action, tenantId, target, before, after})` after the store accepted the
- * change and before it answers; this plugin adds who (the token's id and name), when, from where
- * (request.ip), which route, masks the secrets and computes the diff (mask.ts, diff.ts), and
- * writes the entry. If that write fails the request fails (INLAY_MW_AUDIT_NOT_RECORDED, logged
- * with the whole change minus secrets) — never a success without its entry.
+ * Records every REST change in the audit trail. A route that changes something wraps its store
+ * call: `await request.audited(() => store.change(…), () => ({action, tenantId, target, before,
+ * after}))`; this plugin adds who (the token's id and name), when, from where (request.ip), which
+ * route, masks the secrets and computes the diff (mask.ts, diff.ts). The embedded store writes
+ * the entry in the change's own transaction (embedded-atomic.ts); otherwise (Cassandra) it is
+ * appended right after the change, before the answer. `request.audit(…)` appends after a change
+ * that is not one store call. If the entry cannot be written the request fails
+ * (INLAY_MW_AUDIT_NOT_RECORDED, logged with the masked entry) — never a success without it.
  *
  * A guard holds the routes to it: a POST, PUT, PATCH or DELETE outside /internal/ that answers
  * 2xx without having recorded an entry is turned into a 500 and logged, so a new route that
@@ -19,6 +21,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditTargetType, ErrorBody } from '@inlay/schemas';
 import { ERROR_REGISTRY, MiddlewareError } from '../errors.js';
 import type { AuditActor, AuditEntry, Store } from '../store/store.js';
+import { pendingAuditEntry, type PendingAuditEntry } from '../store/audit-types.js';
 import { diffStates } from './diff.js';
 import { maskSecrets } from './mask.js';
 
@@ -35,6 +38,11 @@ export interface AuditedChange {
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** Runs the store call `op` with the change's entry pending, so a store that can writes it in
+     *  the same transaction; else it is appended right after. `change` is read once the store
+     *  has run the change's callbacks (closures they set are filled). Prefer this. */
+    audited<T>(op: () => Promise<T>, change: () => AuditedChange): Promise<T>;
+    /** Appends the entry of a change already made (for changes that are not one store call). */
     audit(change: AuditedChange): Promise<void>;
     auditRecorded: boolean;
   }
@@ -103,6 +111,14 @@ export const auditPlugin = fp(
         throw new MiddlewareError('INLAY_MW_AUDIT_NOT_RECORDED');
       }
       this.auditRecorded = true;
+    });
+    app.decorateRequest('audited', async function <T>(this: FastifyRequest, op: () => Promise<T>, change: () => AuditedChange): Promise<T> {
+      const now = clock();
+      const pending: PendingAuditEntry = { build: () => buildAuditEntry(this, change(), now), written: false };
+      const result = await pendingAuditEntry.run(pending, op);
+      if (pending.written) this.auditRecorded = true;
+      else await this.audit(change());
+      return result;
     });
 
     app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {

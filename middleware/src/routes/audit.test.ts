@@ -128,7 +128,7 @@ describe('every change is audited', () => {
     const trail = JSON.stringify(await everyEntry());
     for (const secret of secrets) expect(trail, 'the trail holds no secret').not.toContain(secret);
     expect(trail).toContain(SECRET_MASK);
-  });
+  }, 120_000);
 
   test('what changed: a data source PUT shows the changed bucket and a changed secret only as masked', async () => {
     const list = (await t.request('GET', `/api/tenants/${TENANT}/dataSources`)).json() as Array<{ awsConnectionInformation: Record<string, unknown> }>;
@@ -256,6 +256,16 @@ describe('the guard', () => {
       return { done: true };
     });
     app.post('/internal/v1/anything', async () => ({ done: true }));
+    const tenant = { id: 'rolled-back', name: 'x', keyspaceName: 'ks_rolled_back', configuration: { secretKey: 'k', hashedEmailAddresses: false }, conversionPoints: [], dataSources: [] };
+    app.post('/api/unbuildable', async (request) => {
+      await request.audited(
+        () => store.createTenant(tenant, { createDB: true }),
+        () => {
+          throw new Error('the entry cannot be built');
+        },
+      );
+      return { done: true };
+    });
     app.post('/api/refused', async (_request, reply) => reply.code(409).send({ code: 'X', message: 'no' }));
     return {
       app,
@@ -282,6 +292,35 @@ describe('the guard', () => {
     } finally {
       await close();
     }
+  });
+
+  test('embedded store: the entry is part of the change\'s transaction — one that cannot be made rolls the change back', async () => {
+    const { app, store, close } = await guardedApp();
+    try {
+      expect((await app.inject({ method: 'POST', url: '/api/unbuildable' })).statusCode).toBe(500);
+      expect(await store.getTenant('rolled-back')).toBeUndefined();
+    } finally {
+      await close();
+    }
+  });
+
+  test('embedded store: changes made in one store call need no separate append; others fail without it', async () => {
+    const original = t.store.audit.append.bind(t.store.audit);
+    (t.store.audit as { append: () => Promise<void> }).append = async () => {
+      throw new Error('no separate append');
+    };
+    try {
+      const list = await t.request('GET', `/api/tenants/${TENANT}/dataSources`);
+      expect((await t.request('PUT', `/api/tenants/${TENANT}/dataSources`, { body: list.json() })).statusCode).toBe(200);
+      // An import record is a plain write (no transaction): its entry needs the append.
+      const resent = await t.request('POST', `/api/tenants/${TENANT}/imports`, { body: { objectKey: 'lists/users.csv' } });
+      expect(resent.statusCode).toBe(500);
+      expect(resent.json().code).toBe('INLAY_MW_AUDIT_NOT_RECORDED');
+    } finally {
+      (t.store.audit as { append: typeof original }).append = original;
+    }
+    const [entry] = (await auditPage(`tenant=${TENANT}&limit=1`)).entries;
+    expect(entry!.action).toBe('dataSources.replace');
   });
 
   test('an entry that cannot be written fails the request (never a success without its entry)', async () => {

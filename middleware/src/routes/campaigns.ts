@@ -93,8 +93,10 @@ export const campaignRoutes = fp(
         const definition = campaignDefinitionFromInput(request.body as CampaignInput, tenant);
         const now = new Date();
         const campaign: Campaign = { id: newCampaignId(now.getTime()), status: 'draft', revision: 1, createdAt: now.toISOString(), updatedAt: now.toISOString(), ...definition };
-        await store.createCampaign(ref, campaign);
-        await request.audit({ action: 'campaign.create', tenantId: id, target: { type: 'campaign', id: campaign.id }, before: null, after: campaign });
+        await request.audited(
+          () => store.createCampaign(ref, campaign),
+          () => ({ action: 'campaign.create', tenantId: id, target: { type: 'campaign', id: campaign.id }, before: null, after: campaign }),
+        );
         request.log.info({ tenant: id, campaign: campaign.id }, 'campaign created');
         return reply.code(201).header('location', `/api/tenants/${id}/campaigns/${campaign.id}`).header('etag', etag(campaign)).send(toCampaignView(campaign, now));
       },
@@ -159,15 +161,20 @@ export const campaignRoutes = fp(
         const definition = campaignDefinitionFromInput(request.body as CampaignInput, tenant);
         const now = new Date();
         let replaced: Campaign | null = null;
-        const updated = await store.updateCampaign(ref, cid, (current) => {
-          replaced = current;
-          checkRevision(current, expected);
-          const status = effectiveStatus(current, now);
-          if (!isEditable(status)) throw illegalInState(cid, status, 'edit', status === 'running' ? '; pause it first' : '');
-          const { id: campaignId, status: storedStatus, revision, createdAt } = current;
-          return { id: campaignId, status: storedStatus, revision, createdAt, updatedAt: now.toISOString(), ...definition };
-        });
-        await request.audit({ action: 'campaign.replace', tenantId: id, target: { type: 'campaign', id: cid }, before: replaced, after: updated });
+        let next: Campaign | null = null;
+        const updated = await request.audited(
+          () =>
+            store.updateCampaign(ref, cid, (current) => {
+              replaced = current;
+              checkRevision(current, expected);
+              const status = effectiveStatus(current, now);
+              if (!isEditable(status)) throw illegalInState(cid, status, 'edit', status === 'running' ? '; pause it first' : '');
+              const { id: campaignId, status: storedStatus, revision, createdAt } = current;
+              next = { id: campaignId, status: storedStatus, revision, createdAt, updatedAt: now.toISOString(), ...definition };
+              return next;
+            }),
+          () => ({ action: 'campaign.replace', tenantId: id, target: { type: 'campaign', id: cid }, before: replaced, after: next }),
+        );
         request.log.info({ tenant: id, campaign: cid, revision: updated.revision }, 'campaign replaced');
         return reply.header('etag', etag(updated)).send(toCampaignView(updated, now));
       },
@@ -190,12 +197,17 @@ export const campaignRoutes = fp(
         const expected = ifMatchRevision(request);
         const { ref } = await tenantOf(id);
         const now = new Date();
-        const deleted = await store.deleteCampaign(ref, cid, (current) => {
-          checkRevision(current, expected);
-          const status = effectiveStatus(current, now);
-          if (!isDeletable(status)) throw illegalInState(cid, status, 'delete', '; pause or end it first');
-        });
-        await request.audit({ action: 'campaign.delete', tenantId: id, target: { type: 'campaign', id: cid }, before: deleted, after: null });
+        let deleted: Campaign | null = null;
+        await request.audited(
+          () =>
+            store.deleteCampaign(ref, cid, (current) => {
+              checkRevision(current, expected);
+              const status = effectiveStatus(current, now);
+              if (!isDeletable(status)) throw illegalInState(cid, status, 'delete', '; pause or end it first');
+              deleted = current;
+            }),
+          () => ({ action: 'campaign.delete', tenantId: id, target: { type: 'campaign', id: cid }, before: deleted, after: null }),
+        );
         request.log.info({ tenant: id, campaign: cid }, 'campaign deleted');
         return reply.code(204).send();
       },
@@ -219,11 +231,16 @@ export const campaignRoutes = fp(
           const { ref } = await tenantOf(id);
           const now = new Date();
           let replaced: Campaign | null = null;
-          const updated = await store.updateCampaign(ref, cid, (current) => {
-            replaced = current;
-            return { ...applyAction(current, action, now), updatedAt: now.toISOString() };
-          });
-          await request.audit({ action: `campaign.${action}`, tenantId: id, target: { type: 'campaign', id: cid }, before: replaced, after: updated });
+          let next: Campaign | null = null;
+          const updated = await request.audited(
+            () =>
+              store.updateCampaign(ref, cid, (current) => {
+                replaced = current;
+                next = { ...applyAction(current, action, now), updatedAt: now.toISOString() };
+                return next;
+              }),
+            () => ({ action: `campaign.${action}`, tenantId: id, target: { type: 'campaign', id: cid }, before: replaced, after: next }),
+          );
           request.log.info({ tenant: id, campaign: cid, action, status: updated.status }, 'campaign status changed');
           return reply.header('etag', etag(updated)).send(toCampaignView(updated, now));
         },

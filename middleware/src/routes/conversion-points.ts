@@ -51,12 +51,14 @@ export const conversionPointRoutes = fp(
         const conversionPoints = restorePasswords(request.body as ConversionPoint[], replaced);
         checkConversionPoints(conversionPoints, 'body');
         await checkPointAddresses(guard, conversionPoints, 'body');
-        const stored = await store.replaceConversionPoints(id, conversionPoints);
+        const stored = await request.audited(
+          () => store.replaceConversionPoints(id, conversionPoints),
+          () => ({ action: 'conversionPoints.replace', tenantId: id, target: { type: 'conversionPoints', id }, before: replaced, after: conversionPoints }),
+        );
         // Each point gets its signing secret when it is made (kept apart from the tenant, so a
         // tenant GET never shows it).
         const tenant = await requireTenant(store, id);
         for (const point of stored) await ensurePointSecret(store, tenant, point.id);
-        await request.audit({ action: 'conversionPoints.replace', tenantId: id, target: { type: 'conversionPoints', id }, before: replaced, after: stored });
         request.log.info({ tenant: id, conversionPoints: stored.length }, 'conversion points replaced');
         return stored.map(pointView);
       },

@@ -52,11 +52,16 @@ export const dataSourceRoutes = fp(
         checkDataSources(incoming, 'body');
         // The change may run more than once (a compare-and-set retried): the last run saw what was replaced.
         let replaced: readonly DataSource[] = [];
-        const stored = await store.replaceDataSources(id, (current) => {
-          replaced = current;
-          return mergeDataSourceSecrets(current, incoming, 'body');
-        });
-        await request.audit({ action: 'dataSources.replace', tenantId: id, target: { type: 'dataSources', id }, before: replaced, after: stored });
+        let next: readonly DataSource[] = [];
+        const stored = await request.audited(
+          () =>
+            store.replaceDataSources(id, (current) => {
+              replaced = current;
+              next = mergeDataSourceSecrets(current, incoming, 'body');
+              return [...next];
+            }),
+          () => ({ action: 'dataSources.replace', tenantId: id, target: { type: 'dataSources', id }, before: replaced, after: next }),
+        );
         request.log.info({ tenant: id, dataSources: stored.length }, 'data sources replaced');
         return stored.map(toDataSourceView);
       },

@@ -65,11 +65,16 @@ export const deliveryRoutes = fp(
         const params = request.params as PointParams;
         const { tenant } = await point(params);
         let replaced: PointState | null = null;
-        const state = await store.deliveries.changePointState(tenant, params.cpid, (current) => {
-          replaced = current ?? null;
-          return { ...(current ?? { secrets: [] }), secrets: rotateSecrets(current?.secrets ?? [], Date.now()) };
-        });
-        await request.audit({ action: 'conversionPoint.rotateSecret', tenantId: params.id, target: { type: 'conversionPoint', id: params.cpid }, before: replaced, after: state });
+        let next: PointState | null = null;
+        const state = await request.audited(
+          () =>
+            store.deliveries.changePointState(tenant, params.cpid, (current) => {
+              replaced = current ?? null;
+              next = { ...(current ?? { secrets: [] }), secrets: rotateSecrets(current?.secrets ?? [], Date.now()) };
+              return next;
+            }),
+          () => ({ action: 'conversionPoint.rotateSecret', tenantId: params.id, target: { type: 'conversionPoint', id: params.cpid }, before: replaced, after: next }),
+        );
         request.log.info({ tenant: params.id, point: params.cpid }, 'conversion point secret rotated');
         return { secret: currentSecret(state) };
       },
@@ -158,12 +163,17 @@ export const deliveryRoutes = fp(
           const params = request.params as PointParams;
           const { tenant } = await point(params);
           let replaced: PointState | null = null;
-          const changed = await store.deliveries.changePointState(tenant, params.cpid, (current) => {
-            replaced = current ?? null;
-            const { disabled: _disabled, failingSinceMs: _failing, ...rest } = current ?? { secrets: [] };
-            return action === 'enable' ? rest : { ...(current ?? { secrets: [] }), disabled: current?.disabled ?? { reason: 'disabled by an operator', atMs: Date.now() } };
-          });
-          await request.audit({ action: `conversionPoint.${action}`, tenantId: params.id, target: { type: 'conversionPoint', id: params.cpid }, before: replaced, after: changed });
+          let next: PointState | null = null;
+          await request.audited(
+            () =>
+              store.deliveries.changePointState(tenant, params.cpid, (current) => {
+                replaced = current ?? null;
+                const { disabled: _disabled, failingSinceMs: _failing, ...rest } = current ?? { secrets: [] };
+                next = action === 'enable' ? rest : { ...(current ?? { secrets: [] }), disabled: current?.disabled ?? { reason: 'disabled by an operator', atMs: Date.now() } };
+                return next;
+              }),
+            () => ({ action: `conversionPoint.${action}`, tenantId: params.id, target: { type: 'conversionPoint', id: params.cpid }, before: replaced, after: next }),
+          );
           // Deliveries parked while the point was disabled go now.
           if (action === 'enable') await store.deliveries.recover(tenant, params.cpid, 0, Date.now(), 'pending');
           request.log.info({ tenant: params.id, point: params.cpid, action }, 'conversion point ' + action + 'd');

@@ -52,8 +52,10 @@ export const tokenRoutes = fp(
         const { tokenId, token, tokenHash } = generateTenantToken();
         const createdAt = new Date();
         const named = name === undefined ? {} : { name };
-        await store.createTenantToken({ tenantId: id, tokenId, tokenHash, createdAt, ...named });
-        await request.audit({ action: 'token.create', tenantId: id, target: { type: 'token', id: tokenId }, before: null, after: { id: tokenId, ...named, createdAt } });
+        await request.audited(
+          () => store.createTenantToken({ tenantId: id, tokenId, tokenHash, createdAt, ...named }),
+          () => ({ action: 'token.create', tenantId: id, target: { type: 'token', id: tokenId }, before: null, after: { id: tokenId, ...named, createdAt } }),
+        );
         request.log.info({ tenant: id, tokenId }, 'tenant token created');
         const body: TenantTokenCreated = { id: tokenId, ...named, token, createdAt: createdAt.toISOString() };
         return reply.code(201).header('cache-control', 'no-store').send(body);
@@ -83,11 +85,16 @@ export const tokenRoutes = fp(
       },
       async (request, reply) => {
         const { id, tokenId } = request.params as TenantTokenParams;
+        // Looked up first: a revoke of nothing must not reach the store with an entry pending.
         const revoked = (await store.listTenantTokens(id)).find((token) => token.tokenId === tokenId);
-        if (!(await store.revokeTenantToken(id, tokenId))) {
-          throw new MiddlewareError('INLAY_MW_TOKEN_NOT_FOUND', `tenant "${id}" has no token ${tokenId}`);
-        }
-        await request.audit({ action: 'token.revoke', tenantId: id, target: { type: 'token', id: tokenId }, before: revoked === undefined ? null : { id: tokenId, ...(revoked.name === undefined ? {} : { name: revoked.name }), createdAt: revoked.createdAt }, after: null });
+        const notFound = () => new MiddlewareError('INLAY_MW_TOKEN_NOT_FOUND', `tenant "${id}" has no token ${tokenId}`);
+        if (revoked === undefined) throw notFound();
+        const { tenantId: _tenant, ...before } = revoked;
+        const done = await request.audited(
+          () => store.revokeTenantToken(id, tokenId),
+          () => ({ action: 'token.revoke', tenantId: id, target: { type: 'token', id: tokenId }, before, after: null }),
+        );
+        if (!done) throw notFound();
         request.log.info({ tenant: id, tokenId }, 'tenant token revoked');
         return reply.code(204).send();
       },

@@ -5,6 +5,7 @@
  *
  * Must never hold a secret, and never drop an entry before its retention ran out.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditTargetType } from '@inlay/schemas';
 import type { AuditChange } from '../audit/diff.js';
 
@@ -84,3 +85,18 @@ export function auditEntryMatches(entry: AuditEntry, query: AuditStoreQuery): bo
 export function isOlderThan(entry: Pick<AuditEntry, 'atMs' | 'id'>, cursor: AuditCursor): boolean {
   return entry.atMs < cursor.atMs || (entry.atMs === cursor.atMs && entry.id < cursor.id);
 }
+
+/**
+ * A change's audit entry, waiting to be written together with the change. The audit plugin sets
+ * it around one store call (`request.audited`); a store that can write it in the same transaction
+ * as the change does so and sets `written` (the embedded store: embedded-atomic.ts, in the first
+ * `atomically` of the call). When the call returns with `written` still false (Cassandra, or a
+ * call without a transaction), the plugin appends the entry after the change.
+ */
+export interface PendingAuditEntry {
+  /** Builds the entry; runs inside the store's transaction, so a throw rolls the change back. */
+  build(): AuditEntry;
+  written: boolean;
+}
+
+export const pendingAuditEntry = new AsyncLocalStorage<PendingAuditEntry>();

@@ -11,14 +11,17 @@ import { auditEntryMatches, isOlderThan, type AuditEntry, type AuditStore, type 
 /** Entries removed per transaction by a sweep: keeps one write transaction short. */
 const SWEEP_BATCH = 1000;
 
+/** Puts the entry's two rows; must run inside a transaction (`atomically`). */
+export function putAuditEntry(db: RootDatabase<unknown, Key>, entry: AuditEntry): void {
+  void db.put(['audit', entry.atMs, entry.id], entry);
+  void db.put(['audit-tenant', entry.tenantId, entry.atMs, entry.id], entry);
+}
+
 export class EmbeddedAudit implements AuditStore {
   constructor(private readonly db: RootDatabase<unknown, Key>) {}
 
   async append(entry: AuditEntry): Promise<void> {
-    await atomically(this.db, () => {
-      void this.db.put(['audit', entry.atMs, entry.id], entry);
-      void this.db.put(['audit-tenant', entry.tenantId, entry.atMs, entry.id], entry);
-    });
+    await atomically(this.db, () => putAuditEntry(this.db, entry));
   }
 
   async query(query: AuditStoreQuery): Promise<AuditStorePage> {
