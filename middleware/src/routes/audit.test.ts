@@ -5,8 +5,8 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AuditEntryView, AuditPage } from '@inlay/schemas';
-import { ROUTES, routeName, type RouteCase } from '../testing/route-table.js';
-import { TEST_ADMIN_TOKEN, seedTenant, startTestApp, tenantDomain, type Method, type TestApp } from '../testing/test-app.js';
+import { startTestApp, type TestApp } from '../testing/test-app.js';
+import { auditEveryChange, auditPage as pageOf, everyAuditEntry, setUpAuditSweep, type AuditSweep } from '../testing/audit-sweep.js';
 import { EmbeddedStore } from '../store/embedded-store.js';
 import { auditPlugin } from '../audit/audit-plugin.js';
 import { SECRET_MASK } from '../audit/mask.js';
@@ -16,118 +16,29 @@ import { join } from 'node:path';
 
 const TENANT = 'aud-a';
 const DOOMED = 'aud-del';
-const HMAC_SECRET = 'hmac-SECRET-of-aud';
-const S3_SECRET = 'S3-SECRET-of-aud';
 const TOKEN_NAME = 'Jäne’s export script';
 
 let t: TestApp;
+let sweep: AuditSweep;
 let tenantToken: string;
 let tenantTokenId: string;
-/** Every secret the run sent or was shown: none may appear in the trail. */
-const secrets = new Set<string>([HMAC_SECRET, S3_SECRET, 'table-secret', '<secretKey>', TEST_ADMIN_TOKEN]);
+let secrets: Set<string>;
 
-const tenantBody = (id: string) =>
-  seedTenant(id, {
-    configuration: { secretKey: HMAC_SECRET, hashedEmailAddresses: true, domains: [tenantDomain(id)] },
-    dataSources: [
-      {
-        id: 'default',
-        type: 'ongage',
-        defaultDataSource: true,
-        deleteTemporaryImportFiles: false,
-        awsConnectionInformation: { authorizationType: 'aws', accessKey: 'AKIA-aud', secretKey: S3_SECRET, endpoint: 'http://s3.local', bucket: 'b' },
-      },
-    ],
-  });
-
-async function auditPage(query: string, token: string = TEST_ADMIN_TOKEN): Promise<AuditPage> {
-  const response = await t.request('GET', `/api/audit?${query}`, { token });
-  expect(response.statusCode, response.body).toBe(200);
-  return response.json() as AuditPage;
-}
-
-async function everyEntry(query = ''): Promise<AuditEntryView[]> {
-  const entries: AuditEntryView[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await auditPage(`limit=50${query}${cursor === undefined ? '' : `&cursor=${cursor}`}`);
-    entries.push(...page.entries);
-    cursor = page.nextCursor;
-  } while (cursor !== undefined);
-  return entries;
-}
+const auditPage = (query: string, token?: string): Promise<AuditPage> => pageOf(t, query, token);
+const everyEntry = (query = ''): Promise<AuditEntryView[]> => everyAuditEntry(t, query);
 
 beforeAll(async () => {
   t = await startTestApp({ overHttp: true });
-  for (const id of [TENANT, DOOMED]) expect((await t.request('POST', '/api/tenants/?createDB=true', { body: tenantBody(id) })).statusCode).toBe(201);
-  const created = await t.request('POST', `/api/tenants/${TENANT}/tokens`, { body: { name: TOKEN_NAME } });
-  ({ token: tenantToken, id: tenantTokenId } = created.json() as { token: string; id: string });
-  secrets.add(tenantToken);
+  sweep = await setUpAuditSweep(t, TENANT, DOOMED, TOKEN_NAME);
+  ({ tenantToken, tenantTokenId, secrets } = sweep);
 }, 60_000);
 afterAll(async () => {
   await t?.close();
 });
 
-/** The route's parameters as the URL filled them in. */
-function paramsOf(template: string, url: string): Record<string, string> {
-  const names: string[] = [];
-  const pattern = template.replace(/\{([A-Za-z]+)\}/g, (_whole, name: string) => {
-    names.push(name);
-    return '([^/?]+)';
-  });
-  const match = new RegExp(`^${pattern}/?(?:\\?|$)`).exec(url);
-  if (match === null) throw new Error(`${url} does not fit ${template}`);
-  return Object.fromEntries(names.map((name, index) => [name, decodeURIComponent(match[index + 1]!)]));
-}
-
 describe('every change is audited', () => {
   test('each POST/PUT/PATCH/DELETE of the OpenAPI document outside /internal/ leaves an entry with actor, address, target, and no secret', async () => {
-    const document = (await t.request('GET', '/api/openapi.json', { token: null })).json() as { paths: Record<string, Record<string, unknown>> };
-    const changing = Object.entries(document.paths)
-      .filter(([path]) => !path.startsWith('/internal/'))
-      .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
-      .filter((name) => /^(POST|PUT|PATCH|DELETE) /.test(name));
-    expect(changing.length).toBeGreaterThanOrEqual(19);
-
-    const audited: string[] = [];
-    for (const name of changing) {
-      const route: RouteCase | undefined = ROUTES.find((candidate) => routeName(candidate) === name);
-      expect(route, `${name} is in the route table`).toBeDefined();
-      const id = route!.template === '/api/tenants/{id}' ? DOOMED : TENANT;
-      let url = route!.url(id);
-      if (route!.template === '/api/tenants/{id}/tokens/{tokenId}') {
-        const extra = (await t.request('POST', `/api/tenants/${TENANT}/tokens`)).json() as { id: string; token: string };
-        secrets.add(extra.token);
-        url = `/api/tenants/${TENANT}/tokens/${extra.id}`;
-      }
-      await route!.prepare?.(t, id);
-      const token = route!.access === 'admin' ? TEST_ADMIN_TOKEN : tenantToken;
-      const startedAt = Date.now();
-      const response = await t.request(route!.method as Method, url, { token, body: route!.body?.(id) });
-      expect(response.statusCode, `${name}: ${response.body}`).toBeLessThan(300);
-      const body = response.body === '' ? {} : (response.json() as Record<string, unknown>);
-      for (const key of ['token', 'secret'] as const) if (typeof body[key] === 'string') secrets.add(body[key]);
-
-      const [entry] = (await auditPage(`route=${encodeURIComponent(name)}&limit=1`)).entries;
-      expect(entry, `${name} left an audit entry`).toBeDefined();
-      const params = paramsOf(route!.template, url);
-      const lastParam = Object.values(params).at(-1);
-      const createdTenant = route!.template === '/api/tenants' ? (body['id'] as string) : undefined;
-      expect(entry!.route).toBe(name);
-      expect(entry!.tenantId).toBe(createdTenant ?? id);
-      expect(entry!.target.id).toBe(createdTenant ?? (typeof body['id'] === 'string' ? body['id'] : lastParam));
-      expect(entry!.actor).toEqual(route!.access === 'admin' ? { kind: 'admin', tokenId: 'admin', name: 'admin' } : { kind: 'tenant', tokenId: tenantTokenId, name: TOKEN_NAME });
-      expect(entry!.address).toBe('127.0.0.1');
-      expect(Date.parse(entry!.at)).toBeGreaterThanOrEqual(startedAt - 5);
-      expect(Date.parse(entry!.at)).toBeLessThanOrEqual(Date.now());
-      expect(entry!.action).toMatch(/^[a-zA-Z]+\.[a-zA-Z-]+$/);
-      audited.push(name);
-    }
-    expect(audited.sort()).toEqual([...changing].sort());
-
-    const trail = JSON.stringify(await everyEntry());
-    for (const secret of secrets) expect(trail, 'the trail holds no secret').not.toContain(secret);
-    expect(trail).toContain(SECRET_MASK);
+    expect((await auditEveryChange(t, sweep)).length).toBeGreaterThanOrEqual(19);
   }, 120_000);
 
   test('what changed: a data source PUT shows the changed bucket and a changed secret only as masked', async () => {
@@ -222,7 +133,7 @@ describe('reading the trail', () => {
     expect(history.entries.at(-1)!.action).toBe('tenant.create');
     // DOOMED was deleted by the route sweep above; its history still answers to the admin.
     const gone = (await t.request('GET', `/api/tenants/${DOOMED}/history`)).json() as AuditPage;
-    expect(gone.entries.map((entry) => entry.action)).toEqual(['tenant.delete', 'tenant.create']);
+    expect(gone.entries.map((entry) => entry.action)).toEqual(['tenant.delete-with-keyspace', 'tenant.create']);
     expect(gone.entries[0]!.after).toBeNull();
     const campaignsOnly = (await t.request('GET', `/api/tenants/${TENANT}/history?targetType=campaign&limit=2`)).json() as AuditPage;
     expect(campaignsOnly.entries.every((entry) => entry.target.type === 'campaign')).toBe(true);
