@@ -32,3 +32,31 @@ test('every change through the API is in the trail, with actor, address and targ
   const history = (await t.request('GET', '/api/tenants/audc-del/history')).json() as { entries: { action: string }[] };
   expect(history.entries.map((entry) => entry.action)).toEqual(['tenant.delete-with-keyspace', 'tenant.create']);
 });
+
+test('a token change carries its entry in its own logged batch; a lightweight-transaction change appends it after', async () => {
+  expect((await t.createTenant('audc-b')).statusCode).toBe(201);
+  const original = db.store.audit.append.bind(db.store.audit);
+  (db.store.audit as unknown as { append: () => Promise<void> }).append = async () => {
+    throw new Error('no separate append');
+  };
+  let tokenId: string;
+  try {
+    const created = await t.request('POST', '/api/tenants/audc-b/tokens', { body: { name: 'batched' } });
+    expect(created.statusCode, created.body).toBe(201);
+    tokenId = (created.json() as { id: string }).id;
+    expect((await t.request('DELETE', `/api/tenants/audc-b/tokens/${tokenId}`)).statusCode).toBe(204);
+    const list = await t.request('GET', '/api/tenants/audc-b/dataSources');
+    const replaced = await t.request('PUT', '/api/tenants/audc-b/dataSources', { body: list.json() });
+    expect(replaced.statusCode).toBe(500);
+    expect(replaced.json().code).toBe('INLAY_MW_AUDIT_NOT_RECORDED');
+  } finally {
+    (db.store.audit as unknown as { append: typeof original }).append = original;
+  }
+  const entries = await everyAuditEntry(t, '&tenant=audc-b');
+  expect(entries.map((entry) => [entry.action, entry.target.id])).toEqual([
+    ['token.revoke', tokenId],
+    ['token.create', tokenId],
+    ['tenant.create', 'audc-b'],
+  ]);
+});
+

@@ -114,7 +114,7 @@ export const auditPlugin = fp(
     });
     app.decorateRequest('audited', async function <T>(this: FastifyRequest, op: () => Promise<T>, change: () => AuditedChange): Promise<T> {
       const now = clock();
-      const pending: PendingAuditEntry = { build: () => buildAuditEntry(this, change(), now), written: false };
+      const pending: PendingAuditEntry = { build: () => buildAuditEntry(this, change(), now), keepForMs: retentionMs, written: false };
       const result = await pendingAuditEntry.run(pending, op);
       if (pending.written) this.auditRecorded = true;
       else await this.audit(change());

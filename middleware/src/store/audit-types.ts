@@ -96,6 +96,8 @@ export function isOlderThan(entry: Pick<AuditEntry, 'atMs' | 'id'>, cursor: Audi
 export interface PendingAuditEntry {
   /** Builds the entry; runs inside the store's transaction, so a throw rolls the change back. */
   build(): AuditEntry;
+  /** How long the entry is kept (Cassandra writes it with this TTL). */
+  readonly keepForMs: number;
   written: boolean;
 }
 

@@ -2,7 +2,8 @@
  * The audit trail on Cassandra, in the registry keyspace (it outlives tenant keyspaces, which
  * dropDB removes): `audit_log` partitioned by month for listings of everything, `audit_by_tenant`
  * by tenant and month for one tenant's; both newest first. An entry goes to both tables in one
- * logged batch with the retention as TTL, so it is in both or in neither, and expires by itself.
+ * logged batch with the retention as TTL, so it is in both or in neither, and expires by itself;
+ * where the change itself is a plain logged batch (tokens), the entry rides in that batch.
  *
  * Audit entries are rare (people change configuration, machines do not), so a month partition
  * stays small, and a listing over a year reads at most 13 partitions, stopping at a full page.
@@ -61,19 +62,21 @@ export class CassandraAudit implements AuditStore {
     private readonly keyspace: string,
   ) {}
 
-  async append(entry: AuditEntry, keepForMs: number): Promise<void> {
+  /** The entry's two rows, for a logged batch of their own or of the change they record. */
+  statements(entry: AuditEntry, keepForMs: number): { query: string; params: unknown[] }[] {
     const ttl = Math.max(1, Math.ceil(keepForMs / 1000));
     const month = monthOf(entry.atMs);
     const at = new Date(entry.atMs);
     const json = JSON.stringify(entry);
+    return [
+      { query: `INSERT INTO ${this.keyspace}.audit_log (month, at, id, entry) VALUES (?, ?, ?, ?) USING TTL ?`, params: [month, at, entry.id, json, ttl] },
+      { query: `INSERT INTO ${this.keyspace}.audit_by_tenant (tenant_id, month, at, id, entry) VALUES (?, ?, ?, ?, ?) USING TTL ?`, params: [entry.tenantId, month, at, entry.id, json, ttl] },
+    ];
+  }
+
+  async append(entry: AuditEntry, keepForMs: number): Promise<void> {
     try {
-      await this.client.batch(
-        [
-          { query: `INSERT INTO ${this.keyspace}.audit_log (month, at, id, entry) VALUES (?, ?, ?, ?) USING TTL ?`, params: [month, at, entry.id, json, ttl] },
-          { query: `INSERT INTO ${this.keyspace}.audit_by_tenant (tenant_id, month, at, id, entry) VALUES (?, ?, ?, ?, ?) USING TTL ?`, params: [entry.tenantId, month, at, entry.id, json, ttl] },
-        ],
-        { prepare: true, logged: true, consistency: consistencies.localQuorum },
-      );
+      await this.client.batch(this.statements(entry, keepForMs), { prepare: true, logged: true, consistency: consistencies.localQuorum });
     } catch (error) {
       throw translateDriverError(error);
     }

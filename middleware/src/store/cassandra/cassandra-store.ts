@@ -37,6 +37,7 @@ import { allCqlRows, runCql } from './cql-run.js';
 import { CassandraViewTables } from './cassandra-views.js';
 import { CassandraDeliveries } from './cassandra-deliveries.js';
 import { CassandraAudit } from './cassandra-audit.js';
+import { pendingAuditEntry } from '../audit-types.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from '../view-types.js';
 import { DEFAULT_EVENT_RETENTION_MS, type CounterRow, type EventQuery, type EventQueryPage, type ShownMessage, type TrackedMessageRecord } from '../event-types.js';
 import { CassandraEventTables } from './cassandra-events.js';
@@ -217,7 +218,7 @@ export class CassandraStore implements Store {
 
   async createTenantToken(record: TenantTokenRecord): Promise<void> {
     if (!(await this.getTenant(record.tenantId))) throw tenantNotFound(record.tenantId);
-    await this.batch([
+    await this.batchWithAudit([
       {
         query: `INSERT INTO ${this.registry}.tenant_tokens (tenant_id, token_id, token_hash, created_at, name) VALUES (?, ?, ?, ?, ?)`,
         params: [record.tenantId, record.tokenId, record.tokenHash, record.createdAt, record.name ?? null],
@@ -239,7 +240,7 @@ export class CassandraStore implements Store {
   async revokeTenantToken(tenantId: string, tokenId: string): Promise<boolean> {
     const row = (await this.run(`SELECT token_hash FROM ${this.registry}.tenant_tokens WHERE tenant_id = ? AND token_id = ?`, [tenantId, tokenId])).first();
     if (!row) return false;
-    await this.deleteToken(tenantId, tokenId, String(row.get('token_hash')));
+    await this.deleteToken(tenantId, tokenId, String(row.get('token_hash')), { withAudit: true });
     return true;
   }
 
@@ -408,8 +409,8 @@ export class CassandraStore implements Store {
     await this.run(`DELETE FROM ${this.registry}.tenant_keyspaces WHERE keyspace_name = ? IF tenant_id = ?`, [keyspace, id]);
   }
 
-  private async deleteToken(tenantId: string, tokenId: string, tokenHash: string): Promise<void> {
-    await this.batch([
+  private async deleteToken(tenantId: string, tokenId: string, tokenHash: string, options: { withAudit?: boolean } = {}): Promise<void> {
+    await (options.withAudit ? this.batchWithAudit.bind(this) : this.batch.bind(this))([
       { query: `DELETE FROM ${this.registry}.tenant_tokens_by_hash WHERE token_hash = ?`, params: [tokenHash] },
       { query: `DELETE FROM ${this.registry}.tenant_tokens WHERE tenant_id = ? AND token_id = ?`, params: [tenantId, tokenId] },
     ]);
@@ -436,6 +437,16 @@ export class CassandraStore implements Store {
     } catch (error) {
       throw translateDriverError(error);
     }
+  }
+
+  /** A logged batch that also carries the pending audit entry of the change it makes (audit-types.ts),
+   *  so both are written or neither. Only for plain batches: a conditional one may not span the
+   *  audit partitions. */
+  private async batchWithAudit(queries: { query: string; params: Params }[]): Promise<void> {
+    const audit = pendingAuditEntry.getStore();
+    if (audit === undefined || audit.written) return this.batch(queries);
+    await this.batch([...queries, ...this.audit.statements(audit.build(), audit.keepForMs)]);
+    audit.written = true;
   }
 
   private async run(query: string, params: Params, options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
