@@ -25,6 +25,9 @@ import { ImportRunner } from './imports/import-runner.js';
 import { previewRoutes } from './routes/preview.js';
 import { internalRoutes } from './routes/internal.js';
 import { eventRoutes } from './routes/events.js';
+import { auditPlugin } from './audit/audit-plugin.js';
+import { auditRoutes } from './routes/audit.js';
+import { DEFAULT_AUDIT_RETENTION_MS } from './audit/retention.js';
 import { Engine, type EngineOptions } from './engine/engine.js';
 import type { Store } from './store/store.js';
 import { validatorCompiler } from './validation.js';
@@ -61,6 +64,9 @@ export interface AppOptions {
   readonly deliveryGuard?: AddressGuard;
   /** Told when an operator requeued deliveries, so the dispatcher looks at once. */
   readonly onDeliveryRequeue?: () => void;
+  /** How long audit entries are kept (config audit.retentionDays): TTL on Cassandra, how far back
+   *  listings look. */
+  readonly auditRetentionMs?: number;
   /** Engine settings tests fix: the clock, the cache lifetime. */
   readonly engine?: Pick<EngineOptions, 'clock' | 'cacheMs'>;
 }
@@ -91,6 +97,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(openApiPlugin, { version: MIDDLEWARE_VERSION });
   await app.register(authPlugin, { store: options.store, adminToken: options.adminToken, internalToken: options.internalToken });
   await app.register(healthRoutes, { store: options.store });
+  // Before every route that changes something: its guard answers 500 for a change left unaudited.
+  const auditRetentionMs = options.auditRetentionMs ?? DEFAULT_AUDIT_RETENTION_MS;
+  await app.register(auditPlugin, { store: options.store, retentionMs: auditRetentionMs });
+  await app.register(auditRoutes, { store: options.store, retentionMs: auditRetentionMs });
   const deliveryGuard = options.deliveryGuard ?? new AddressGuard([]);
   await app.register(tenantRoutes, { store: options.store, guard: deliveryGuard });
   await app.register(dataSourceRoutes, { store: options.store });

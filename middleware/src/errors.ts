@@ -62,6 +62,11 @@ export const ERROR_REGISTRY = {
   },
   // Events, reports and message tracking.
   INLAY_MW_TRACKED_MESSAGE_NOT_FOUND: { status: 404, message: 'no message with this object id was shown to this user (or it is past the retention)' },
+  // The audit trail.
+  INLAY_MW_AUDIT_NOT_RECORDED: {
+    status: 500,
+    message: 'the change was applied but no audit entry was written for it; the log has the change and the reason',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

@@ -16,6 +16,7 @@ import { createMiddlewareMetrics } from './ops/metrics.js';
 import { instrumentStore } from './ops/store-metrics.js';
 import { startOpsServer } from './ops/ops-server.js';
 import { startEventSweeps } from './events/retention.js';
+import { startAuditSweeps } from './audit/retention.js';
 import { createDeliveryService, type DeliveryService } from './delivery/delivery-service.js';
 import { createLogger } from './log.js';
 import { checkStorageConfig, describeStore, openStore } from './store/open-store.js';
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
     return fail('configuration error: internalToken (INLAY_INTERNAL_TOKEN) must differ from the admin token', EX_CONFIG);
   }
   const eventRetentionMs = config.events.retentionDays * 86_400_000;
+  const auditRetentionMs = config.audit.retentionDays * 86_400_000;
   let delivery: DeliveryService;
   try {
     delivery = createDeliveryService(store, config.delivery, log);
@@ -111,13 +113,19 @@ async function main(): Promise<void> {
     logger: log,
     dataDir: config.dataDir,
     eventRetentionMs,
+    auditRetentionMs,
     metrics,
     engine: { cacheMs: config.engine.campaignCacheMs },
     deliveryGuard: delivery.guard,
     onDeliveryRequeue: () => delivery.dispatcher.nudge(),
   });
   // Cassandra expires events by TTL; the embedded store sweeps.
-  const stopSweeps = store.kind === 'embedded' ? startEventSweeps(store, eventRetentionMs, log) : () => undefined;
+  const stopEventSweeps = store.kind === 'embedded' ? startEventSweeps(store, eventRetentionMs, log) : () => undefined;
+  const stopAuditSweeps = store.kind === 'embedded' ? startAuditSweeps(store, auditRetentionMs, log) : () => undefined;
+  const stopSweeps = (): void => {
+    stopEventSweeps();
+    stopAuditSweeps();
+  };
   let ops: { server: Server; bound: string } | null = null;
   if (config.metricsListen) {
     try {

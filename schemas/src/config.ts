@@ -251,6 +251,15 @@ export const InlayConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /** The audit trail of REST changes (middleware/src/audit/). */
+    audit: Type.Object(
+      {
+        /** Audit entries are kept this long: TTL on Cassandra, an hourly sweep on the embedded
+         *  store. A year by default: long enough for an annual review of who changed what. */
+        retentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 365 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** Delivery of events to conversion points (middleware/src/delivery/). */
     delivery: Type.Object(
       {

@@ -4,6 +4,15 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { TenantId } from './tenant.js';
+import { SingleLineText } from './text.js';
+
+/** A token's name says whose or what it is ("billing export", "jane@acme"): the audit trail
+ *  names the token that made each change by it. */
+const TokenName = SingleLineText({ maxLength: 200, description: 'what the token is for or whose it is; shown in the audit trail' });
+
+/** POST …/tokens: the body is optional; without a name the audit trail names the tenant. */
+export const TenantTokenCreateSchema = Type.Object({ name: Type.Optional(TokenName) }, { additionalProperties: false });
+export type TenantTokenCreate = Static<typeof TenantTokenCreateSchema>;
 
 export const TokenId = Type.String({
   pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
@@ -11,7 +20,7 @@ export const TokenId = Type.String({
 });
 
 export const TenantTokenInfoSchema = Type.Object(
-  { id: TokenId, createdAt: Type.String({ format: 'date-time' }) },
+  { id: TokenId, name: Type.Optional(TokenName), createdAt: Type.String({ format: 'date-time' }) },
   { additionalProperties: false },
 );
 export type TenantTokenInfo = Static<typeof TenantTokenInfoSchema>;
@@ -20,6 +29,7 @@ export const TenantTokenInfoListSchema = Type.Array(TenantTokenInfoSchema);
 export const TenantTokenCreatedSchema = Type.Object(
   {
     id: TokenId,
+    name: Type.Optional(TokenName),
     token: Type.String({ description: 'the bearer token; shown only in this response, store it now' }),
     createdAt: Type.String({ format: 'date-time' }),
   },

@@ -2,7 +2,8 @@
  * Who may call which route. Each route declares `config.access`:
  * - `public`: anyone (the OpenAPI document);
  * - `admin`: only the admin token (creating, listing and deleting tenants; managing tokens);
- * - `tenant`: the admin token, or a token of the tenant named by the route's `:id`;
+ * - `tenant`: the admin token, or a token of the tenant named by the route's `:id` (or, on a route
+ *   without one, by `?tenant=`);
  * - `internal`: only the internal token the proxy presents (the engine API, routes/internal.ts).
  *   The internal token may use nothing else, and no other token may use these: a leaked proxy
  *   configuration cannot manage tenants, an admin script cannot forge a user's view. Without a
@@ -23,7 +24,7 @@ import { TENANT_TOKEN_PREFIX, configuredTokenMatcher, hashToken, hashesEqual } f
 
 export type RouteAccess = 'public' | 'admin' | 'tenant' | 'internal';
 
-export type Principal = { readonly kind: 'admin' } | { readonly kind: 'internal' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly tokenId: string };
+export type Principal = { readonly kind: 'admin' } | { readonly kind: 'internal' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly tokenId: string; readonly tokenName?: string };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -68,7 +69,9 @@ export const authPlugin = fp(
       if (token.startsWith(TENANT_TOKEN_PREFIX)) {
         const tokenHash = hashToken(token);
         const record = await options.store.findTenantTokenByHash(tokenHash);
-        if (record && hashesEqual(record.tokenHash, tokenHash)) return { kind: 'tenant', tenantId: record.tenantId, tokenId: record.tokenId };
+        if (record && hashesEqual(record.tokenHash, tokenHash)) {
+          return { kind: 'tenant', tenantId: record.tenantId, tokenId: record.tokenId, ...(record.name === undefined ? {} : { tokenName: record.name }) };
+        }
       }
       throw unauthenticated('the bearer token is unknown or revoked', 'invalid_token');
     }
@@ -85,7 +88,8 @@ export const authPlugin = fp(
         case 'admin':
           throw new MiddlewareError('INLAY_MW_FORBIDDEN', 'only the admin token may use this route');
         case 'tenant': {
-          const tenantId = (request.params as { id?: unknown } | undefined)?.id;
+          // A route without a tenant in its path (GET /api/audit) names it in ?tenant=.
+          const tenantId = (request.params as { id?: unknown } | undefined)?.id ?? (request.query as { tenant?: unknown } | undefined)?.tenant;
           if (tenantId === principal.tenantId) return;
           throw new MiddlewareError('INLAY_MW_FORBIDDEN', `this token belongs to tenant "${principal.tenantId}" and may only use that tenant's routes`);
         }

@@ -93,7 +93,10 @@ export const campaignRoutes = fp(
         const definition = campaignDefinitionFromInput(request.body as CampaignInput, tenant);
         const now = new Date();
         const campaign: Campaign = { id: newCampaignId(now.getTime()), status: 'draft', revision: 1, createdAt: now.toISOString(), updatedAt: now.toISOString(), ...definition };
-        await store.createCampaign(ref, campaign);
+        await request.audited(
+          () => store.createCampaign(ref, campaign),
+          () => ({ action: 'campaign.create', tenantId: id, target: { type: 'campaign', id: campaign.id }, before: null, after: campaign }),
+        );
         request.log.info({ tenant: id, campaign: campaign.id }, 'campaign created');
         return reply.code(201).header('location', `/api/tenants/${id}/campaigns/${campaign.id}`).header('etag', etag(campaign)).send(toCampaignView(campaign, now));
       },
@@ -157,13 +160,21 @@ export const campaignRoutes = fp(
         const { tenant, ref } = await tenantOf(id);
         const definition = campaignDefinitionFromInput(request.body as CampaignInput, tenant);
         const now = new Date();
-        const updated = await store.updateCampaign(ref, cid, (current) => {
-          checkRevision(current, expected);
-          const status = effectiveStatus(current, now);
-          if (!isEditable(status)) throw illegalInState(cid, status, 'edit', status === 'running' ? '; pause it first' : '');
-          const { id: campaignId, status: storedStatus, revision, createdAt } = current;
-          return { id: campaignId, status: storedStatus, revision, createdAt, updatedAt: now.toISOString(), ...definition };
-        });
+        let replaced: Campaign | null = null;
+        let next: Campaign | null = null;
+        const updated = await request.audited(
+          () =>
+            store.updateCampaign(ref, cid, (current) => {
+              replaced = current;
+              checkRevision(current, expected);
+              const status = effectiveStatus(current, now);
+              if (!isEditable(status)) throw illegalInState(cid, status, 'edit', status === 'running' ? '; pause it first' : '');
+              const { id: campaignId, status: storedStatus, revision, createdAt } = current;
+              next = { id: campaignId, status: storedStatus, revision, createdAt, updatedAt: now.toISOString(), ...definition };
+              return next;
+            }),
+          () => ({ action: 'campaign.replace', tenantId: id, target: { type: 'campaign', id: cid }, before: replaced, after: next }),
+        );
         request.log.info({ tenant: id, campaign: cid, revision: updated.revision }, 'campaign replaced');
         return reply.header('etag', etag(updated)).send(toCampaignView(updated, now));
       },
@@ -186,11 +197,17 @@ export const campaignRoutes = fp(
         const expected = ifMatchRevision(request);
         const { ref } = await tenantOf(id);
         const now = new Date();
-        await store.deleteCampaign(ref, cid, (current) => {
-          checkRevision(current, expected);
-          const status = effectiveStatus(current, now);
-          if (!isDeletable(status)) throw illegalInState(cid, status, 'delete', '; pause or end it first');
-        });
+        let deleted: Campaign | null = null;
+        await request.audited(
+          () =>
+            store.deleteCampaign(ref, cid, (current) => {
+              checkRevision(current, expected);
+              const status = effectiveStatus(current, now);
+              if (!isDeletable(status)) throw illegalInState(cid, status, 'delete', '; pause or end it first');
+              deleted = current;
+            }),
+          () => ({ action: 'campaign.delete', tenantId: id, target: { type: 'campaign', id: cid }, before: deleted, after: null }),
+        );
         request.log.info({ tenant: id, campaign: cid }, 'campaign deleted');
         return reply.code(204).send();
       },
@@ -213,7 +230,17 @@ export const campaignRoutes = fp(
           const { id, cid } = request.params as CampaignParams;
           const { ref } = await tenantOf(id);
           const now = new Date();
-          const updated = await store.updateCampaign(ref, cid, (current) => ({ ...applyAction(current, action, now), updatedAt: now.toISOString() }));
+          let replaced: Campaign | null = null;
+          let next: Campaign | null = null;
+          const updated = await request.audited(
+            () =>
+              store.updateCampaign(ref, cid, (current) => {
+                replaced = current;
+                next = { ...applyAction(current, action, now), updatedAt: now.toISOString() };
+                return next;
+              }),
+            () => ({ action: `campaign.${action}`, tenantId: id, target: { type: 'campaign', id: cid }, before: replaced, after: next }),
+          );
           request.log.info({ tenant: id, campaign: cid, action, status: updated.status }, 'campaign status changed');
           return reply.header('etag', etag(updated)).send(toCampaignView(updated, now));
         },

@@ -47,10 +47,14 @@ export const conversionPointRoutes = fp(
       },
       async (request) => {
         const { id } = request.params as TenantParams;
-        const conversionPoints = restorePasswords(request.body as ConversionPoint[], (await requireTenant(store, id)).conversionPoints);
+        const replaced = (await requireTenant(store, id)).conversionPoints;
+        const conversionPoints = restorePasswords(request.body as ConversionPoint[], replaced);
         checkConversionPoints(conversionPoints, 'body');
         await checkPointAddresses(guard, conversionPoints, 'body');
-        const stored = await store.replaceConversionPoints(id, conversionPoints);
+        const stored = await request.audited(
+          () => store.replaceConversionPoints(id, conversionPoints),
+          () => ({ action: 'conversionPoints.replace', tenantId: id, target: { type: 'conversionPoints', id }, before: replaced, after: conversionPoints }),
+        );
         // Each point gets its signing secret when it is made (kept apart from the tenant, so a
         // tenant GET never shows it).
         const tenant = await requireTenant(store, id);

@@ -9,7 +9,7 @@
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
-import { DataSourceInputListSchema, DataSourceViewListSchema, TenantParamsSchema, type DataSourceInput, type TenantParams } from '@inlay/schemas';
+import { DataSourceInputListSchema, DataSourceViewListSchema, TenantParamsSchema, type DataSource, type DataSourceInput, type TenantParams } from '@inlay/schemas';
 import { requireTenant } from '../store/store-errors.js';
 import { checkDataSources, mergeDataSourceSecrets } from '../tenants/rules.js';
 import { toDataSourceView } from '../tenants/view.js';
@@ -50,7 +50,18 @@ export const dataSourceRoutes = fp(
         const { id } = request.params as TenantParams;
         const incoming = request.body as DataSourceInput[];
         checkDataSources(incoming, 'body');
-        const stored = await store.replaceDataSources(id, (current) => mergeDataSourceSecrets(current, incoming, 'body'));
+        // The change may run more than once (a compare-and-set retried): the last run saw what was replaced.
+        let replaced: readonly DataSource[] = [];
+        let next: readonly DataSource[] = [];
+        const stored = await request.audited(
+          () =>
+            store.replaceDataSources(id, (current) => {
+              replaced = current;
+              next = mergeDataSourceSecrets(current, incoming, 'body');
+              return [...next];
+            }),
+          () => ({ action: 'dataSources.replace', tenantId: id, target: { type: 'dataSources', id }, before: replaced, after: next }),
+        );
         request.log.info({ tenant: id, dataSources: stored.length }, 'data sources replaced');
         return stored.map(toDataSourceView);
       },

@@ -64,7 +64,17 @@ export const deliveryRoutes = fp(
       async (request) => {
         const params = request.params as PointParams;
         const { tenant } = await point(params);
-        const state = await store.deliveries.changePointState(tenant, params.cpid, (current) => ({ ...(current ?? { secrets: [] }), secrets: rotateSecrets(current?.secrets ?? [], Date.now()) }));
+        let replaced: PointState | null = null;
+        let next: PointState | null = null;
+        const state = await request.audited(
+          () =>
+            store.deliveries.changePointState(tenant, params.cpid, (current) => {
+              replaced = current ?? null;
+              next = { ...(current ?? { secrets: [] }), secrets: rotateSecrets(current?.secrets ?? [], Date.now()) };
+              return next;
+            }),
+          () => ({ action: 'conversionPoint.rotateSecret', tenantId: params.id, target: { type: 'conversionPoint', id: params.cpid }, before: replaced, after: next }),
+        );
         request.log.info({ tenant: params.id, point: params.cpid }, 'conversion point secret rotated');
         return { secret: currentSecret(state) };
       },
@@ -120,8 +130,10 @@ export const deliveryRoutes = fp(
       async (request, reply) => {
         const params = request.params as DeliveryParams;
         const { tenant } = await point(params);
-        await requireDelivery(store, tenant, params);
+        const before = await requireDelivery(store, tenant, params);
         await store.deliveries.requeue(tenant, params.cpid, params.deliveryId, Date.now());
+        const after = await store.deliveries.getDelivery(tenant, params.cpid, params.deliveryId);
+        await request.audit({ action: 'delivery.resend', tenantId: params.id, target: { type: 'delivery', id: params.deliveryId }, before: summary(before), after: after === undefined ? null : summary(after) });
         onRequeue?.();
         return reply.code(202).send({ requeued: 1 });
       },
@@ -136,6 +148,7 @@ export const deliveryRoutes = fp(
         if (Number.isNaN(since)) throw new MiddlewareError('INLAY_MW_VALIDATION', 'body.since must be an ISO 8601 date-time');
         const { tenant } = await point(params);
         const requeued = await store.deliveries.recover(tenant, params.cpid, since, Date.now(), 'failed');
+        await request.audit({ action: 'conversionPoint.recover', tenantId: params.id, target: { type: 'conversionPoint', id: params.cpid }, before: null, after: { since: iso(since), requeued } });
         request.log.info({ tenant: params.id, point: params.cpid, requeued }, 'conversion point recovery requested');
         onRequeue?.();
         return reply.code(202).send({ requeued });
@@ -149,10 +162,18 @@ export const deliveryRoutes = fp(
         async (request) => {
           const params = request.params as PointParams;
           const { tenant } = await point(params);
-          await store.deliveries.changePointState(tenant, params.cpid, (current) => {
-            const { disabled: _disabled, failingSinceMs: _failing, ...rest } = current ?? { secrets: [] };
-            return action === 'enable' ? rest : { ...(current ?? { secrets: [] }), disabled: current?.disabled ?? { reason: 'disabled by an operator', atMs: Date.now() } };
-          });
+          let replaced: PointState | null = null;
+          let next: PointState | null = null;
+          await request.audited(
+            () =>
+              store.deliveries.changePointState(tenant, params.cpid, (current) => {
+                replaced = current ?? null;
+                const { disabled: _disabled, failingSinceMs: _failing, ...rest } = current ?? { secrets: [] };
+                next = action === 'enable' ? rest : { ...(current ?? { secrets: [] }), disabled: current?.disabled ?? { reason: 'disabled by an operator', atMs: Date.now() } };
+                return next;
+              }),
+            () => ({ action: `conversionPoint.${action}`, tenantId: params.id, target: { type: 'conversionPoint', id: params.cpid }, before: replaced, after: next }),
+          );
           // Deliveries parked while the point was disabled go now.
           if (action === 'enable') await store.deliveries.recover(tenant, params.cpid, 0, Date.now(), 'pending');
           request.log.info({ tenant: params.id, point: params.cpid, action }, 'conversion point ' + action + 'd');

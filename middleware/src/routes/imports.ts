@@ -94,7 +94,10 @@ export const importRoutes = fp(
           rowsFailed: 0,
           createdAt: new Date(),
         };
-        await store.saveImport(tenant, record);
+        await request.audited(
+          () => store.saveImport(tenant, record),
+          () => ({ action: 'import.create', tenantId: id, target: { type: 'import', id: record.importId }, before: null, after: toImportView(record) }),
+        );
         importRunner.submit({ tenant, dataSource, record });
         request.log.info({ tenant: id, importId: record.importId, dataSource: dataSource.id, format }, 'import queued');
         return reply.code(202).header('location', `/api/tenants/${id}/imports/${record.importId}`).send(toImportView(record));

@@ -24,6 +24,8 @@ export const openApiPlugin = fp(
             "Tenants, data sources, conversion points and API tokens of Inlay, on OX Engage's REST paths, and (tag \"internal\") " +
             "the engine API the proxy calls for users' INBOX views. Tags \"events\", \"reports\" and \"tracking\": what the engine recorded " +
             '(injected, reinjected, read, expunged), campaign reports from counters, and what each user was shown. ' +
+            'Tag "audit": every change made through a POST, PUT or DELETE outside /internal/ is recorded (who, when, from where, before and after with secrets masked; ' +
+            'GET /api/audit and a tenant\'s configuration history); reads and the internal engine API are not. ' +
             'Errors are {code, message} with stable INLAY_MW_… codes. Secrets are write-only.',
         },
         components: {

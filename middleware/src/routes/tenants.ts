@@ -63,7 +63,10 @@ export const tenantRoutes = fp(
         const tenant = tenantFromInput(request.body as TenantInput);
         if (tenant.configuration.domains?.length) checkDomainsFree(tenant, await store.listTenants());
         if (guard) await checkPointAddresses(guard, tenant.conversionPoints, 'body.conversionPoints');
-        await store.createTenant(tenant, { createDB });
+        await request.audited(
+          () => store.createTenant(tenant, { createDB }),
+          () => ({ action: 'tenant.create', tenantId: tenant.id, target: { type: 'tenant', id: tenant.id }, before: null, after: tenant }),
+        );
         request.log.info({ tenant: tenant.id, keyspace: tenant.keyspaceName, createDB }, 'tenant created');
         return reply.code(201).header('location', `/api/tenants/${tenant.id}`).send(toTenantView(tenant));
       },
@@ -107,7 +110,12 @@ export const tenantRoutes = fp(
       async (request, reply) => {
         const { id } = request.params as TenantParams;
         const dropDB = (request.query as DeleteTenantQuery).dropDB ?? false;
-        const tenant = await store.deleteTenant(id, { dropDB });
+        // Read first for the entry: it is written inside the delete's transaction where the store can.
+        const existing = await requireTenant(store, id);
+        const tenant = await request.audited(
+          () => store.deleteTenant(id, { dropDB }),
+          () => ({ action: dropDB ? 'tenant.delete-with-keyspace' : 'tenant.delete', tenantId: id, target: { type: 'tenant', id }, before: existing, after: null }),
+        );
         request.log.info({ tenant: id, keyspace: tenant.keyspaceName, dropDB }, 'tenant deleted');
         return reply.code(204).send();
       },

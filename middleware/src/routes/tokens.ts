@@ -8,10 +8,12 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import {
   TenantParamsSchema,
+  TenantTokenCreateSchema,
   TenantTokenCreatedSchema,
   TenantTokenInfoListSchema,
   TenantTokenParamsSchema,
   type TenantParams,
+  type TenantTokenCreate,
   type TenantTokenCreated,
   type TenantTokenParams,
 } from '@inlay/schemas';
@@ -29,21 +31,33 @@ export const tokenRoutes = fp(
       '/api/tenants/:id/tokens',
       {
         config: { access: 'admin' },
+        // The body is optional (callers from before token names send none): no body is {}.
+        preValidation: async (request) => {
+          request.body ??= {};
+        },
         schema: {
           tags,
           summary: 'Create an API token for a tenant',
-          description: 'The token is in this response only; store it now. It may use the routes of this tenant and no others.',
+          description:
+            'The token is in this response only; store it now. It may use the routes of this tenant and no others. ' +
+            'An optional body {"name": "…"} names it: the audit trail shows the name with every change made by the token.',
           params: TenantParamsSchema,
+          body: TenantTokenCreateSchema,
           response: { 201: TenantTokenCreatedSchema, ...errorResponses(...BODY_ERRORS, 404) },
         },
       },
       async (request, reply) => {
         const { id } = request.params as TenantParams;
+        const { name } = request.body as TenantTokenCreate;
         const { tokenId, token, tokenHash } = generateTenantToken();
         const createdAt = new Date();
-        await store.createTenantToken({ tenantId: id, tokenId, tokenHash, createdAt });
+        const named = name === undefined ? {} : { name };
+        await request.audited(
+          () => store.createTenantToken({ tenantId: id, tokenId, tokenHash, createdAt, ...named }),
+          () => ({ action: 'token.create', tenantId: id, target: { type: 'token', id: tokenId }, before: null, after: { id: tokenId, ...named, createdAt } }),
+        );
         request.log.info({ tenant: id, tokenId }, 'tenant token created');
-        const body: TenantTokenCreated = { id: tokenId, token, createdAt: createdAt.toISOString() };
+        const body: TenantTokenCreated = { id: tokenId, ...named, token, createdAt: createdAt.toISOString() };
         return reply.code(201).header('cache-control', 'no-store').send(body);
       },
     );
@@ -59,7 +73,7 @@ export const tokenRoutes = fp(
         // An unknown tenant is a 404, not an empty list: a typo in the id should not look fine.
         await requireTenant(store, id);
         const tokens = await store.listTenantTokens(id);
-        return tokens.map((token) => ({ id: token.tokenId, createdAt: token.createdAt.toISOString() }));
+        return tokens.map((token) => ({ id: token.tokenId, ...(token.name === undefined ? {} : { name: token.name }), createdAt: token.createdAt.toISOString() }));
       },
     );
 
@@ -71,9 +85,16 @@ export const tokenRoutes = fp(
       },
       async (request, reply) => {
         const { id, tokenId } = request.params as TenantTokenParams;
-        if (!(await store.revokeTenantToken(id, tokenId))) {
-          throw new MiddlewareError('INLAY_MW_TOKEN_NOT_FOUND', `tenant "${id}" has no token ${tokenId}`);
-        }
+        // Looked up first: a revoke of nothing must not reach the store with an entry pending.
+        const revoked = (await store.listTenantTokens(id)).find((token) => token.tokenId === tokenId);
+        const notFound = () => new MiddlewareError('INLAY_MW_TOKEN_NOT_FOUND', `tenant "${id}" has no token ${tokenId}`);
+        if (revoked === undefined) throw notFound();
+        const { tenantId: _tenant, ...before } = revoked;
+        const done = await request.audited(
+          () => store.revokeTenantToken(id, tokenId),
+          () => ({ action: 'token.revoke', tenantId: id, target: { type: 'token', id: tokenId }, before, after: null }),
+        );
+        if (!done) throw notFound();
         request.log.info({ tenant: id, tokenId }, 'tenant token revoked');
         return reply.code(204).send();
       },

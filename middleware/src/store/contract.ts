@@ -17,6 +17,7 @@ import { describeCampaignContract } from './contract-campaigns.js';
 import { describeViewContract } from './contract-views.js';
 import { describeEventContract } from './contract-events.js';
 import { describeDeliveryContract } from './contract-deliveries.js';
+import { describeAuditContract } from './contract-audit.js';
 
 export interface StoreHarness {
   /** A store to run the suite on; called once. */
@@ -227,6 +228,8 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
         tokenHash: randomBytes(32).toString('hex'),
         // Whole milliseconds: both stores keep timestamps to the millisecond.
         createdAt: new Date(Date.UTC(2030, 0, 1, 0, 0, tokenSequence)),
+        // Every other token named (the audit trail shows it), in Unicode the store must keep.
+        ...(tokenSequence % 2 === 0 ? { name: `Tökën ${tokenSequence} 😀` } : {}),
       };
       await store.createTenantToken(record);
       return record;
@@ -236,7 +239,7 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
       const first = await makeToken(shared.id);
       const second = await makeToken(shared.id);
       const foreign = await makeToken(other.id);
-      const summary = ({ tenantId, tokenId, createdAt }: TenantTokenRecord) => ({ tenantId, tokenId, createdAt });
+      const summary = ({ tokenHash: _hash, ...rest }: TenantTokenRecord) => rest;
 
       expect(await store.listTenantTokens(shared.id)).toEqual([summary(first), summary(second)]);
       expect(await store.listTenantTokens(other.id)).toEqual([summary(foreign)]);
@@ -262,5 +265,6 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
     describeViewContract(() => store, () => shared, () => other);
     describeEventContract(() => store, () => shared);
     describeDeliveryContract(() => store, newTenant);
+    describeAuditContract(() => store);
   });
 }

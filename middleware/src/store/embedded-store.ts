@@ -33,6 +33,7 @@ import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './camp
 import { EmbeddedCampaignTable } from './embedded-campaigns.js';
 import { EmbeddedViewTables } from './embedded-views.js';
 import { EmbeddedDeliveries } from './embedded-deliveries.js';
+import { EmbeddedAudit } from './embedded-audit.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
 import { EmbeddedEventTables } from './embedded-events.js';
 import type { CounterRow, EventQuery, EventQueryPage, ShownMessage, TrackedMessageRecord } from './event-types.js';
@@ -46,11 +47,13 @@ interface KeyspaceMarker {
 interface TokenEntry {
   readonly tokenHash: string;
   readonly createdAtMs: number;
+  readonly name?: string;
 }
 interface TokenByHashEntry {
   readonly tenantId: string;
   readonly tokenId: string;
   readonly createdAtMs: number;
+  readonly name?: string;
 }
 
 const keys = {
@@ -70,9 +73,11 @@ export class EmbeddedStore implements Store {
   readonly kind = 'embedded';
 
   readonly deliveries: EmbeddedDeliveries;
+  readonly audit: EmbeddedAudit;
 
   private constructor(private readonly db: RootDatabase<unknown, Key>) {
     this.deliveries = new EmbeddedDeliveries(db);
+    this.audit = new EmbeddedAudit(db);
   }
 
   /** Opens (creating if needed) `<dataDir>/inlay.mdb`; the directory is made private to us. */
@@ -151,8 +156,9 @@ export class EmbeddedStore implements Store {
     await atomically(this.db, () => {
       if (this.db.get(keys.tenant(record.tenantId)) === undefined) throw tenantNotFound(record.tenantId);
       const createdAtMs = record.createdAt.getTime();
-      const entry: TokenEntry = { tokenHash: record.tokenHash, createdAtMs };
-      const byHash: TokenByHashEntry = { tenantId: record.tenantId, tokenId: record.tokenId, createdAtMs };
+      const name = record.name === undefined ? {} : { name: record.name };
+      const entry: TokenEntry = { tokenHash: record.tokenHash, createdAtMs, ...name };
+      const byHash: TokenByHashEntry = { tenantId: record.tenantId, tokenId: record.tokenId, createdAtMs, ...name };
       void this.db.put(keys.token(record.tenantId, record.tokenId), entry);
       void this.db.put(keys.tokenByHash(record.tokenHash), byHash);
     });
@@ -160,7 +166,10 @@ export class EmbeddedStore implements Store {
 
   async listTenantTokens(tenantId: string): Promise<TenantTokenSummary[]> {
     return [...this.entriesWithPrefix(keys.tenantTokens(tenantId))]
-      .map(({ key, value }) => ({ tenantId, tokenId: String(key[2]), createdAt: new Date((value as TokenEntry).createdAtMs) }))
+      .map(({ key, value }) => {
+        const { createdAtMs, name } = value as TokenEntry;
+        return { tenantId, tokenId: String(key[2]), createdAt: new Date(createdAtMs), ...(name === undefined ? {} : { name }) };
+      })
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.tokenId.localeCompare(b.tokenId));
   }
 
@@ -177,7 +186,7 @@ export class EmbeddedStore implements Store {
   async findTenantTokenByHash(tokenHash: string): Promise<TenantTokenRecord | undefined> {
     const entry = this.db.get(keys.tokenByHash(tokenHash)) as TokenByHashEntry | undefined;
     if (entry === undefined) return undefined;
-    return { tenantId: entry.tenantId, tokenId: entry.tokenId, tokenHash, createdAt: new Date(entry.createdAtMs) };
+    return { tenantId: entry.tenantId, tokenId: entry.tokenId, tokenHash, createdAt: new Date(entry.createdAtMs), ...(entry.name === undefined ? {} : { name: entry.name }) };
   }
 
   // --- users and imports: rows under ['row', keyspace, table, …primary key] ---

@@ -15,11 +15,13 @@ import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './use
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
 import type { CounterRow, EventQuery, EventQueryPage, ShownMessage, TrackedMessageRecord } from './event-types.js';
 import type { DeliveryStore } from '../delivery/delivery-types.js';
+import type { AuditStore } from './audit-types.js';
 
 export type * from './user-import-types.js';
 export type * from './campaign-types.js';
 export type * from './view-types.js';
 export type * from './event-types.js';
+export type * from './audit-types.js';
 
 export type StoreKind = 'embedded' | 'cassandra';
 
@@ -53,6 +55,8 @@ export interface TenantTokenRecord {
   /** Lowercase hex SHA-256 of the whole token string. */
   readonly tokenHash: string;
   readonly createdAt: Date;
+  /** What the token is for, as its creator named it; the audit trail shows it. */
+  readonly name?: string;
 }
 
 export type TenantTokenSummary = Omit<TenantTokenRecord, 'tokenHash'>;
@@ -169,6 +173,9 @@ export interface Store {
 
   /** The delivery outbox, attempt log and conversion point state (delivery/delivery-types.ts). */
   readonly deliveries: DeliveryStore;
+
+  /** The audit trail of REST changes (audit-types.ts). */
+  readonly audit: AuditStore;
 
   close(): Promise<void>;
 }

@@ -174,6 +174,8 @@ export const ROUTES: readonly RouteCase[] = [
     prepare: assignedMessage,
   },
   ...DELIVERY_ROUTES,
+  { method: 'GET', template: '/api/audit', access: 'tenant', url: (id) => `/api/audit?tenant=${id}&limit=5` },
+  { method: 'GET', template: '/api/tenants/{id}/history', access: 'tenant', url: (id) => `/api/tenants/${id}/history?limit=5` },
   { method: 'GET', template: '/api/openapi.json', access: 'public', url: () => '/api/openapi.json' },
   { method: 'GET', template: '/healthz', access: 'public', url: () => '/healthz' },
   { method: 'GET', template: '/readyz', access: 'public', url: () => '/readyz' },

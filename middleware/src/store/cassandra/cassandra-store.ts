@@ -36,6 +36,8 @@ import { translateDriverError } from './cassandra-errors.js';
 import { allCqlRows, runCql } from './cql-run.js';
 import { CassandraViewTables } from './cassandra-views.js';
 import { CassandraDeliveries } from './cassandra-deliveries.js';
+import { CassandraAudit } from './cassandra-audit.js';
+import { pendingAuditEntry } from '../audit-types.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from '../view-types.js';
 import { DEFAULT_EVENT_RETENTION_MS, type CounterRow, type EventQuery, type EventQueryPage, type ShownMessage, type TrackedMessageRecord } from '../event-types.js';
 import { CassandraEventTables } from './cassandra-events.js';
@@ -62,6 +64,7 @@ export interface CassandraStoreOptions {
 export class CassandraStore implements Store {
   readonly kind = 'cassandra';
   readonly deliveries: CassandraDeliveries;
+  readonly audit: CassandraAudit;
   private readonly registry: string;
 
   private constructor(
@@ -71,6 +74,7 @@ export class CassandraStore implements Store {
   ) {
     this.registry = quoteIdentifier(config.registryKeyspace);
     this.deliveries = new CassandraDeliveries(client);
+    this.audit = new CassandraAudit(client, this.registry);
   }
 
   /** Connects and creates the registry keyspace and tables when missing. */
@@ -214,36 +218,36 @@ export class CassandraStore implements Store {
 
   async createTenantToken(record: TenantTokenRecord): Promise<void> {
     if (!(await this.getTenant(record.tenantId))) throw tenantNotFound(record.tenantId);
-    await this.batch([
+    await this.batchWithAudit([
       {
-        query: `INSERT INTO ${this.registry}.tenant_tokens (tenant_id, token_id, token_hash, created_at) VALUES (?, ?, ?, ?)`,
-        params: [record.tenantId, record.tokenId, record.tokenHash, record.createdAt],
+        query: `INSERT INTO ${this.registry}.tenant_tokens (tenant_id, token_id, token_hash, created_at, name) VALUES (?, ?, ?, ?, ?)`,
+        params: [record.tenantId, record.tokenId, record.tokenHash, record.createdAt, record.name ?? null],
       },
       {
-        query: `INSERT INTO ${this.registry}.tenant_tokens_by_hash (token_hash, tenant_id, token_id, created_at) VALUES (?, ?, ?, ?)`,
-        params: [record.tokenHash, record.tenantId, record.tokenId, record.createdAt],
+        query: `INSERT INTO ${this.registry}.tenant_tokens_by_hash (token_hash, tenant_id, token_id, created_at, name) VALUES (?, ?, ?, ?, ?)`,
+        params: [record.tokenHash, record.tenantId, record.tokenId, record.createdAt, record.name ?? null],
       },
     ]);
   }
 
   async listTenantTokens(tenantId: string): Promise<TenantTokenSummary[]> {
-    const rows = await this.allRows(`SELECT token_id, created_at FROM ${this.registry}.tenant_tokens WHERE tenant_id = ?`, [tenantId]);
+    const rows = await this.allRows(`SELECT token_id, created_at, name FROM ${this.registry}.tenant_tokens WHERE tenant_id = ?`, [tenantId]);
     return rows
-      .map((row) => ({ tenantId, tokenId: String(row.get('token_id')), createdAt: row.get('created_at') as Date }))
+      .map((row) => ({ tenantId, tokenId: String(row.get('token_id')), createdAt: row.get('created_at') as Date, ...tokenName(row) }))
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.tokenId.localeCompare(b.tokenId));
   }
 
   async revokeTenantToken(tenantId: string, tokenId: string): Promise<boolean> {
     const row = (await this.run(`SELECT token_hash FROM ${this.registry}.tenant_tokens WHERE tenant_id = ? AND token_id = ?`, [tenantId, tokenId])).first();
     if (!row) return false;
-    await this.deleteToken(tenantId, tokenId, String(row.get('token_hash')));
+    await this.deleteToken(tenantId, tokenId, String(row.get('token_hash')), { withAudit: true });
     return true;
   }
 
   async findTenantTokenByHash(tokenHash: string): Promise<TenantTokenRecord | undefined> {
-    const row = (await this.run(`SELECT tenant_id, token_id, created_at FROM ${this.registry}.tenant_tokens_by_hash WHERE token_hash = ?`, [tokenHash])).first();
+    const row = (await this.run(`SELECT tenant_id, token_id, created_at, name FROM ${this.registry}.tenant_tokens_by_hash WHERE token_hash = ?`, [tokenHash])).first();
     if (!row) return undefined;
-    return { tenantId: String(row.get('tenant_id')), tokenId: String(row.get('token_id')), tokenHash, createdAt: row.get('created_at') as Date };
+    return { tenantId: String(row.get('tenant_id')), tokenId: String(row.get('token_id')), tokenHash, createdAt: row.get('created_at') as Date, ...tokenName(row) };
   }
 
   // --- users and imports (cassandra-users-imports.ts) ---
@@ -405,8 +409,8 @@ export class CassandraStore implements Store {
     await this.run(`DELETE FROM ${this.registry}.tenant_keyspaces WHERE keyspace_name = ? IF tenant_id = ?`, [keyspace, id]);
   }
 
-  private async deleteToken(tenantId: string, tokenId: string, tokenHash: string): Promise<void> {
-    await this.batch([
+  private async deleteToken(tenantId: string, tokenId: string, tokenHash: string, options: { withAudit?: boolean } = {}): Promise<void> {
+    await (options.withAudit ? this.batchWithAudit.bind(this) : this.batch.bind(this))([
       { query: `DELETE FROM ${this.registry}.tenant_tokens_by_hash WHERE token_hash = ?`, params: [tokenHash] },
       { query: `DELETE FROM ${this.registry}.tenant_tokens WHERE tenant_id = ? AND token_id = ?`, params: [tenantId, tokenId] },
     ]);
@@ -433,6 +437,16 @@ export class CassandraStore implements Store {
     } catch (error) {
       throw translateDriverError(error);
     }
+  }
+
+  /** A logged batch that also carries the pending audit entry of the change it makes (audit-types.ts),
+   *  so both are written or neither. Only for plain batches: a conditional one may not span the
+   *  audit partitions. */
+  private async batchWithAudit(queries: { query: string; params: Params }[]): Promise<void> {
+    const audit = pendingAuditEntry.getStore();
+    if (audit === undefined || audit.written) return this.batch(queries);
+    await this.batch([...queries, ...this.audit.statements(audit.build(), audit.keepForMs)]);
+    audit.written = true;
   }
 
   private async run(query: string, params: Params, options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
@@ -465,4 +479,10 @@ function rowToTenant(row: Row): Tenant {
     conversionPoints: JSON.parse(String(row.get('conversion_points'))) as ConversionPoint[],
     dataSources: JSON.parse(String(row.get('data_sources'))) as DataSource[],
   };
+}
+
+/** A token's name column, absent when null (tokens made before names, or without one). */
+function tokenName(row: Row): { name?: string } {
+  const name = row.get('name') as string | null;
+  return name === null || name === undefined ? {} : { name };
 }

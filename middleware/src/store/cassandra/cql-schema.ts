@@ -7,6 +7,7 @@
  * `quoteIdentifier`, which accepts only the lowercase names our schemas allow. Must never build
  * CQL from a value that has not been through it.
  */
+import { AUDIT_REGISTRY_TABLES } from './cassandra-audit.js';
 import { ConfigError, type CassandraReplication } from '@inlay/schemas';
 
 /** Unquoted-identifier shape; the quotes then only protect against CQL keywords ("select"). */
@@ -80,18 +81,25 @@ export const REGISTRY_TABLES: Readonly<Record<string, string>> = {
     token_id text,
     token_hash text,
     created_at timestamp,
+    name text,
     PRIMARY KEY ((tenant_id), token_id))`,
   tenant_tokens_by_hash: `(
     token_hash text PRIMARY KEY,
     tenant_id text,
     token_id text,
-    created_at timestamp)`,
+    created_at timestamp,
+    name text)`,
+  // The audit trail (cassandra-audit.ts).
+  ...AUDIT_REGISTRY_TABLES,
 };
 
 /** Registry columns newer than the registry: added by ALTER TABLE when an older one is opened. */
 export const REGISTRY_ADDED_COLUMNS: readonly { table: string; column: string; type: string }[] = [
   // configuration.domains (JSON array), for tenant resolution by login domain.
   { table: 'tenants', column: 'domains', type: 'text' },
+  // A tenant token's name, for the audit trail.
+  { table: 'tenant_tokens', column: 'name', type: 'text' },
+  { table: 'tenant_tokens_by_hash', column: 'name', type: 'text' },
 ];
 
 export function createTableStatement(keyspace: string, table: string, definition: string): string {
