@@ -1,6 +1,7 @@
 /**
  * Store metrics taken at the one Store interface, so no route, engine or dispatcher code carries
- * instrumentation: every method (and every DeliveryStore method, as `deliveries.<name>`) is timed
+ * instrumentation: every method (and every DeliveryStore and AuditStore method, as `deliveries.<name>`
+ * and `audit.<name>`) is timed
  * and its failures counted by store kind and method name — a fixed set, the interface's methods.
  * The calls that *are* the events the issue asks to count are read here too: recordEvents (events
  * by type), recordAttempt (delivery attempts by outcome), upsertUsers / recordImportErrors (import
@@ -92,5 +93,6 @@ export function instrumentStore(store: Store, metrics: MiddlewareMetrics): Store
   // The error counter exists from the first scrape (one series at 0), so alerts over it have data.
   metrics.storeErrors.inc({ store: store.kind, operation: 'listTenants' }, 0);
   const deliveries = instrumented(store.deliveries, metrics, store.kind, 'deliveries.', {});
-  return instrumented(store, metrics, store.kind, '', { deliveries });
+  const audit = instrumented(store.audit, metrics, store.kind, 'audit.', {});
+  return instrumented(store, metrics, store.kind, '', { deliveries, audit });
 }
