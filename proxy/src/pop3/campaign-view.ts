@@ -1,0 +1,117 @@
+/**
+ * The campaign messages of a POP3 user: the same INBOX view the IMAP side shows (same
+ * middleware view, same UIDs, same events), found without the IMAP session the view is keyed
+ * by. A view is keyed by the server's INBOX UIDVALIDITY, which POP3 never tells, so the proxy
+ * logs in to the IMAP upstream with the client's credentials and asks `STATUS INBOX`; it then
+ * reads the view and, when campaigns are pending, assigns them after the newest real message
+ * by the same epoch rule as a SELECT (proxy/README.md, "Assigning a UID").
+ *
+ * Never throws and never makes the login fail: any failure (IMAP login refused, engine silent,
+ * deadline passed) means a maildrop without campaign messages, logged.
+ */
+import type { Logger } from 'pino';
+import { MAX_SCALED_SERVER_UID, type EventOrigin, type InboxView, type ViewKey } from '@inlay/schemas';
+import type { Credentials } from '../commands/types.js';
+import type { EngineClient } from '../engine-client.js';
+import { quoteIfSafe } from '../imap-syntax.js';
+import type { ProxyRuntime } from '../runtime.js';
+import { UpstreamLink, type UpstreamResponse } from '../upstream.js';
+
+export interface CampaignView {
+  readonly key: ViewKey;
+  readonly view: InboxView;
+}
+
+interface InboxStatus {
+  readonly uidValidity: number;
+  readonly uidNext: number;
+}
+
+/** The campaign view of `credentials`' INBOX, or null; gives up after `deadlineMs` in all. */
+export async function campaignViewFor(
+  runtime: ProxyRuntime,
+  engine: EngineClient,
+  credentials: Credentials,
+  login: string,
+  origin: EventOrigin,
+  log: Logger,
+  deadlineMs: number,
+): Promise<CampaignView | null> {
+  let link: UpstreamLink | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<null>((resolve) => {
+    timer = setTimeout(() => {
+      log.warn({ deadlineMs }, 'POP3: campaign view not ready in time; this session shows mail only');
+      resolve(null);
+    }, deadlineMs);
+  });
+  const work = async (): Promise<CampaignView | null> => {
+    link = await UpstreamLink.open(runtime.upstream, runtime.upstreamTls, runtime.limits.upstreamConnectTimeoutMs);
+    if (!(await imapLogin(link, credentials))) {
+      log.info('POP3: the IMAP upstream refused the credentials the POP3 server took; no campaign messages');
+      return null;
+    }
+    return await viewOf(link, engine, login, origin);
+  };
+  try {
+    return await Promise.race([work(), deadline]);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'POP3: campaign view unavailable; this session shows mail only');
+    return null;
+  } finally {
+    clearTimeout(timer);
+    (link as UpstreamLink | null)?.close();
+  }
+}
+
+async function imapLogin(link: UpstreamLink, credentials: Credentials): Promise<boolean> {
+  const ignore = (): void => {};
+  switch (credentials.kind) {
+    case 'login': {
+      const user = quoteIfSafe(credentials.user);
+      const password = quoteIfSafe(credentials.password);
+      const pieces: (string | Buffer)[] = ['LOGIN ', user ?? credentials.user, ' ', password ?? credentials.password];
+      return (await link.run(link.nextTag(), pieces, ignore)).status === 'OK';
+    }
+    case 'plain':
+      // Without SASL-IR the challenge round would need the link's login hand-over; the
+      // proxy's own IMAP side needs no such server either, so such a server shows no campaigns.
+      if (!link.has('SASL-IR')) return false;
+      return (await link.run(link.nextTag(), [`AUTHENTICATE PLAIN ${credentials.base64}`], ignore)).status === 'OK';
+    default: {
+      const unknown: never = credentials;
+      throw new Error(`unknown credentials ${String(unknown)}`);
+    }
+  }
+}
+
+async function inboxStatus(link: UpstreamLink): Promise<InboxStatus | null> {
+  let found: InboxStatus | null = null;
+  const answer = await link.run(link.nextTag(), ['STATUS INBOX (UIDVALIDITY UIDNEXT)'], (response: UpstreamResponse) => {
+    const validity = /\bUIDVALIDITY (\d{1,10})\b/i.exec(response.text);
+    const next = /\bUIDNEXT (\d{1,10})\b/i.exec(response.text);
+    if (/^\* STATUS /i.test(response.text) && validity && next) found = { uidValidity: Number(validity[1]), uidNext: Number(next[1]) };
+  });
+  return answer.status === 'OK' ? found : null;
+}
+
+/**
+ * The view, with pending campaigns assigned when that is safe: the epoch read first, the
+ * anchor (UIDNEXT − 1) learned after it, and our own reveal the only one since — as at SELECT.
+ */
+async function viewOf(link: UpstreamLink, engine: EngineClient, login: string, origin: EventOrigin): Promise<CampaignView | null> {
+  const first = await inboxStatus(link);
+  if (first === null || first.uidValidity === 0) return null;
+  const key: ViewKey = { login, mailbox: 'INBOX', serverUidValidity: first.uidValidity };
+  const early = await engine.freshView(key);
+  if (early === undefined || !early.known) return null;
+  if (early.pending === 0) return { key, view: early };
+  const now = await inboxStatus(link);
+  if (now === null || now.uidValidity !== first.uidValidity || now.uidNext - 1 > MAX_SCALED_SERVER_UID) return { key, view: early };
+  const shown = await engine.revealUpTo(key, now.uidNext);
+  if (shown.view === undefined) return { key, view: early };
+  const onlyOurs = shown.view.stateEpoch === early.stateEpoch && shown.view.epoch === early.epoch + (shown.revealed ? 1 : 0);
+  if (!onlyOurs || shown.view.pending === 0) return { key, view: shown.view };
+  const assigned = await engine.assign({ ...key, epoch: shown.view.epoch, anchorServerUid: now.uidNext - 1, origin });
+  return { key, view: assigned ?? shown.view };
+}
