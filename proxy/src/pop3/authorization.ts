@@ -108,12 +108,12 @@ async function finishLogin(
     return null;
   }
   const engine = host.runtime.engine;
-  // The campaign view is found while the server counts the mail; the deadline keeps a slow
-  // IMAP login or middleware from holding the POP3 login (mail never waits for campaigns).
-  const [stat, campaign] = await Promise.all([
-    upstream.command('STAT'),
-    engine ? campaignViewFor(host.runtime, engine, credentials, login, host.origin, host.log, host.campaignDeadlineMs) : Promise.resolve(null),
-  ]);
+  // The server's count first: until the POP3 session's own sync of the maildrop is done, Dovecot
+  // may answer an IMAP STATUS of a mailbox it is indexing for the first time with UIDVALIDITY 0.
+  // The deadline keeps a slow IMAP login or middleware from holding the login (mail never waits
+  // for campaigns).
+  const stat = await upstream.command('STAT');
+  const campaign = engine ? await campaignViewFor(host.runtime, engine, credentials, login, host.origin, host.log, host.campaignDeadlineMs) : null;
   const count = /^\+OK (\d+) /.exec(stat.text);
   if (!stat.ok || !count) throw new Pop3UpstreamError(`STAT after login failed: ${stat.text.slice(0, 200)}`);
   const entries = campaign ? await entriesOf(campaign, upstream, host.log) : [];

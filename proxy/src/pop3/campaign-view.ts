@@ -51,7 +51,7 @@ export async function campaignViewFor(
       log.info('POP3: the IMAP upstream refused the credentials the POP3 server took; no campaign messages');
       return null;
     }
-    return await viewOf(link, engine, login, origin);
+    return await viewOf(link, engine, login, origin, log);
   };
   try {
     return await Promise.race([work(), deadline]);
@@ -85,33 +85,62 @@ async function imapLogin(link: UpstreamLink, credentials: Credentials): Promise<
   }
 }
 
-async function inboxStatus(link: UpstreamLink): Promise<InboxStatus | null> {
+async function inboxStatus(link: UpstreamLink, log: Logger): Promise<InboxStatus | null> {
   let found: InboxStatus | null = null;
+  const seen: string[] = [];
   const answer = await link.run(link.nextTag(), ['STATUS INBOX (UIDVALIDITY UIDNEXT)'], (response: UpstreamResponse) => {
+    seen.push(response.text.slice(0, 200));
     const validity = /\bUIDVALIDITY (\d{1,10})\b/i.exec(response.text);
     const next = /\bUIDNEXT (\d{1,10})\b/i.exec(response.text);
     if (/^\* STATUS /i.test(response.text) && validity && next) found = { uidValidity: Number(validity[1]), uidNext: Number(next[1]) };
   });
+  if (answer.status !== 'OK' || found === null) log.info({ answer: answer.text.slice(0, 200), untagged: seen }, 'POP3: STATUS INBOX on the IMAP upstream failed');
   return answer.status === 'OK' ? found : null;
+}
+
+/** A mailbox being indexed by another session (the user's POP3 one, a delivery) may be reported
+ *  with UIDVALIDITY 0 for a moment (Dovecot); asked again once a little later. */
+const STATUS_RETRY_MS = 200;
+
+async function usableStatus(link: UpstreamLink, log: Logger): Promise<InboxStatus | null> {
+  const first = await inboxStatus(link, log);
+  if (first === null || first.uidValidity !== 0) return first;
+  await new Promise((resolve) => setTimeout(resolve, STATUS_RETRY_MS));
+  const again = await inboxStatus(link, log);
+  return again === null || again.uidValidity === 0 ? null : again;
 }
 
 /**
  * The view, with pending campaigns assigned when that is safe: the epoch read first, the
  * anchor (UIDNEXT − 1) learned after it, and our own reveal the only one since — as at SELECT.
  */
-async function viewOf(link: UpstreamLink, engine: EngineClient, login: string, origin: EventOrigin): Promise<CampaignView | null> {
-  const first = await inboxStatus(link);
-  if (first === null || first.uidValidity === 0) return null;
+async function viewOf(link: UpstreamLink, engine: EngineClient, login: string, origin: EventOrigin, log: Logger): Promise<CampaignView | null> {
+  const first = await usableStatus(link, log);
+  if (first === null) {
+    log.info({ first }, 'POP3: STATUS INBOX on the IMAP upstream gave no UIDVALIDITY; no campaign messages');
+    return null;
+  }
   const key: ViewKey = { login, mailbox: 'INBOX', serverUidValidity: first.uidValidity };
   const early = await engine.freshView(key);
-  if (early === undefined || !early.known) return null;
+  if (early === undefined || !early.known) {
+    log.debug({ answered: early !== undefined }, 'POP3: no campaign view for this user');
+    return null;
+  }
+  log.debug({ epoch: early.epoch, pending: early.pending, messages: early.messages.length }, 'POP3: campaign view read');
   if (early.pending === 0) return { key, view: early };
-  const now = await inboxStatus(link);
-  if (now === null || now.uidValidity !== first.uidValidity || now.uidNext - 1 > MAX_SCALED_SERVER_UID) return { key, view: early };
+  const now = await inboxStatus(link, log);
+  if (now === null || now.uidValidity !== first.uidValidity || now.uidNext - 1 > MAX_SCALED_SERVER_UID) {
+    log.debug({ first, now }, 'POP3: INBOX changed under the assignment; none this session');
+    return { key, view: early };
+  }
   const shown = await engine.revealUpTo(key, now.uidNext);
   if (shown.view === undefined) return { key, view: early };
-  const onlyOurs = shown.view.stateEpoch === early.stateEpoch && shown.view.epoch === early.epoch + (shown.revealed ? 1 : 0);
-  if (!onlyOurs || shown.view.pending === 0) return { key, view: shown.view };
+  const onlyOurs = shown.view.epoch === early.epoch + (shown.revealed ? 1 : 0);
+  if (!onlyOurs || shown.view.pending === 0) {
+    log.debug({ early: early.epoch, now: shown.view.epoch, revealed: shown.revealed, pending: shown.view.pending }, 'POP3: no assignment this session');
+    return { key, view: shown.view };
+  }
   const assigned = await engine.assign({ ...key, epoch: shown.view.epoch, anchorServerUid: now.uidNext - 1, origin });
+  log.debug({ epoch: shown.view.epoch, applied: assigned?.applied, assigned: assigned?.assigned }, 'POP3: pending campaigns assigned');
   return { key, view: assigned ?? shown.view };
 }
