@@ -129,6 +129,28 @@ describe('POP3 through the proxy, a campaign running', () => {
     expect(uidl[2]).toMatch(/^3 inlay-/);
     expect(capa).toEqual(expect.arrayContaining(['TOP', 'UIDL', 'RESP-CODES', 'PIPELINING']));
     expect(capa).not.toContain('STLS');
+    // Everything Dovecot's POP3 lists after login is listed through the proxy too.
+    const [dovecotCapa] = (await poplib(direct(), user, ['capa'])) as [string[]];
+    expect(capa).toEqual(expect.arrayContaining(dovecotCapa.filter((name) => name !== 'STLS')));
+  });
+
+  it('AUTH PLAIN (initial response, and after "+ ") logs in through the proxy', async () => {
+    const user = await userWithMail(dovecot, 1);
+    const plain = Buffer.from(`\0${user.user}\0${user.password}`).toString('base64');
+    const initial = await rawSession(stack.proxy.pop3Port!);
+    expect(await initial.send(`AUTH PLAIN ${plain}`)).toMatch(/^\+OK/);
+    expect(await initial.send('STAT')).toMatch(/^\+OK 2 \d+\r\n$/);
+    expect(await initial.send('QUIT')).toMatch(/^\+OK/);
+    const challenged = await rawSession(stack.proxy.pop3Port!);
+    expect(await challenged.send('AUTH PLAIN')).toBe('+ \r\n');
+    expect(await challenged.send('*')).toMatch(/^-ERR Authentication cancelled/);
+    expect(await challenged.send('AUTH PLAIN')).toBe('+ \r\n');
+    expect(await challenged.send('not base64!')).toMatch(/^-ERR Invalid SASL PLAIN response/);
+    expect(await challenged.send(`AUTH PLAIN ${Buffer.from(`\0${user.user}\0wrong`).toString('base64')}`)).toMatch(/^-ERR /);
+    expect(await challenged.send('AUTH PLAIN')).toBe('+ \r\n');
+    expect(await challenged.send(plain)).toMatch(/^\+OK/);
+    expect(await challenged.sendMulti('UIDL')).toMatch(/\r\n2 inlay-[^\r]+\r\n\.\r\n$/);
+    expect(await challenged.send('QUIT')).toMatch(/^\+OK/);
   });
 
   it('RETR reports read; DELE + QUIT removes the campaign message for good, reported as expunged; the server mail stays', async () => {

@@ -254,10 +254,11 @@ export class Pop3Session implements AuthorizationHost, TransactionHost {
     this.bad(wrongState ? POP3_ERRORS.wrongState : POP3_ERRORS.unknownCommand);
   }
 
-  /** RFC 2449 CAPA: what this proxy handles, whatever the server adds (RESP-CODES, TOP, UIDL
-   *  as Dovecot has them; SASL PLAIN only, as on the IMAP side). */
+  /** RFC 2449 CAPA: the proxy's own list, never the server's (an extension it does not handle
+   *  must not show). Dovecot 2.3's, less SASL LOGIN: the proxy relays PLAIN only, as on the IMAP
+   *  side; the test compares the two lists. */
   private capabilities(beforeLogin: boolean): void {
-    const lines = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING'];
+    const lines = ['CAPA', 'TOP', 'UIDL', 'RESP-CODES', 'PIPELINING', 'AUTH-RESP-CODE'];
     if (beforeLogin) {
       if (!this.secure && this.runtime.secureContext) lines.push('STLS');
       if (!this.runtime.loginRequiresTls || this.secure) lines.push('USER', 'SASL PLAIN');
