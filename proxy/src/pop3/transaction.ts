@@ -95,7 +95,8 @@ function listing(keyword: 'LIST' | 'UIDL', campaignValue: (entry: CampaignEntry)
       if (!answer.ok) host.write(`${answer.text}\r\n`);
       return;
     }
-    const answer = await tx.upstream.relay(keyword, host.client, { keepEnd: true });
+    // The server's status line may count its messages; the listing then holds more.
+    const answer = await tx.upstream.relay(keyword, host.client, { keepEnd: true, ownStatus: `+OK ${keyword === 'LIST' ? 'scan' : 'unique-id'} listing follows\r\n` });
     if (!answer.ok) {
       host.write(`${answer.text}\r\n`);
       return;
