@@ -134,6 +134,20 @@ describe('POP3 through the proxy, a campaign running', () => {
     expect(capa).toEqual(expect.arrayContaining(dovecotCapa.filter((name) => name !== 'STLS')));
   });
 
+  it("the server learns the client's connection by XCLIENT: Dovecot logs the POP3 login under the proxy's connection id", async () => {
+    const user = await userWithMail(dovecot, 1);
+    await poplib(through(), user, ['stat']);
+    const login = stack.proxy.logs().find((line) => line['protocol'] === 'pop3' && line['event'] === 'login' && line['user'] === user.user);
+    expect(login?.['cid']).toBeTypeOf('string');
+    const expected = new RegExp(`pop3-login: Info: Login: user=<${user.user}>[^\\n]*session=<${String(login!['cid'])}>`);
+    let log = '';
+    for (let attempt = 0; attempt < 50 && !expected.test(log); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      log = await dovecot.readLog();
+    }
+    expect(log.split('\n').filter((line) => line.includes(user.user)).join('\n')).toMatch(expected);
+  });
+
   it('AUTH PLAIN (initial response, and after "+ ") logs in through the proxy', async () => {
     const user = await userWithMail(dovecot, 1);
     const plain = Buffer.from(`\0${user.user}\0${user.password}`).toString('base64');

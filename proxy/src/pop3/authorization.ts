@@ -28,6 +28,10 @@ export interface AuthorizationHost {
   readonly log: Logger;
   readonly secure: boolean;
   readonly origin: EventOrigin;
+  /** The connection id (`cid`), passed on as the server's session id. */
+  readonly id: string;
+  readonly address: string;
+  readonly remotePort: number;
   write(text: string): void;
   fail(error: Pop3ErrorDefinition, detail?: string): void;
 }
@@ -43,12 +47,26 @@ export async function upstreamFor(host: AuthorizationHost, auth: Authorization):
   if (auth.upstream) return auth.upstream;
   try {
     auth.upstream = await Pop3Upstream.open(host.target, host.runtime.upstreamTls, host.runtime.limits.upstreamConnectTimeoutMs);
+    await forwardClient(host, auth.upstream);
     return auth.upstream;
   } catch (err) {
     host.log.warn({ code: POP3_ERRORS.upstreamUnavailable.code, err: (err as Error).message }, 'POP3 upstream unavailable');
     host.fail(POP3_ERRORS.upstreamUnavailable);
     return null;
   }
+}
+
+/**
+ * XCLIENT (Dovecot's POP3 offers it to its login_trusted_networks): the server then logs, limits
+ * and authenticates by the client's address, port and our connection id instead of ours, as the
+ * IMAP side does with ID x-originating-*. TTL is what is left of proxy.proxyTtl after this hop,
+ * so a proxy loop ends. A refusal is logged; the login goes on as from the proxy.
+ */
+async function forwardClient(host: AuthorizationHost, upstream: Pop3Upstream): Promise<void> {
+  if (!upstream.has('XCLIENT')) return;
+  const address = host.address.replace(/^::ffff:/, '');
+  const answer = await upstream.command(`XCLIENT ADDR=${address} PORT=${host.remotePort} SESSION=${host.id} TTL=${host.runtime.proxyTtl - 1}`);
+  if (!answer.ok) host.log.warn({ answer: answer.text.slice(0, 200) }, 'POP3 upstream refused XCLIENT; it sees the proxy as the client');
 }
 
 /** USER: relayed; the name is kept for PASS. */

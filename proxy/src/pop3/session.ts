@@ -35,6 +35,7 @@ export class Pop3Session implements AuthorizationHost, TransactionHost {
   readonly id = randomBytes(9).toString('base64url');
   readonly log: Logger;
   readonly address: string;
+  readonly remotePort: number;
   private state: SessionState = { kind: 'authorization', auth: { upstream: null, user: null } };
   private readonly queue: InputEvent[] = [];
   private running = false;
@@ -50,6 +51,7 @@ export class Pop3Session implements AuthorizationHost, TransactionHost {
     private readonly onClosed: (session: Pop3Session) => void,
   ) {
     this.address = socket.remoteAddress ?? 'unknown';
+    this.remotePort = socket.remotePort ?? 0;
     this.log = runtime.log.child({ cid: this.id, protocol: 'pop3' });
     this.log.info({ event: 'connect', remote: this.address, remotePort: socket.remotePort, tls: secure }, 'POP3 connection');
     this.attach(socket);

@@ -64,6 +64,8 @@ export class Pop3Upstream {
       if (!greeting.startsWith('+OK')) throw new Pop3UpstreamError(`unexpected greeting: ${greeting.slice(0, 200)}`);
       if (target.protocol === 'pop3+stls') await upstream.startTls(target, tls, timeoutMs);
       upstream.capabilities = await upstream.readCapabilities();
+      // Dovecot offers XCLIENT to its trusted networks in the greeting's response code, not in CAPA.
+      if (/^\+OK \[XCLIENT\]/i.test(greeting) && !upstream.has('XCLIENT')) upstream.capabilities = [...upstream.capabilities, 'XCLIENT'];
       return upstream;
     } catch (err) {
       upstream.close();
