@@ -134,18 +134,21 @@ describe('POP3 through the proxy, a campaign running', () => {
     expect(capa).toEqual(expect.arrayContaining(dovecotCapa.filter((name) => name !== 'STLS')));
   });
 
-  it("the server learns the client's connection by XCLIENT: Dovecot logs the POP3 login under the proxy's connection id", async () => {
+  it("the server learns the client's connection (POP3: XCLIENT, the view's IMAP login: ID): Dovecot logs both logins under the proxy's connection id", async () => {
     const user = await userWithMail(dovecot, 1);
     await poplib(through(), user, ['stat']);
     const login = stack.proxy.logs().find((line) => line['protocol'] === 'pop3' && line['event'] === 'login' && line['user'] === user.user);
     expect(login?.['cid']).toBeTypeOf('string');
     const expected = new RegExp(`pop3-login: Info: Login: user=<${user.user}>[^\\n]*session=<${String(login!['cid'])}>`);
+    const imap = new RegExp(`imap-login: Info: Login: user=<${user.user}>[^\\n]*session=<${String(login!['cid'])}>`);
     let log = '';
-    for (let attempt = 0; attempt < 50 && !expected.test(log); attempt++) {
+    for (let attempt = 0; attempt < 50 && !(expected.test(log) && imap.test(log)); attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       log = await dovecot.readLog();
     }
-    expect(log.split('\n').filter((line) => line.includes(user.user)).join('\n')).toMatch(expected);
+    const lines = log.split('\n').filter((line) => line.includes(user.user)).join('\n');
+    expect(lines).toMatch(expected);
+    expect(lines).toMatch(imap);
   });
 
   it('AUTH PLAIN (initial response, and after "+ ") logs in through the proxy', async () => {

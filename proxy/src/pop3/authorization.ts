@@ -12,6 +12,7 @@ import type { EventOrigin } from '@inlay/schemas';
 import { decodePlain } from '../commands/login.js';
 import type { Credentials } from '../commands/types.js';
 import { POP3_ERRORS, type Pop3ErrorDefinition } from '../errors.js';
+import type { ConnectionFacts } from '../imap-id.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { campaignViewFor, type CampaignView } from './campaign-view.js';
 import { campaignUidl, Maildrop, type CampaignEntry } from './maildrop.js';
@@ -32,6 +33,8 @@ export interface AuthorizationHost {
   readonly id: string;
   readonly address: string;
   readonly remotePort: number;
+  /** Where the client connected, for the ID of the IMAP login that finds the campaign view. */
+  connectionFacts(): ConnectionFacts;
   write(text: string): void;
   fail(error: Pop3ErrorDefinition, detail?: string): void;
 }
@@ -131,7 +134,7 @@ async function finishLogin(
   // The deadline keeps a slow IMAP login or middleware from holding the login (mail never waits
   // for campaigns).
   const stat = await upstream.command('STAT');
-  const campaign = engine ? await campaignViewFor(host.runtime, engine, credentials, login, host.origin, host.log, host.campaignDeadlineMs) : null;
+  const campaign = engine ? await campaignViewFor(host.runtime, engine, credentials, login, host.origin, host.log, host.campaignDeadlineMs, host.connectionFacts()) : null;
   const count = /^\+OK (\d+) /.exec(stat.text);
   if (!stat.ok || !count) throw new Pop3UpstreamError(`STAT after login failed: ${stat.text.slice(0, 200)}`);
   const entries = campaign ? await entriesOf(campaign, upstream, host.log) : [];

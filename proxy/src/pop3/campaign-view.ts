@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { MAX_SCALED_SERVER_UID, type EventOrigin, type InboxView, type ViewKey } from '@inlay/schemas';
 import type { Credentials } from '../commands/types.js';
 import type { EngineClient } from '../engine-client.js';
+import { formatIdList, upstreamId, type ConnectionFacts } from '../imap-id.js';
 import { quoteIfSafe } from '../imap-syntax.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { UpstreamLink, type UpstreamResponse } from '../upstream.js';
@@ -36,6 +37,7 @@ export async function campaignViewFor(
   origin: EventOrigin,
   log: Logger,
   deadlineMs: number,
+  facts: ConnectionFacts,
 ): Promise<CampaignView | null> {
   let link: UpstreamLink | null = null;
   let timer: NodeJS.Timeout | undefined;
@@ -47,6 +49,10 @@ export async function campaignViewFor(
   });
   const work = async (): Promise<CampaignView | null> => {
     link = await UpstreamLink.open(runtime.upstream, runtime.upstreamTls, runtime.limits.upstreamConnectTimeoutMs);
+    // The same ID an IMAP login of this client would carry: the server logs the client's address
+    // and our connection id for this login too (x-session-id), and a proxy loop still ends.
+    const id = upstreamId(new Map(), false, facts, runtime.proxyTtl, `${runtime.idName}/${runtime.idVersion}`);
+    if (link.has('ID')) link.send(link.nextTag(), `ID ${formatIdList(id.fields)}`);
     if (!(await imapLogin(link, credentials))) {
       log.info('POP3: the IMAP upstream refused the credentials the POP3 server took; no campaign messages');
       return null;

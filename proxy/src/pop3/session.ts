@@ -13,6 +13,7 @@ import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { EventOrigin } from '@inlay/schemas';
 import { POP3_ERRORS, pop3ErrorLine, type Pop3ErrorDefinition } from '../errors.js';
+import type { ConnectionFacts } from '../imap-id.js';
 import type { Pop3Settings, ProxyRuntime } from '../runtime.js';
 import { authPlain, pass, user, type Authorization, type AuthorizationHost } from './authorization.js';
 import { LineReader, parseCommand, type InputEvent, type Pop3Command } from './command-line.js';
@@ -78,6 +79,16 @@ export class Pop3Session implements AuthorizationHost, TransactionHost {
 
   get origin(): EventOrigin {
     return { clientAddress: this.address.slice(0, 64), clientName: 'POP3' };
+  }
+
+  connectionFacts(): ConnectionFacts {
+    return {
+      remoteAddress: this.address,
+      remotePort: this.remotePort,
+      localAddress: this.socket.localAddress ?? '',
+      localPort: this.socket.localPort ?? 0,
+      sessionId: this.id,
+    };
   }
 
   write(text: string | Buffer): void {
