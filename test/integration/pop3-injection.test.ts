@@ -37,6 +37,16 @@ async function eventsIncluding(user: string, wanted: string[]): Promise<string[]
   }
 }
 
+/** The proxy's `login` log line of a POP3 session of `user` (log lines leave in batches). */
+async function pop3LoginLine(user: string): Promise<Record<string, unknown> | undefined> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const line = stack.proxy.logs().find((entry) => entry['protocol'] === 'pop3' && entry['event'] === 'login' && entry['user'] === user);
+    if (line) return line;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return undefined;
+}
+
 /** A raw POP3 session to check answers line by line. */
 async function rawSession(port: number): Promise<{ send(line: string | Buffer): Promise<string>; sendMulti(line: string): Promise<string>; closed(): Promise<void>; end(): void }> {
   const socket = connect({ host: '127.0.0.1', port });
@@ -137,7 +147,7 @@ describe('POP3 through the proxy, a campaign running', () => {
   it("the server learns the client's connection (POP3: XCLIENT, the view's IMAP login: ID): Dovecot logs both logins under the proxy's connection id", async () => {
     const user = await userWithMail(dovecot, 1);
     await poplib(through(), user, ['stat']);
-    const login = stack.proxy.logs().find((line) => line['protocol'] === 'pop3' && line['event'] === 'login' && line['user'] === user.user);
+    const login = await pop3LoginLine(user.user);
     expect(login?.['cid']).toBeTypeOf('string');
     const expected = new RegExp(`pop3-login: Info: Login: user=<${user.user}>[^\\n]*session=<${String(login!['cid'])}>`);
     const imap = new RegExp(`imap-login: Info: Login: user=<${user.user}>[^\\n]*session=<${String(login!['cid'])}>`);
@@ -262,6 +272,19 @@ describe('POP3 hostile input', () => {
     expect(await injected.send('STLS\r\nUSER evil')).toMatch(/^-ERR Data sent after STLS/);
     await injected.closed();
   });
+
+  it('with the middleware hung (SIGSTOP), the login goes through and mail is served without the campaign message', async () => {
+    const user = await userWithMail(dovecot, 2);
+    process.kill(stack.middleware.pid, 'SIGSTOP');
+    try {
+      const [stat] = (await poplib(through(), user, ['stat'])) as [[number, number]];
+      expect(stat[0]).toBe(2);
+    } finally {
+      process.kill(stack.middleware.pid, 'SIGCONT');
+    }
+    expect(await pop3LoginLine(user.user)).toMatchObject({ messages: 2, campaignMessages: 0, injection: false });
+    await new Promise((resolve) => setTimeout(resolve, 400)); // past INLAY_PROXY_ENGINE_SUSPEND_MS
+  }, 60_000);
 
   it('with the middleware gone, mail is served without the campaign message', async () => {
     const user = await userWithMail(dovecot, 2);

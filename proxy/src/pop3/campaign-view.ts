@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { MAX_SCALED_SERVER_UID, type EventOrigin, type InboxView, type ViewKey } from '@inlay/schemas';
 import type { Credentials } from '../commands/types.js';
 import type { EngineClient } from '../engine-client.js';
+import { ENGINE_LOG_CODES } from '../errors.js';
 import { formatIdList, upstreamId, type ConnectionFacts } from '../imap-id.js';
 import { quoteIfSafe } from '../imap-syntax.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -40,15 +41,22 @@ export async function campaignViewFor(
   facts: ConnectionFacts,
 ): Promise<CampaignView | null> {
   let link: UpstreamLink | null = null;
+  /** Set when the deadline passed or the answer is in: a link opened after that is closed at once. */
+  let finished = false;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<null>((resolve) => {
     timer = setTimeout(() => {
-      log.warn({ deadlineMs }, 'POP3: campaign view not ready in time; this session shows mail only');
+      log.warn({ code: ENGINE_LOG_CODES.unavailable, deadlineMs }, 'POP3: campaign view not ready in time; this session shows mail only');
       resolve(null);
     }, deadlineMs);
   });
   const work = async (): Promise<CampaignView | null> => {
-    link = await UpstreamLink.open(runtime.upstream, runtime.upstreamTls, runtime.limits.upstreamConnectTimeoutMs);
+    const opened = await UpstreamLink.open(runtime.upstream, runtime.upstreamTls, runtime.limits.upstreamConnectTimeoutMs);
+    if (finished) {
+      opened.close();
+      return null;
+    }
+    link = opened;
     // The same ID an IMAP login of this client would carry: the server logs the client's address
     // and our connection id for this login too (x-session-id), and a proxy loop still ends.
     const id = upstreamId(new Map(), false, facts, runtime.proxyTtl, `${runtime.idName}/${runtime.idVersion}`);
@@ -65,6 +73,7 @@ export async function campaignViewFor(
     log.warn({ err: (err as Error).message }, 'POP3: campaign view unavailable; this session shows mail only');
     return null;
   } finally {
+    finished = true;
     clearTimeout(timer);
     (link as UpstreamLink | null)?.close();
   }
