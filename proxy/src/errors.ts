@@ -96,6 +96,50 @@ export function imapErrorLine(tag: string, error: ProxyErrorDefinition, detail?:
   return Buffer.from(`${effectiveTag} ${error.reply} ${code}${text}\r\n`, 'latin1');
 }
 
+/** How the POP3 listener (pop3/) refuses or ends something: `-ERR`, with an RFC 2449 / RFC 3206
+ *  response code where one fits. `closes`: the connection ends after the line. */
+export interface Pop3ErrorDefinition {
+  readonly code: `INLAY_PROXY_POP3_${string}`;
+  readonly responseCode?: 'SYS/TEMP' | 'SYS/PERM' | 'AUTH' | 'IN-USE' | 'LOGIN-DELAY';
+  readonly text: string;
+  readonly closes?: true;
+}
+
+export const POP3_ERRORS = {
+  lineTooLong: { code: 'INLAY_PROXY_POP3_LINE_TOO_LONG', text: 'Command line too long' },
+  unknownCommand: { code: 'INLAY_PROXY_POP3_UNKNOWN_COMMAND', text: 'Unknown command' },
+  badArguments: { code: 'INLAY_PROXY_POP3_BAD_ARGUMENTS', text: 'Invalid arguments' },
+  wrongState: { code: 'INLAY_PROXY_POP3_WRONG_STATE', text: 'Command not valid in this state' },
+  noSuchMessage: { code: 'INLAY_PROXY_POP3_NO_SUCH_MESSAGE', text: 'No such message' },
+  messageDeleted: { code: 'INLAY_PROXY_POP3_MESSAGE_DELETED', text: 'Message is deleted' },
+  userFirst: { code: 'INLAY_PROXY_POP3_USER_FIRST', text: 'USER first' },
+  tooManyBadCommands: { code: 'INLAY_PROXY_POP3_TOO_MANY_BAD_COMMANDS', text: 'Too many invalid commands', closes: true },
+  privacyRequired: { code: 'INLAY_PROXY_POP3_PRIVACY_REQUIRED', responseCode: 'AUTH', text: 'Start TLS (STLS) before logging in' },
+  tlsUnavailable: { code: 'INLAY_PROXY_POP3_TLS_UNAVAILABLE', text: 'STLS is not available' },
+  tlsAlreadyActive: { code: 'INLAY_PROXY_POP3_TLS_ACTIVE', text: 'TLS is already active' },
+  /** Bytes pipelined behind STLS would be read as if they came over TLS (CVE-2011-0411 class). */
+  stlsInjection: { code: 'INLAY_PROXY_POP3_STLS_INJECTION', text: 'Data sent after STLS before the TLS handshake; refused', closes: true },
+  mechanismUnsupported: { code: 'INLAY_PROXY_POP3_MECHANISM_UNSUPPORTED', text: 'Unsupported authentication mechanism' },
+  authCancelled: { code: 'INLAY_PROXY_POP3_AUTH_CANCELLED', text: 'Authentication cancelled' },
+  authMalformed: { code: 'INLAY_PROXY_POP3_AUTH_MALFORMED', text: 'Invalid SASL PLAIN response' },
+  upstreamUnavailable: { code: 'INLAY_PROXY_POP3_UPSTREAM_UNAVAILABLE', responseCode: 'SYS/TEMP', text: 'Mail server temporarily unavailable, try again later' },
+  upstreamLost: { code: 'INLAY_PROXY_POP3_UPSTREAM_LOST', responseCode: 'SYS/TEMP', text: 'Connection to the mail server lost', closes: true },
+  preAuthTimeout: { code: 'INLAY_PROXY_POP3_PREAUTH_TIMEOUT', text: 'Timed out waiting for login', closes: true },
+  idleTimeout: { code: 'INLAY_PROXY_POP3_IDLE_TIMEOUT', text: 'Autologout; idle for too long', closes: true },
+  tooManyConnections: { code: 'INLAY_PROXY_POP3_TOO_MANY_CONNECTIONS', responseCode: 'SYS/TEMP', text: 'Too many connections, try again later', closes: true },
+  shuttingDown: { code: 'INLAY_PROXY_POP3_SHUTDOWN', responseCode: 'SYS/TEMP', text: 'Server shutting down, reconnect shortly', closes: true },
+  /** QUIT committed the server's deletions but the middleware did not confirm a campaign
+   *  message's: RFC 1939 §6 answers -ERR "some deleted messages not removed". */
+  campaignDeleteUnconfirmed: { code: 'INLAY_PROXY_POP3_CAMPAIGN_DELETE_UNCONFIRMED', responseCode: 'SYS/TEMP', text: 'Some deleted messages not removed', closes: true },
+  internalError: { code: 'INLAY_PROXY_POP3_INTERNAL_ERROR', responseCode: 'SYS/TEMP', text: 'Internal error in the proxy; please reconnect', closes: true },
+} as const satisfies Record<string, Pop3ErrorDefinition>;
+
+/** The POP3 line for an error. */
+export function pop3ErrorLine(error: Pop3ErrorDefinition, detail?: string): string {
+  const code = error.responseCode ? `[${error.responseCode}] ` : '';
+  return `-ERR ${code}${detail ? `${error.text}: ${detail}` : error.text}\r\n`;
+}
+
 /**
  * Codes of things the proxy logs but never tells a client: the campaign side failing must not
  * change what the user sees beyond the missing campaign messages.

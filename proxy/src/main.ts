@@ -4,6 +4,7 @@
  * shuts down gracefully on SIGTERM or SIGINT. A configuration error ends start-up with one line naming the key (exit code 78,
  * EX_CONFIG, so systemd does not restart in a loop on a config that can never work).
  */
+import { Pop3Server, type Pop3Addresses } from './pop3/listener.js';
 import { describeInternalTokenSource, loadConfig, proxyEngineUrl, resolveInternalToken, type InternalTokenSource } from '@inlay/schemas';
 import { ENGINE_LOG_CODES, PROXY_ERRORS, TLS_LOG_CODES } from './errors.js';
 import { createLogger, flushLogs } from './log.js';
@@ -59,8 +60,11 @@ async function main(): Promise<void> {
   // Engine calls, failures and cache hits since start: what an outage of the campaign side cost.
   const engineStats = runtime.engine?.stats ?? null;
   let addresses;
+  const pop3 = runtime.pop3 ? new Pop3Server(runtime, runtime.pop3) : null;
+  let pop3Addresses: Pop3Addresses | null = null;
   try {
     addresses = await server.listen(config.proxy.listen, config.proxy.tlsListen);
+    if (pop3) pop3Addresses = await pop3.listen();
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot listen');
     flushLogs();
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutdown requested');
     ops?.close();
+    pop3?.shutdown();
     void server.shutdown().then(() => {
       log.info('shutdown complete');
       flushLogs();
@@ -142,7 +147,7 @@ async function main(): Promise<void> {
     }, STATS_SETTLE_MS).unref();
   });
   // Last, so whoever waits for this line may signal us at once.
-  log.info({ event: 'listening', plain: addresses.plain, tls: addresses.tls, metrics: opsAddress, upstream: config.upstream, version: PROXY_VERSION }, 'inlay-proxy listening');
+  log.info({ event: 'listening', plain: addresses.plain, tls: addresses.tls, metrics: opsAddress, pop3: pop3Addresses?.plain ?? null, pop3Tls: pop3Addresses?.tls ?? null, upstream: config.upstream, version: PROXY_VERSION }, 'inlay-proxy listening');
   flushLogs();
 }
 

@@ -16,6 +16,7 @@ import { ServerTls, clientTlsPolicy, type TlsMaterial } from './server-tls.js';
 import { UserAddressSessions } from './user-address-limit.js';
 
 export type { TlsMaterial } from './server-tls.js';
+import { parsePop3Upstream, type Pop3Target } from './pop3/upstream.js';
 
 export interface ProxyRuntime {
   readonly log: Logger;
@@ -44,7 +45,21 @@ export interface ProxyRuntime {
   readonly idleRefreshMs: number;
   /** Prometheus figures; kept whether or not proxy.metricsListen serves them. */
   readonly metrics: ProxyMetrics;
+  /** The POP3 listener's settings, or null when proxy.pop3 listens nowhere. */
+  readonly pop3: Pop3Settings | null;
 }
+
+export interface Pop3Settings {
+  readonly listen: string;
+  readonly tlsListen: string;
+  readonly target: Pop3Target;
+  /** How long a POP3 login waits for the campaign view: an IMAP login and STATUS on the
+   *  upstream, then up to three engine calls (view, reveal, assign) of engine.timeoutMs each. */
+  readonly campaignDeadlineMs: number;
+}
+
+/** What an IMAP login and two STATUS commands on a healthy upstream take, with room to spare. */
+const POP3_IMAP_PROBE_MS = 2000;
 
 /** An idling client learns of withdrawals at most this late, even with a long view cache. */
 const IDLE_REFRESH_MAX_MS = 30_000;
@@ -81,6 +96,15 @@ export function buildRuntime(config: InlayConfig, log: Logger, internalToken: st
     engine: engineUrl ? new EngineClient({ ...config.proxy.engine, url: engineUrl }, internalToken!, log, metrics.engine) : null,
     idleRefreshMs: Math.min(Math.max(config.proxy.engine.viewCacheMs, 1000), IDLE_REFRESH_MAX_MS),
     metrics,
+    pop3:
+      config.proxy.pop3.listen || config.proxy.pop3.tlsListen
+        ? {
+            listen: config.proxy.pop3.listen,
+            tlsListen: config.proxy.pop3.tlsListen,
+            target: parsePop3Upstream(config.proxy.pop3.upstream),
+            campaignDeadlineMs: POP3_IMAP_PROBE_MS + 3 * config.proxy.engine.timeoutMs,
+          }
+        : null,
   };
 }
 
@@ -89,6 +113,9 @@ function checkProxyCombinations(config: InlayConfig, engineUrl: string, internal
   const wantsTls = Boolean(config.proxy.tlsListen) || config.proxy.loginRequiresTls;
   if (wantsTls && !(config.tlsCert && config.tlsKey)) {
     throw new Error('tlsCert and tlsKey must both be set (INLAY_TLS_CERT, INLAY_TLS_KEY) when proxy.tlsListen or proxy.loginRequiresTls is used');
+  }
+  if (config.proxy.pop3.tlsListen && !(config.tlsCert && config.tlsKey)) {
+    throw new Error('tlsCert and tlsKey must both be set (INLAY_TLS_CERT, INLAY_TLS_KEY) when proxy.pop3.tlsListen is used');
   }
   if (engineUrl && !internalToken) {
     throw new Error('internalToken (INLAY_INTERNAL_TOKEN) must be set when proxy.engine.url is: the middleware only answers the proxy with it');

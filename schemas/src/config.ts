@@ -91,6 +91,25 @@ export const ProxyEngineSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** The POP3 listener (proxy/src/pop3/): POP3 clients see the same campaign messages as IMAP ones,
+ *  in front of the server's own POP3. Off unless a listen address is set. */
+export const ProxyPop3Schema = Type.Object(
+  {
+    /** Plain POP3 with STLS (RFC 2595) when tlsCert/tlsKey are set. Empty: off. */
+    listen: Type.Union([ListenAddress, Type.Literal('')], { default: '' }),
+    /** Implicit TLS (POP3S, RFC 8314). Needs tlsCert and tlsKey. Empty: off. */
+    tlsListen: Type.Union([ListenAddress, Type.Literal('')], { default: '' }),
+    /** The real POP3 server: pop3://host:port (plain), pop3+stls://host:port, pop3s://host:port.
+     *  The certificate is checked as for the IMAP upstream (upstreamTls). */
+    upstream: Type.String({
+      pattern: '^(pop3|pop3\\+stls|pop3s)://[^/\\s]+$',
+      default: 'pop3://127.0.0.1:110',
+      description: 'pop3://host:port, pop3+stls://host:port or pop3s://host:port',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const ProxyConfigSchema = Type.Object(
   {
     /** Plain IMAP with STARTTLS. An empty string turns the listener off. */
@@ -115,6 +134,7 @@ export const ProxyConfigSchema = Type.Object(
     metricsListen: Type.Union([ListenAddress, Type.Literal('')], { default: '' }),
     limits: ProxyLimitsSchema,
     engine: ProxyEngineSchema,
+    pop3: ProxyPop3Schema,
   },
   { additionalProperties: false, default: {} },
 );
@@ -300,6 +320,7 @@ export type InlayConfig = Static<typeof InlayConfigSchema>;
 export type ProxyConfig = Static<typeof ProxyConfigSchema>;
 export type ProxyLimits = Static<typeof ProxyLimitsSchema>;
 export type ProxyEngineConfig = Static<typeof ProxyEngineSchema>;
+export type ProxyPop3Config = Static<typeof ProxyPop3Schema>;
 export type UpstreamTlsConfig = Static<typeof UpstreamTlsSchema>;
 export type StorageConfig = Static<typeof StorageConfigSchema>;
 export type CassandraConfig = Static<typeof CassandraConfigSchema>;

@@ -14,6 +14,9 @@ export interface RunningProxy {
   readonly port: number;
   /** Implicit-TLS port when INLAY_PROXY_TLS_LISTEN was given. */
   readonly tlsPort: number | null;
+  /** POP3 ports when INLAY_PROXY_POP3_LISTEN / INLAY_PROXY_POP3_TLS_LISTEN were given. */
+  readonly pop3Port: number | null;
+  readonly pop3TlsPort: number | null;
   readonly pid: number;
   readonly child: ChildProcess;
   /** Everything the proxy printed so far (stdout and stderr). */
@@ -65,10 +68,14 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   });
   const [host, port] = splitAddress(String(listening['plain'] ?? ''));
   const tls = listening['tls'] ? splitAddress(String(listening['tls']))[1] : null;
+  const pop3 = listening['pop3'] ? splitAddress(String(listening['pop3']))[1] : null;
+  const pop3Tls = listening['pop3Tls'] ? splitAddress(String(listening['pop3Tls']))[1] : null;
   return {
     host,
     port,
     tlsPort: tls,
+    pop3Port: pop3,
+    pop3TlsPort: pop3Tls,
     pid: child.pid!,
     child,
     output: () => output,

@@ -214,6 +214,8 @@ describe('process lifecycle', () => {
       [{ INLAY_PROXY_LIMITS_MAX_LINE_BYTES: '12' }, /proxy\.limits\.maxLineBytes must be >= 8192 \(got 12\); set in INLAY_PROXY_LIMITS_MAX_LINE_BYTES/],
       [{ INLAY_UPSTREAM: 'http://mail.example.org' }, /upstream has the wrong form/],
       [{ INLAY_PROXY_TLS_LISTEN: '127.0.0.1:0' }, /tlsCert and tlsKey must both be set/],
+      [{ INLAY_PROXY_POP3_TLS_LISTEN: '127.0.0.1:0' }, /tlsCert and tlsKey must both be set .* proxy\.pop3\.tlsListen/],
+      [{ INLAY_PROXY_POP3_LISTEN: '127.0.0.1:0', INLAY_PROXY_POP3_UPSTREAM: 'imap://mail.example.org' }, /proxy\.pop3\.upstream has the wrong form/],
       [{ INLAY_TLS_CERT: '/nonexistent.pem', INLAY_TLS_KEY: '/nonexistent.key' }, /tlsCert \/nonexistent\.pem cannot be read: ENOENT/],
       [{ INLAY_PROXY_TRUSTED_NETWORKS: '10.0.0.0/99' }, /proxy\.trustedNetworks/],
       [{ INLAY_ADMIN_TOKEN: 'short' }, /^inlay-proxy: configuration error: adminToken must NOT have fewer than 16 characters; set in INLAY_ADMIN_TOKEN\n$/],

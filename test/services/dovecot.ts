@@ -26,6 +26,10 @@ export interface DovecotInfo {
   port: number;
   /** Implicit TLS (IMAPS). */
   tlsPort: number;
+  /** Plain POP3; STLS is offered. */
+  pop3Port: number;
+  /** Implicit TLS (POP3S). */
+  pop3TlsPort: number;
   caFile: string;
   certFile: string;
   keyFile: string;
@@ -138,8 +142,8 @@ async function chooseProcessUsers(): Promise<ProcessUsers> {
   }
 }
 
-/** Connects and waits for the untagged "* OK" greeting. */
-function answersGreeting(openSocket: () => Socket, timeoutMs = 3000): Promise<boolean> {
+/** Connects and waits for the greeting: IMAP's untagged "* OK", or POP3's "+OK". */
+function answersGreeting(openSocket: () => Socket, timeoutMs = 3000, expected = '* OK'): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = openSocket();
     let received = '';
@@ -154,7 +158,7 @@ function answersGreeting(openSocket: () => Socket, timeoutMs = 3000): Promise<bo
     socket.once('close', () => finish(false));
     socket.on('data', (chunk: Buffer) => {
       received += chunk.toString('latin1');
-      if (received.includes('\r\n')) finish(received.startsWith('* OK'));
+      if (received.includes('\r\n')) finish(received.startsWith(expected));
     });
   });
 }
@@ -232,7 +236,7 @@ async function startInDir(dir: string, options: StartDovecotOptions): Promise<Do
   // be able to reach the Maildirs and the passwd-file below it.
   await chmod(dir, 0o755);
   const certificates = await makeTestCertificates(join(dir, 'tls'));
-  const [port, tlsPort] = await Promise.all([freePort(host), freePort(host)]);
+  const [port, tlsPort, pop3Port, pop3TlsPort] = await Promise.all([freePort(host), freePort(host), freePort(host), freePort(host)]);
   const logFile = join(dir, 'dovecot.log');
   const passwdFile = join(dir, 'passwd');
   const mailRoot = join(dir, 'mail');
@@ -247,7 +251,7 @@ async function startInDir(dir: string, options: StartDovecotOptions): Promise<Do
     renderDovecotConfig({
       dir, logFile, passwdFile, mailRoot,
       certFile: certificates.certFile, keyFile: certificates.keyFile,
-      imapPort: port, imapsPort: tlsPort,
+      imapPort: port, imapsPort: tlsPort, pop3Port, pop3sPort: pop3TlsPort,
       ...users,
       // Dovecot lists instances in state_dir; a unique name keeps `doveadm`
       // on the machine from confusing ours with the system one.
@@ -257,7 +261,7 @@ async function startInDir(dir: string, options: StartDovecotOptions): Promise<Do
   );
 
   const info: DovecotInfo = {
-    host, port, tlsPort, dir, logFile, passwdFile, mailRoot,
+    host, port, tlsPort, pop3Port, pop3TlsPort, dir, logFile, passwdFile, mailRoot,
     caFile: certificates.caFile, certFile: certificates.certFile, keyFile: certificates.keyFile,
     mailOwner: asRoot ? users.mail : null,
   };
@@ -273,7 +277,8 @@ async function startInDir(dir: string, options: StartDovecotOptions): Promise<Do
         (await answersGreeting(() => netConnect({ host, port }))) &&
         (await answersGreeting(() =>
           tlsConnect({ host, port: tlsPort, ca: certificates.ca, servername: 'localhost' }),
-        )),
+        )) &&
+        (await answersGreeting(() => netConnect({ host, port: pop3Port }), 3000, '+OK')),
       { timeoutMs: options.startupTimeoutMs ?? 30_000, logFiles: [logFile] },
     );
     return started;

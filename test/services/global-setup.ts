@@ -15,7 +15,8 @@ async function requiredDebianPackages(): Promise<string[]> {
   // client for sync tests.
   // prometheus brings promtool, which checks the metrics both processes expose; RabbitMQ is the
   // broker the AMQP conversion point tests publish to.
-  const packages = ['dovecot-imapd', 'isync', 'prometheus', 'rabbitmq-server'];
+  // dovecot-pop3d and fetchmail: the POP3 listener's upstream and its reference client.
+  const packages = ['dovecot-imapd', 'dovecot-pop3d', 'fetchmail', 'isync', 'prometheus', 'rabbitmq-server'];
   // Normally already on the machine; only asked for when the command is
   // missing, so a developer's own JDK or Maven is left alone.
   if (!(await commandExists('java'))) packages.push('openjdk-17-jre-headless');
