@@ -234,7 +234,7 @@ m.logout()
       // Refused once, accepted once, at the point for its type; every attempt signed verifiably.
       expect(attempts.map((request) => [request.url, request.status])).toEqual([[`/${event.type}`, 503], [`/${event.type}`, 204]]);
       expect(attempts.every((request) => request.verified)).toBe(true);
-      expect(JSON.parse(attempts[1]!.body)).toMatchObject({ type: `inlay.${event.type}`, data: { eventId: event.id, type: event.type } });
+      expect(JSON.parse(attempts[1]!.body)).toMatchObject({ type: `inlay.${event.type}`, data: { id: event.id, type: event.type } });
     }
     expect(webhooks.overlaps.size).toBe(0);
   }, 120_000);

@@ -60,7 +60,7 @@ export function describeDeliveryContract(store: () => Store, newTenant: (overrid
       const now = Date.now();
       const due = await allDue(tenant, now);
       expect(due.map((delivery) => delivery.pointId).sort()).toEqual(['reads', 'reads-too']);
-      expect(due[0]).toMatchObject({ eventId: read.eventId, eventType: 'read', state: 'pending', attempts: 0, event: { eventId: read.eventId, uid: 1, occurredAt: read.occurredAt.toISOString() } });
+      expect(due[0]).toMatchObject({ eventId: read.eventId, eventType: 'read', state: 'pending', attempts: 0, event: { id: read.eventId, uid: 1, occurredAt: read.occurredAt.toISOString() } });
       expect(await store().deliveries.dueDeliveries(tenant, deliveryShard(read.eventId), now, 1000)).toHaveLength(2);
 
       const delivered = decideOutcome(due[0]!, { ok: true, latencyMs: 4, status: 200, response: 'ok' }, [5000], now);
