@@ -74,8 +74,10 @@ export class CassandraDeliveries implements DeliveryStore {
     return renewed.wasApplied();
   }
 
-  async dueDeliveries(tenant: TenantRef, shard: number, nowMs: number, limit: number): Promise<Delivery[]> {
-    const queued = (await this.run(`SELECT due_at, point_id, event_id FROM ${ks(tenant)}.delivery_queue WHERE shard = ? AND due_at <= ? LIMIT ?`, [shard, new Date(nowMs), limit])).rows;
+  async dueDeliveries(tenant: TenantRef, shard: number, nowMs: number, limit: number, skip?: (pointId: string, eventId: string) => boolean): Promise<Delivery[]> {
+    const queued = (await this.run(`SELECT due_at, point_id, event_id FROM ${ks(tenant)}.delivery_queue WHERE shard = ? AND due_at <= ? LIMIT ?`, [shard, new Date(nowMs), limit])).rows.filter(
+      (row) => skip?.(String(row.get('point_id')), String(row.get('event_id'))) !== true,
+    );
     const due: Delivery[] = [];
     for (let start = 0; start < queued.length; start += READ_CONCURRENCY) {
       const rows = queued.slice(start, start + READ_CONCURRENCY);
