@@ -127,7 +127,15 @@ async function measure(name: keyof typeof LOAD, store: Store, keyspaceName: stri
       while (next < events.length) {
         const batch = events.slice(next, next + load.batch);
         next += load.batch;
-        await store.recordEvents(tenant, batch);
+        // A write the loaded single node timed out is reported again, as the proxy would: recording is idempotent.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await store.recordEvents(tenant, batch);
+            break;
+          } catch (error) {
+            if (attempt === 10 || (error as { code?: string }).code !== 'INLAY_MW_STORE_UNAVAILABLE') throw error;
+          }
+        }
       }
     }),
   );
