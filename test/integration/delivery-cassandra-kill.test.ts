@@ -4,12 +4,15 @@
 //   started again: every event delivered, repeats only under the same webhook-id
 //   (test/helpers/delivery-kill.ts);
 // - a receiver down for the whole retry window but its last step (the schedule shortened by
-//   INLAY_DELIVERY_RETRY_SCHEDULE's setting) gets the delivery when it comes back.
+//   INLAY_DELIVERY_RETRY_SCHEDULE's setting) gets the delivery when it comes back; and on the way,
+//   retention by TTL: the event row carries one, the pending delivery none, the finished
+//   delivery and its attempts the log retention.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import cassandraDriver from 'cassandra-driver';
 import type { Tenant } from '@inlay/schemas';
 import { startWebhookReceiver, type WebhookReceiver } from '../../middleware/src/testing/webhook-receiver.ts';
 import { deliveryConfig, makeEvent, waitFor } from '../../middleware/src/testing/delivery-fixture.ts';
@@ -87,6 +90,18 @@ test('a receiver down for the whole retry window but the last step gets the deli
   const secret = (await ensurePointSecret(store, tenant, 'late')).secrets[0]!.secret;
   const event = makeEvent(tenant.id, 'read', 1);
   await store.recordEvents(tenant, [event]);
+  const admin = new cassandraDriver.Client({ contactPoints: [`${info.host}:${info.port}`], localDataCenter: info.localDataCenter });
+  const ttlOf = async (query: string, params: unknown[]): Promise<number | null> => {
+    const row = (await admin.execute(query, params, { prepare: true })).first();
+    return row === null ? null : (row.get(0) as number | null);
+  };
+  const ks = `"${tenant.keyspaceName}"`;
+  const DAY_S = 86_400;
+  // Pending: no TTL, so nothing waiting is lost to one. The event row expires after the events' retention.
+  expect(await ttlOf(`SELECT TTL(state) FROM ${ks}.deliveries WHERE point_id = ? AND event_id = ?`, ['late', event.eventId])).toBeNull();
+  const eventTtl = await ttlOf(`SELECT TTL(event_type) FROM ${ks}.events WHERE event_id = ? ALLOW FILTERING`, [event.eventId]);
+  expect(eventTtl).toBeGreaterThan(0);
+  expect(eventTtl).toBeLessThanOrEqual(90 * DAY_S);
   // Four attempts fail against the closed port; the fifth, the schedule's last step, 3 s later, finds it open.
   service = createDeliveryService(store, deliveryConfig({ retrySchedule: '1,1,1,3' }), undefined);
   service.dispatcher.start();
@@ -99,7 +114,17 @@ test('a receiver down for the whole retry window but the last step gets the deli
     expect(back.requests.map((request) => [request.id, request.verified])).toEqual([[event.eventId, true]]);
     expect((await store.deliveries.getDelivery(tenant, 'late', event.eventId))?.attempts).toBe(5);
     expect((await store.deliveries.listAttempts(tenant, 'late', event.eventId)).map((attempt) => attempt.ok)).toEqual([false, false, false, false, true]);
+    // Finished: the delivery and its attempts expire after the log retention (90 days here).
+    for (const [query, label] of [
+      [`SELECT TTL(state) FROM ${ks}.deliveries WHERE point_id = ? AND event_id = ?`, 'delivery'],
+      [`SELECT TTL(ok) FROM ${ks}.delivery_attempts WHERE point_id = ? AND event_id = ? AND attempt = 5`, 'attempt'],
+    ] as const) {
+      const ttl = await ttlOf(query, ['late', event.eventId]);
+      expect(ttl, label).toBeGreaterThan(89 * DAY_S);
+      expect(ttl, label).toBeLessThanOrEqual(90 * DAY_S);
+    }
   } finally {
     await back.close();
+    await admin.shutdown();
   }
 }, 120_000);

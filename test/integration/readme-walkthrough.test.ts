@@ -265,6 +265,12 @@ m.logout()
       expect(JSON.parse(attempts[1]!.body)).toMatchObject({ type: `inlay.${event.type}`, data: { id: event.id, type: event.type } });
     }
     expect(webhooks.overlaps.size).toBe(0);
+    // The stack's log tells of the refused attempts, and never holds a secret: not the points'
+    // signing secrets, not the admin or internal token.
+    expect(output).toContain('delivery attempt failed');
+    for (const secret of webhooks.secrets) expect(output).not.toContain(secret.slice('whsec_'.length));
+    expect(output).not.toContain('whsec_');
+    for (const file of ['admin-token', 'internal-token']) expect(output).not.toContain((await readFile(join(dataDir, file), 'utf8')).trim());
   }, 120_000);
 
   it("the seed's ongage GET points and amqp points on RabbitMQ get each event of a new user exactly once, after one refused attempt, as the REST API lists it", async () => {
@@ -351,6 +357,8 @@ m.logout()
           expect(log.log.map((attempt) => attempt.ok)).toEqual([false, true]);
           expect(log.log[0]!.error).toMatch(/^no queue is bound/);
         }
+        // The broker's password (in the point's URL) is in no log line.
+        expect(output).not.toContain(new URL(rabbit.url).password ? `:${new URL(rabbit.url).password}@` : 'guest:guest@');
       } finally {
         binding = false;
         await binder;
