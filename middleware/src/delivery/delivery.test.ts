@@ -3,7 +3,7 @@
 // reference Standard Webhooks verifier, retries, Retry-After, 410, redirects, refused addresses,
 // secret rotation and the operator's routes.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { WebhookBodySchema, type ConversionPoint, type Tenant } from '@inlay/schemas';
+import { loadConfig, WebhookBodySchema, type ConversionPoint, type Tenant } from '@inlay/schemas';
 import { Ajv } from 'ajv';
 import { Webhook } from 'standardwebhooks';
 import { startTestApp, type TestApp } from '../testing/test-app.js';
@@ -161,6 +161,20 @@ describe('webhook delivery', () => {
     const enabled = await t.request('POST', `/api/tenants/${tenant.id}/conversionPoints/gone/enable`);
     expect(enabled.json()).toMatchObject({ health: 'healthy' });
     await waitFor('the parked delivery sent', () => requestsTo('/gone').some((request) => request.id === later.eventId && request.status === 200));
+  }, 30_000);
+
+  test('an attempt without an answer within the attempt timeout (15 s by default) fails and is retried under the same webhook-id', async () => {
+    expect(loadConfig({ env: {} }).config.delivery.attemptTimeoutMs).toBe(15_000);
+    const tenant = await tenantWith([webhookPoint('slow', 'read')]);
+    receiver.answer = (request) => (request.nth === 1 ? { status: 204, delayMs: 3000 } : { status: 204 });
+    const event = makeEvent(tenant.id, 'read', 1);
+    await t.store.recordEvents(tenant, [event]);
+    startDelivery({ attemptTimeoutMs: 500 });
+    await waitFor('the retried delivery', async () => (await t.store.deliveries.getDelivery(tenant, 'slow', event.eventId))?.state === 'delivered');
+    const attempts = await t.store.deliveries.listAttempts(tenant, 'slow', event.eventId);
+    expect(attempts.map((attempt) => [attempt.ok, attempt.error ?? attempt.status])).toEqual([[false, 'error: no answer within 500 ms'], [true, 204]]);
+    expect(attempts[0]!.latencyMs).toBeLessThan(3000);
+    expect(receiver.requests.filter((request) => request.id === event.eventId).map((request) => request.url)).toEqual(['/slow', '/slow']);
   }, 30_000);
 
   test('a redirect is not followed: the attempt fails with the 3xx', async () => {
