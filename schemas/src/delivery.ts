@@ -66,7 +66,7 @@ export const DeliveryAttemptSchema = Type.Object(
 );
 
 export const DeliveryDetailSchema = Type.Object(
-  { ...DeliverySummarySchema.properties, event: Type.Record(Type.String(), Type.Unknown()), log: Type.Array(DeliveryAttemptSchema) },
+  { ...DeliverySummarySchema.properties, event: Type.Record(Type.String(), Type.Unknown(), { description: 'the event as delivered: the shape of GET …/events (EngineEvent)' }), log: Type.Array(DeliveryAttemptSchema) },
   { additionalProperties: false },
 );
 

@@ -35,6 +35,19 @@ export const EngineEventSchema = Type.Object(
 );
 export type EngineEvent = Static<typeof EngineEventSchema>;
 
+/** The body of a `webhook` delivery and of an `amqp` message (Standard Webhooks v1): `data` is the
+ *  event exactly as GET /api/tenants/{id}/events lists it, so a receiver and the REST API speak of
+ *  one event in one shape. */
+export const WebhookBodySchema = Type.Object(
+  {
+    type: Type.String({ pattern: '^inlay\\.(injected|reinjected|read|expunged)$', description: 'inlay.<event type>' }),
+    timestamp: Type.String({ format: 'date-time', description: 'when the event happened (its occurredAt)' }),
+    data: EngineEventSchema,
+  },
+  { additionalProperties: false },
+);
+export type WebhookBody = Static<typeof WebhookBodySchema>;
+
 /** Listings are newest first; a cursor is opaque and carries where the last page ended. */
 export const MAX_PAGE_SIZE = 1000;
 export const DEFAULT_PAGE_SIZE = 100;

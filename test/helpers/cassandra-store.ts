@@ -10,6 +10,8 @@ import type { CassandraInfo } from '../services/cassandra.ts';
 
 export interface TestCassandraStore {
   readonly store: CassandraStore;
+  /** The registry keyspace: a middleware process given it (INLAY_STORAGE_CASSANDRA_REGISTRY_KEYSPACE) sees the same tenants. */
+  readonly registry: string;
   /** Drops the tenants' keyspaces and the registry, and closes the store. Safe to call twice. */
   cleanUp(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export async function openTestCassandraStore(info: CassandraInfo, purpose: strin
   let cleaned = false;
   return {
     store,
+    registry,
     async cleanUp() {
       if (cleaned) return;
       cleaned = true;

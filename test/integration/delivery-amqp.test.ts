@@ -55,7 +55,7 @@ test('each event is published to the exchange with confirms, under its routing k
     const message = byId.get(event.eventId)!;
     expect(message.fields.routingKey).toBe(`inlay.read.${event.campaignId}`);
     expect(message.properties).toMatchObject({ contentType: 'application/json', type: 'inlay.read', deliveryMode: 2 });
-    expect(JSON.parse(message.content.toString())).toMatchObject({ type: 'inlay.read', data: { eventId: event.eventId, uid: event.uid } });
+    expect(JSON.parse(message.content.toString())).toMatchObject({ type: 'inlay.read', data: { id: event.eventId, uid: event.uid } });
     expect(await t.store.deliveries.getDelivery(tenant, 'broker', event.eventId)).toMatchObject({ state: 'delivered', attempts: 1 });
   }
   // The tenant shows the point, exchange and routing key included; the URL's password is not shown.

@@ -4,7 +4,9 @@
 // default) in front of the test Dovecot, on free ports. Then the rest of issue 12's loop with a
 // second real client (Python's imaplib, through the proxy): it fetches BODY[] and expunges the
 // message; the report says 1/1/1, tracking lists the three events with the client's address and
-// IMAP ID name, and the tracked EML is byte for byte what imaplib fetched.
+// IMAP ID name, and the tracked EML is byte for byte what imaplib fetched. Each event then goes,
+// refused once and accepted once, to three signed webhook points, and to the seed's `ongage` GET
+// points and `amqp` points on the RabbitMQ the test run starts (INLAY_TEST_SERVICES=dovecot,rabbitmq).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { connect, type ConsumeMessage } from 'amqplib';
+import { WebhookBodySchema } from '@inlay/schemas';
+import { Ajv } from 'ajv';
 import { dovecotFromInfo, type DovecotClient, type DovecotUser } from '../services/dovecot.ts';
 import { freePort } from '../services/ports.ts';
 import { userWithMail } from '../helpers/fixtures.ts';
@@ -79,8 +84,8 @@ beforeAll(async () => {
       INLAY_DATA_DIR: dataDir,
       // The walkthrough's tracking point is on loopback here, which points may reach only when allowed.
       INLAY_DELIVERY_ALLOWED_NETWORKS: '127.0.0.0/8',
-      // Retries a second apart, not the production 5 s, 5 min, …: the test waits for the retry.
-      INLAY_DELIVERY_RETRY_SCHEDULE: '1,1,1,1,1',
+      // Retries two seconds apart (time to bind a queue after an AMQP point's first attempt), not the production 5 s, 5 min, …: the test waits for the retry.
+      INLAY_DELIVERY_RETRY_SCHEDULE: '2,2,2,2,2',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -99,6 +104,29 @@ afterAll(async () => {
   tracker?.close();
   await webhooks?.close();
 });
+
+const send = async (method: string, path: string, body?: unknown): Promise<Response> => {
+  const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+  return fetch(`http://127.0.0.1:${apiPort}/api${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+};
+
+/** A new user of the tenant through the proxy: SELECT (injected), BODY[] (read), delete and expunge (expunged). */
+const readAndExpungeScript = `
+import imaplib, sys
+m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+m.login(sys.argv[2], sys.argv[3])
+m.select('INBOX')
+typ, data = m.uid('SEARCH', None, 'SUBJECT', '"Welcome to Inlay"')
+uid = data[0].split()[-1]
+m.uid('FETCH', uid, '(BODY[])')
+m.uid('STORE', uid, '+FLAGS', '(\\\\Deleted)')
+m.expunge()
+m.logout()
+`;
 
 describe('README: first campaign in five minutes', () => {
   let campaignId: string;
@@ -234,8 +262,111 @@ m.logout()
       // Refused once, accepted once, at the point for its type; every attempt signed verifiably.
       expect(attempts.map((request) => [request.url, request.status])).toEqual([[`/${event.type}`, 503], [`/${event.type}`, 204]]);
       expect(attempts.every((request) => request.verified)).toBe(true);
-      expect(JSON.parse(attempts[1]!.body)).toMatchObject({ type: `inlay.${event.type}`, data: { eventId: event.id, type: event.type } });
+      expect(JSON.parse(attempts[1]!.body)).toMatchObject({ type: `inlay.${event.type}`, data: { id: event.id, type: event.type } });
     }
     expect(webhooks.overlaps.size).toBe(0);
+    // The stack's log tells of the refused attempts, and never holds a secret: not the points'
+    // signing secrets, not the admin or internal token.
+    expect(output).toContain('delivery attempt failed');
+    for (const secret of webhooks.secrets) expect(output).not.toContain(secret.slice('whsec_'.length));
+    expect(output).not.toContain('whsec_');
+    for (const file of ['admin-token', 'internal-token']) expect(output).not.toContain((await readFile(join(dataDir, file), 'utf8')).trim());
+  }, 120_000);
+
+  it("the seed's ongage GET points and amqp points on RabbitMQ get each event of a new user exactly once, after one refused attempt, as the REST API lists it", async () => {
+    const rabbit = inject('rabbitmq');
+    const isWebhookBody = new Ajv({ strict: false, logger: false }).compile(WebhookBodySchema);
+    // The ongage receiver: a tracking pixel that refuses the first request of each event.
+    const pixels: { path: string; query: URLSearchParams; id: string; status: number }[] = [];
+    const pixel = createServer((request, response) => {
+      const url = new URL(request.url ?? '/', 'http://pixel');
+      const id = url.searchParams.get('id') ?? '';
+      const status = pixels.some((seen) => seen.id === id && seen.path === url.pathname) ? 204 : 503;
+      pixels.push({ path: url.pathname, query: url.searchParams, id, status });
+      response.writeHead(status).end();
+    });
+    await new Promise<void>((resolve) => pixel.listen(0, '127.0.0.1', resolve));
+    // The broker: a topic exchange with no queue bound for an event until its first publish came
+    // back unroutable (a failed attempt); then the event's own routing key is bound.
+    const model = await connect(rabbit.url);
+    const channel = await model.createChannel();
+    const exchange = `inlay-walkthrough-${process.pid}`;
+    const published: ConsumeMessage[] = [];
+    try {
+      await channel.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+      const queue = (await channel.assertQueue('', { exclusive: true })).queue;
+      await channel.consume(queue, (message) => message && published.push(message), { noAck: true });
+
+      const types = ['injected', 'read', 'expunged'] as const;
+      const pixelUrl = `http://127.0.0.1:${(pixel.address() as AddressInfo).port}`;
+      const seedPoints = types.map((eventType) => ({
+        id: `ongage-${eventType}`,
+        type: 'ongage',
+        eventType,
+        connectionInformation: { url: `${pixelUrl}/${eventType}?id={{eventId}}&type={{eventType}}&user={{email}}&campaign={{campaignId}}&msg={{messageId}}&at={{occurredAt}}` },
+      }));
+      const brokerPoints = types.map((eventType) => ({ id: `amqp-${eventType}`, type: 'amqp', eventType, connectionInformation: { url: rabbit.url, exchange, routingKey: 'walk.{{eventType}}.{{eventId}}' } }));
+      const current = (await (await api('/tenants/default/conversionPoints')).json()) as unknown[];
+      const saved = await send('PUT', '/tenants/default/conversionPoints', [...current, ...seedPoints, ...brokerPoints]);
+      expect(saved.status, await saved.clone().text()).toBe(200);
+
+      const third = await userWithMail(dovecot, 1);
+      const bound = new Set<string>();
+      let binding = true;
+      // Bind each event's routing key once its first attempt has failed (retries are 2 s apart here).
+      const binder = (async () => {
+        while (binding) {
+          for (const eventType of types) {
+            const listed = (await (await api(`/tenants/default/conversionPoints/amqp-${eventType}/deliveries`)).json()) as { deliveryId: string; attempts: number }[];
+            for (const delivery of listed) {
+              if (delivery.attempts < 1 || bound.has(delivery.deliveryId)) continue;
+              await channel.bindQueue(queue, exchange, `walk.${eventType}.${delivery.deliveryId}`);
+              bound.add(delivery.deliveryId);
+            }
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      try {
+        await run('python3', ['-c', readAndExpungeScript, String(imapPort), third.user, third.password], { timeout: 60_000 });
+        const listed = (await (await api(`/tenants/default/events?user=${encodeURIComponent(third.user)}`)).json()) as { events: { id: string; type: string; campaignId: string; userKey: string; messageId: string; occurredAt: string }[] };
+        const events = listed.events;
+        expect(events.map((event) => event.type).sort()).toEqual(['expunged', 'injected', 'read']);
+        await waitFor(
+          async () => events.every((event) => pixels.some((seen) => seen.id === event.id && seen.status === 204) && published.some((message) => message.properties.messageId === event.id)),
+          'each event accepted by its ongage and amqp points',
+          60_000,
+        );
+
+        for (const event of events) {
+          // ongage: a GET of the filled URL, refused once, accepted once; placeholders filled.
+          const gets = pixels.filter((seen) => seen.id === event.id);
+          expect(gets.map((seen) => [seen.path, seen.status])).toEqual([[`/${event.type}`, 503], [`/${event.type}`, 204]]);
+          expect(Object.fromEntries(gets[1]!.query)).toEqual({ id: event.id, type: event.type, user: event.userKey, campaign: event.campaignId, msg: event.messageId, at: event.occurredAt });
+          // amqp: published once (the first publish came back unroutable), under its routing key,
+          // the event id as message id, the body a WebhookBody whose data is the REST event.
+          const messages = published.filter((message) => message.properties.messageId === event.id);
+          expect(messages).toHaveLength(1);
+          expect(messages[0]!.fields.routingKey).toBe(`walk.${event.type}.${event.id}`);
+          const body = JSON.parse(messages[0]!.content.toString()) as { data: unknown };
+          expect(isWebhookBody(body), JSON.stringify(isWebhookBody.errors)).toBe(true);
+          expect(body).toEqual({ type: `inlay.${event.type}`, timestamp: event.occurredAt, data: event });
+          await waitFor(async () => ((await (await api(`/tenants/default/conversionPoints/amqp-${event.type}/deliveries/${event.id}`)).json()) as { state: string }).state === 'delivered', 'the publish recorded');
+          const log = (await (await api(`/tenants/default/conversionPoints/amqp-${event.type}/deliveries/${event.id}`)).json()) as { attempts: number; log: { ok: boolean; error?: string }[] };
+          expect(log.attempts).toBe(2);
+          expect(log.log.map((attempt) => attempt.ok)).toEqual([false, true]);
+          expect(log.log[0]!.error).toMatch(/^no queue is bound/);
+        }
+        // The broker's password (in the point's URL) is in no log line.
+        expect(output).not.toContain(new URL(rabbit.url).password ? `:${new URL(rabbit.url).password}@` : 'guest:guest@');
+      } finally {
+        binding = false;
+        await binder;
+      }
+    } finally {
+      await channel.deleteExchange(exchange).catch(() => undefined);
+      await model.close();
+      pixel.close();
+    }
   }, 120_000);
 });

@@ -101,8 +101,10 @@ export interface DeliveryStore {
   /** Leases `shard` of the tenant's queue to `owner` for `ttlMs` (or extends its own lease).
    *  False when another owner holds it. */
   leaseShard(tenant: TenantRef, shard: number, owner: string, ttlMs: number): Promise<boolean>;
-  /** Pending deliveries of one shard due at or before `nowMs`, earliest first, at most `limit`. */
-  dueDeliveries(tenant: TenantRef, shard: number, nowMs: number, limit: number): Promise<Delivery[]>;
+  /** Pending deliveries of one shard due at or before `nowMs`, earliest first, from at most
+   *  `limit` queue entries. Entries `skip` names (attempts the caller has in flight, still first in
+   *  the queue) are passed over without reading their delivery. */
+  dueDeliveries(tenant: TenantRef, shard: number, nowMs: number, limit: number, skip?: (pointId: string, eventId: string) => boolean): Promise<Delivery[]>;
   /** Writes the attempt log entry, the delivery's next state and its queue entry, and the point's health. */
   recordAttempt(tenant: TenantRef, outcome: AttemptOutcome, retentionMs: number): Promise<void>;
   getDelivery(tenant: TenantRef, pointId: string, eventId: string): Promise<Delivery | undefined>;

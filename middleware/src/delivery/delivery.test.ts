@@ -3,7 +3,8 @@
 // reference Standard Webhooks verifier, retries, Retry-After, 410, redirects, refused addresses,
 // secret rotation and the operator's routes.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { ConversionPoint, Tenant } from '@inlay/schemas';
+import { loadConfig, WebhookBodySchema, type ConversionPoint, type Tenant } from '@inlay/schemas';
+import { Ajv } from 'ajv';
 import { Webhook } from 'standardwebhooks';
 import { startTestApp, type TestApp } from '../testing/test-app.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../testing/webhook-receiver.js';
@@ -79,8 +80,15 @@ describe('webhook delivery', () => {
     }
     const first = requestsTo('/exp')[0]!;
     const body = JSON.parse(first.body) as { type: string; timestamp: string; data: Record<string, unknown> };
-    expect(body).toMatchObject({ type: 'inlay.expunged', timestamp: events[2]!.occurredAt.toISOString(), data: { eventId: events[2]!.eventId, type: 'expunged', tenantId: tenant.id, uid: 1, messageId: '<m1@campaign.example>' } });
+    expect(body).toMatchObject({ type: 'inlay.expunged', timestamp: events[2]!.occurredAt.toISOString(), data: { id: events[2]!.eventId, type: 'expunged', tenantId: tenant.id, uid: 1, messageId: '<m1@campaign.example>' } });
     expect(first.id).toBe(events[2]!.eventId);
+    // One representation: the body is a WebhookBody, and its data is the event exactly as the REST API lists it.
+    const isWebhookBody = new Ajv({ strict: false, logger: false }).compile(WebhookBodySchema);
+    expect(isWebhookBody(body), JSON.stringify(isWebhookBody.errors)).toBe(true);
+    const listed = (await t.request('GET', `/api/tenants/${tenant.id}/events?type=expunged`)).json() as { events: unknown[] };
+    expect(listed.events).toEqual([body.data]);
+    const openapi = (await t.request('GET', '/api/openapi.json', { token: null })).json() as { webhooks: { event: { post: { requestBody: { content: Record<string, { schema: { properties: { data: { properties: Record<string, unknown> } } } }> } } } } };
+    expect(Object.keys(openapi.webhooks.event.post.requestBody.content['application/json']!.schema.properties.data.properties)).toEqual(expect.arrayContaining(['id', 'type', 'userKey', 'occurredAt']));
     // The receiver answered before the outcome was written.
     await waitFor('the outcomes recorded', async () => (await t.store.deliveries.backlog(tenant, 'read-b')) === 0 && (await t.store.deliveries.getDelivery(tenant, 'exp', events[2]!.eventId))?.state === 'delivered');
     const log = await t.request('GET', `/api/tenants/${tenant.id}/conversionPoints/exp/deliveries/${events[2]!.eventId}`);
@@ -153,6 +161,20 @@ describe('webhook delivery', () => {
     const enabled = await t.request('POST', `/api/tenants/${tenant.id}/conversionPoints/gone/enable`);
     expect(enabled.json()).toMatchObject({ health: 'healthy' });
     await waitFor('the parked delivery sent', () => requestsTo('/gone').some((request) => request.id === later.eventId && request.status === 200));
+  }, 30_000);
+
+  test('an attempt without an answer within the attempt timeout (15 s by default) fails and is retried under the same webhook-id', async () => {
+    expect(loadConfig({ env: {} }).config.delivery.attemptTimeoutMs).toBe(15_000);
+    const tenant = await tenantWith([webhookPoint('slow', 'read')]);
+    receiver.answer = (request) => (request.nth === 1 ? { status: 204, delayMs: 3000 } : { status: 204 });
+    const event = makeEvent(tenant.id, 'read', 1);
+    await t.store.recordEvents(tenant, [event]);
+    startDelivery({ attemptTimeoutMs: 500 });
+    await waitFor('the retried delivery', async () => (await t.store.deliveries.getDelivery(tenant, 'slow', event.eventId))?.state === 'delivered');
+    const attempts = await t.store.deliveries.listAttempts(tenant, 'slow', event.eventId);
+    expect(attempts.map((attempt) => [attempt.ok, attempt.error ?? attempt.status])).toEqual([[false, 'error: no answer within 500 ms'], [true, 204]]);
+    expect(attempts[0]!.latencyMs).toBeLessThan(3000);
+    expect(receiver.requests.filter((request) => request.id === event.eventId).map((request) => request.url)).toEqual(['/slow', '/slow']);
   }, 30_000);
 
   test('a redirect is not followed: the attempt fails with the 3xx', async () => {

@@ -122,12 +122,16 @@ export class DeliveryDispatcher {
 
   private async tickTenant(tenant: Tenant): Promise<number> {
     let started = 0;
+    // A shard is read when a good share of the slots is free, not for every attempt that ends:
+    // a read costs a round trip whatever it returns (on Cassandra the bulk of a delivery's cost).
+    const refill = Math.max(1, Math.floor(this.settings.concurrency / 4));
+    const inFlightHere = (pointId: string, eventId: string): boolean => this.inFlight.has(`${tenant.id}\0${pointId}\0${eventId}`);
     for (let shard = 0; shard < DELIVERY_SHARDS && this.running; shard++) {
-      while (this.inFlight.size >= this.settings.concurrency) await Promise.race(this.inFlight.values());
+      while (this.inFlight.size > this.settings.concurrency - refill) await Promise.race(this.inFlight.values());
       if (!(await this.holdLease(tenant, shard))) continue;
       const shardKey = `${tenant.keyspaceName}\0${shard}`;
       const busy = this.inFlightByShard.get(shardKey) ?? 0;
-      const due = await this.store.deliveries.dueDeliveries(tenant, shard, Date.now(), this.settings.concurrency - this.inFlight.size + busy);
+      const due = await this.store.deliveries.dueDeliveries(tenant, shard, Date.now(), this.settings.concurrency - this.inFlight.size + busy, inFlightHere);
       for (const delivery of due) {
         const key = `${tenant.id}\0${delivery.pointId}\0${delivery.eventId}`;
         if (this.inFlight.has(key) || this.inFlight.size >= this.settings.concurrency) continue;

@@ -3,26 +3,23 @@
  * matches, due at once, dated by the event. Pure; the stores call it inside the write that records the event, so the
  * event and its deliveries are stored together or not at all.
  *
- * Must never drop a field of the event: `data` of the webhook body is the whole record, dates as
- * ISO strings, so fields the event record gains later are delivered without a change here.
+ * What is delivered is the event as the REST API lists it (toApiEvent, schema EngineEventSchema
+ * in schemas/src/events.ts): one representation for GET …/events, webhook `data` and AMQP bodies,
+ * so a field the API gains is delivered without a change here.
  */
 import { createHash } from 'node:crypto';
 import type { ConversionPoint } from '@inlay/schemas';
 import type { EngineEventRecord } from '../store/view-types.js';
+import { toApiEvent } from '../events/event-query.js';
 import { DELIVERY_SHARDS, type Delivery } from './delivery-types.js';
 
 export function deliveryShard(eventId: string): number {
   return createHash('sha256').update(`delivery\0${eventId}`).digest().readUInt16BE(0) % DELIVERY_SHARDS;
 }
 
-/** The event as JSON values, in the order the record has them. */
+/** The event as delivered: the REST API's shape (`id`, not the record's `eventId`). */
 export function eventPayload(event: EngineEventRecord): Record<string, unknown> {
-  const payload: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(event)) {
-    if (value === undefined) continue;
-    payload[key] = value instanceof Date ? value.toISOString() : value;
-  }
-  return payload;
+  return { ...toApiEvent(event) };
 }
 
 export function plannedDeliveries(points: readonly ConversionPoint[], event: EngineEventRecord, nowMs: number): Delivery[] {

@@ -7,6 +7,7 @@
 import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
+import { WebhookBodySchema } from '@inlay/schemas';
 
 export interface OpenApiOptions {
   readonly version: string;
@@ -38,6 +39,19 @@ export const openApiPlugin = fp(
           },
         },
         security: [{ bearer: [] }],
+        // What conversion points receive (middleware/README.md, "What each type sends").
+        webhooks: {
+          event: {
+            post: {
+              summary: 'an event delivered to a webhook point (Standard Webhooks v1); an amqp point gets the same body',
+              description:
+                'Headers webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1,<base64 HMAC-SHA256 of id.timestamp.body>, space-separated during a rotation). ' +
+                '`data` is the event as GET /api/tenants/{id}/events lists it. Any 2xx is success; 410 disables the point.',
+              requestBody: { required: true, content: { 'application/json': { schema: WebhookBodySchema as unknown as Record<string, never> } } },
+              responses: { '2XX': { description: 'accepted' }, '410': { description: 'gone: the point is disabled' } },
+            },
+          },
+        },
       },
     });
 

@@ -60,7 +60,7 @@ export function describeDeliveryContract(store: () => Store, newTenant: (overrid
       const now = Date.now();
       const due = await allDue(tenant, now);
       expect(due.map((delivery) => delivery.pointId).sort()).toEqual(['reads', 'reads-too']);
-      expect(due[0]).toMatchObject({ eventId: read.eventId, eventType: 'read', state: 'pending', attempts: 0, event: { eventId: read.eventId, uid: 1, occurredAt: read.occurredAt.toISOString() } });
+      expect(due[0]).toMatchObject({ eventId: read.eventId, eventType: 'read', state: 'pending', attempts: 0, event: { id: read.eventId, uid: 1, occurredAt: read.occurredAt.toISOString() } });
       expect(await store().deliveries.dueDeliveries(tenant, deliveryShard(read.eventId), now, 1000)).toHaveLength(2);
 
       const delivered = decideOutcome(due[0]!, { ok: true, latencyMs: 4, status: 200, response: 'ok' }, [5000], now);
@@ -97,6 +97,27 @@ export function describeDeliveryContract(store: () => Store, newTenant: (overrid
       expect(await allDue(tenant, now)).toEqual([]);
       expect(await allDue(tenant, now + 5)).toHaveLength(1);
       expect(await store().deliveries.requeue(tenant, 'gone', '5f0c1d00-e000-11ee-8000-0123456789ab', now)).toBe(false);
+    });
+
+    test('a point failing for 5 days without a success is disabled and says why; a success in between keeps it enabled', async () => {
+      const tenant = await tenantWithPoints();
+      const now = Date.now();
+      const DAY = 86_400_000;
+      // Each point's first secret dates from six days ago (the dispatcher makes one before the first attempt).
+      for (const pointId of ['reads', 'reads-too']) await store().deliveries.changePointState(tenant, pointId, () => ({ secrets: [{ secret: `whsec_${pointId}`, createdAtMs: now - 6 * DAY }] }));
+      const [first, second] = [event(tenant, 'read', 40, now - 6 * DAY + 1000), event(tenant, 'read', 41, now - 6 * DAY + 2000)];
+      await store().recordEvents(tenant, [first!, second!]);
+      const fail = async (pointId: string, eventId: string, atMs: number, ok = false): Promise<void> => {
+        const delivery = (await store().deliveries.getDelivery(tenant, pointId, eventId))!;
+        await store().deliveries.recordAttempt(tenant, decideOutcome(delivery, ok ? { ok: true, latencyMs: 1, status: 204 } : { ok: false, latencyMs: 1, status: 503 }, [3_600_000, 3_600_000, 3_600_000], atMs), RETENTION_MS);
+      };
+      await fail('reads', first!.eventId, now - 6 * DAY + 3_600_000);
+      await fail('reads-too', first!.eventId, now - 6 * DAY + 3_600_000);
+      await fail('reads-too', second!.eventId, now - DAY, true);
+      await fail('reads', second!.eventId, now);
+      await fail('reads-too', first!.eventId, now);
+      expect((await store().deliveries.getPointState(tenant, 'reads'))?.disabled).toMatchObject({ reason: 'every delivery failed for 5 days without a success' });
+      expect((await store().deliveries.getPointState(tenant, 'reads-too'))?.disabled).toBeUndefined();
     });
 
     test('a shard lease is held by one owner at a time', async () => {

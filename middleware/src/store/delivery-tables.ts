@@ -9,6 +9,17 @@
  * attempts of one delivery are one partition. Finished deliveries and attempts carry a TTL (the
  * log retention); pending ones none, so nothing waiting is ever lost to a TTL.
  */
+/** Queue columns newer than the first delivery tables (tenant-tables.ts adds them by ALTER TABLE). */
+export const DELIVERY_ADDED_COLUMNS: readonly { table: string; column: string; type: string }[] = [
+  { table: 'delivery_queue', column: 'event_type', type: 'text' },
+  { table: 'delivery_queue', column: 'event', type: 'text' },
+  { table: 'delivery_queue', column: 'attempts', type: 'int' },
+  { table: 'delivery_queue', column: 'step', type: 'int' },
+  { table: 'delivery_queue', column: 'created_at', type: 'timestamp' },
+  { table: 'delivery_queue', column: 'updated_at', type: 'timestamp' },
+  { table: 'delivery_queue', column: 'last_result', type: 'text' },
+];
+
 export const DELIVERY_TABLES: Readonly<Record<string, string>> = {
   deliveries: `(
     point_id text,
@@ -23,11 +34,21 @@ export const DELIVERY_TABLES: Readonly<Record<string, string>> = {
     updated_at timestamp,
     last_result text,
     PRIMARY KEY ((point_id, event_id)))`,
+  // Each entry carries the delivery as it was when queued (the row's columns), so taking a
+  // shard's due deliveries is one read, not one per delivery. Entries of keyspaces made before
+  // these columns have them empty and are resolved by reading the row.
   delivery_queue: `(
     shard int,
     due_at timestamp,
     point_id text,
     event_id timeuuid,
+    event_type text,
+    event text,
+    attempts int,
+    step int,
+    created_at timestamp,
+    updated_at timestamp,
+    last_result text,
     PRIMARY KEY ((shard), due_at, point_id, event_id))`,
   delivery_log: `(
     point_id text,

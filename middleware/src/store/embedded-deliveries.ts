@@ -65,10 +65,12 @@ export class EmbeddedDeliveries implements DeliveryStore {
     });
   }
 
-  async dueDeliveries(tenant: TenantRef, shard: number, nowMs: number, limit: number): Promise<Delivery[]> {
+  async dueDeliveries(tenant: TenantRef, shard: number, nowMs: number, limit: number, skip?: (pointId: string, eventId: string) => boolean): Promise<Delivery[]> {
     const due: Delivery[] = [];
+    let seen = 0;
     for (const { key } of this.range(row(tenant, 'delivery_queue', shard))) {
-      if (due.length >= limit || Number(key[4]) > nowMs) break;
+      if (seen++ >= limit || Number(key[4]) > nowMs) break;
+      if (skip?.(String(key[5]), String(key[6])) === true) continue;
       const delivery = this.db.get(row(tenant, 'deliveries', String(key[5]), String(key[6]))) as Delivery | undefined;
       if (delivery?.state === 'pending') due.push(delivery);
     }

@@ -9,7 +9,7 @@
  * table means a migration: never edit a column's type in place.
  */
 
-import { DELIVERY_TABLES } from './delivery-tables.js';
+import { DELIVERY_ADDED_COLUMNS, DELIVERY_TABLES } from './delivery-tables.js';
 
 /** Shards of one hour's events, so a busy hour is not one hot partition. */
 export const EVENT_SHARDS = 16;
@@ -24,6 +24,7 @@ export const TENANT_ADDED_COLUMNS: readonly { table: string; column: string; typ
   { table: 'events', column: 'origin', type: 'text' },
   // Random when the view's state is first written: part of the client UIDVALIDITY (view-types.ts).
   { table: 'virtual_messages', column: 'state_epoch', type: 'bigint static' },
+  ...DELIVERY_ADDED_COLUMNS,
 ];
 
 export const TENANT_TABLES: Readonly<Record<string, string>> = {

@@ -74,9 +74,16 @@ export class CassandraDeliveries implements DeliveryStore {
     return renewed.wasApplied();
   }
 
-  async dueDeliveries(tenant: TenantRef, shard: number, nowMs: number, limit: number): Promise<Delivery[]> {
-    const queued = (await this.run(`SELECT due_at, point_id, event_id FROM ${ks(tenant)}.delivery_queue WHERE shard = ? AND due_at <= ? LIMIT ?`, [shard, new Date(nowMs), limit])).rows;
-    const due: Delivery[] = [];
+  async dueDeliveries(tenant: TenantRef, shard: number, nowMs: number, limit: number, skip?: (pointId: string, eventId: string) => boolean): Promise<Delivery[]> {
+    const entries = (await this.run(`SELECT * FROM ${ks(tenant)}.delivery_queue WHERE shard = ? AND due_at <= ? LIMIT ?`, [shard, new Date(nowMs), limit])).rows.filter(
+      (row) => skip?.(String(row.get('point_id')), String(row.get('event_id'))) !== true,
+    );
+    // An entry carrying its delivery is taken as it is. It can be behind its row only after a
+    // crash between a finished attempt's row and the entry's removal (recordAttempt): then the
+    // delivery is sent once more under the same webhook-id, and that attempt removes the entry.
+    const due: Delivery[] = entries.filter((row) => row.get('event') !== null).map((row) => ({ ...rowToDelivery(row), state: 'pending' as const, dueAtMs: (row.get('due_at') as Date).getTime() }));
+    // Entries written before the queue carried deliveries: resolved by reading the row.
+    const queued = entries.filter((row) => row.get('event') === null);
     for (let start = 0; start < queued.length; start += READ_CONCURRENCY) {
       const rows = queued.slice(start, start + READ_CONCURRENCY);
       const deliveries = await Promise.all(rows.map((row) => this.getDelivery(tenant, String(row.get('point_id')), String(row.get('event_id')))));
@@ -100,8 +107,9 @@ export class CassandraDeliveries implements DeliveryStore {
         query: `INSERT INTO ${ks(tenant)}.delivery_attempts (point_id, event_id, attempt, at, ok, status, latency_ms, response, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
         params: [attempt.pointId, attempt.eventId, attempt.attempt, new Date(attempt.atMs), attempt.ok, attempt.status ?? null, attempt.latencyMs, attempt.response ?? null, attempt.error ?? null, ttlSeconds(retentionMs)],
       },
-      ...this.rowStatements(tenant, next, previous, retentionMs, undefined),
+      ...this.rowWrites(tenant, next, retentionMs, undefined),
     ];
+    const queueRemoval = this.queueRemoval(tenant, next, previous);
     switch (point.kind) {
       case 'none':
         break;
@@ -122,7 +130,19 @@ export class CassandraDeliveries implements DeliveryStore {
         return never;
       }
     }
-    await this.batch(statements);
+    if (next.state === 'pending') {
+      // A retry moves the queue entry: the new entry and the row must land together (logged batch),
+      // or a row pending at a time no entry names would never be attempted again.
+      await this.batch([...statements, ...queueRemoval]);
+    } else {
+      // Finished (the common case: success). No logged batch — its batch log costs Cassandra about
+      // as much as the writes themselves. Order alone keeps it safe: the row (and the attempt, the
+      // log entry's TTL, the point's health) first; the queue entry goes only after they landed. A crash in between leaves an entry whose row has moved past
+      // it, which dueDeliveries drops without an attempt.
+      // The first writes go as one unlogged batch: one request instead of three, no batch log.
+      await this.batch(statements, false);
+      await Promise.all(queueRemoval.map((statement) => this.run(statement.query, statement.params)));
+    }
     if (point.kind === 'failure') {
       const state = await this.getPointState(tenant, next.pointId);
       const failingFor = point.atMs - (state?.failingSinceMs ?? point.atMs);
@@ -232,6 +252,17 @@ export class CassandraDeliveries implements DeliveryStore {
 
   /** The whole delivery row (with its TTL when finished) and its queue entry moved. */
   private rowStatements(tenant: TenantRef, next: Delivery, previous: Delivery | undefined, retentionMs: number | undefined, timestamp: number | undefined): Query[] {
+    return [...this.rowWrites(tenant, next, retentionMs, timestamp), ...this.queueRemoval(tenant, next, previous)];
+  }
+
+  /** The old queue entry's removal, when the delivery leaves it (finished, or due at another time). */
+  private queueRemoval(tenant: TenantRef, next: Delivery, previous: Delivery | undefined): Query[] {
+    if (previous?.state !== 'pending' || (next.state === 'pending' && next.dueAtMs === previous.dueAtMs)) return [];
+    return [{ query: `DELETE FROM ${ks(tenant)}.delivery_queue WHERE shard = ? AND due_at = ? AND point_id = ? AND event_id = ?`, params: [deliveryShard(next.eventId), new Date(previous.dueAtMs), next.pointId, next.eventId] }];
+  }
+
+  /** The whole delivery row (with its TTL when finished), its log entry's TTL when finished, and its queue entry when pending. */
+  private rowWrites(tenant: TenantRef, next: Delivery, retentionMs: number | undefined, timestamp: number | undefined): Query[] {
     const shard = deliveryShard(next.eventId);
     const using = [timestamp === undefined ? '' : `TIMESTAMP ${timestamp}`, next.state !== 'pending' && retentionMs !== undefined ? `TTL ${ttlSeconds(retentionMs)}` : ''].filter(Boolean).join(' AND ');
     const usingClause = using === '' ? '' : ` USING ${using}`;
@@ -241,9 +272,6 @@ export class CassandraDeliveries implements DeliveryStore {
         params: [next.pointId, next.eventId, next.eventType, JSON.stringify(next.event), next.state, next.attempts, next.step, new Date(next.dueAtMs), new Date(next.createdAtMs), new Date(next.updatedAtMs), next.lastResult ?? null],
       },
     ];
-    if (previous?.state === 'pending' && !(next.state === 'pending' && next.dueAtMs === previous.dueAtMs)) {
-      statements.push({ query: `DELETE FROM ${ks(tenant)}.delivery_queue WHERE shard = ? AND due_at = ? AND point_id = ? AND event_id = ?`, params: [shard, new Date(previous.dueAtMs), next.pointId, next.eventId] });
-    }
     if (next.state !== 'pending' && retentionMs !== undefined) {
       // The log entry expires with the finished delivery.
       statements.push({
@@ -253,8 +281,8 @@ export class CassandraDeliveries implements DeliveryStore {
     }
     if (next.state === 'pending') {
       statements.push({
-        query: `INSERT INTO ${ks(tenant)}.delivery_queue (shard, due_at, point_id, event_id) VALUES (?, ?, ?, ?)${timestamp === undefined ? '' : ` USING TIMESTAMP ${timestamp}`}`,
-        params: [shard, new Date(next.dueAtMs), next.pointId, next.eventId],
+        query: `INSERT INTO ${ks(tenant)}.delivery_queue (shard, due_at, point_id, event_id, event_type, event, attempts, step, created_at, updated_at, last_result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${timestamp === undefined ? '' : ` USING TIMESTAMP ${timestamp}`}`,
+        params: [shard, new Date(next.dueAtMs), next.pointId, next.eventId, next.eventType, JSON.stringify(next.event), next.attempts, next.step, new Date(next.createdAtMs), new Date(next.updatedAtMs), next.lastResult ?? null],
       });
     }
     return statements;
@@ -279,9 +307,9 @@ export class CassandraDeliveries implements DeliveryStore {
     }
   }
 
-  private async batch(statements: Query[]): Promise<void> {
+  private async batch(statements: Query[], logged = true): Promise<void> {
     try {
-      await this.client.batch(statements, { prepare: true, logged: statements.length > 1 });
+      await this.client.batch(statements, { prepare: true, logged: logged && statements.length > 1 });
     } catch (error) {
       throw translateDriverError(error);
     }
