@@ -25,6 +25,8 @@ import { ImportRunner } from './imports/import-runner.js';
 import { previewRoutes } from './routes/preview.js';
 import { internalRoutes } from './routes/internal.js';
 import { eventRoutes } from './routes/events.js';
+import { sessionRoutes } from './routes/session.js';
+import { uiRoutes } from './routes/ui.js';
 import { Engine, type EngineOptions } from './engine/engine.js';
 import type { Store } from './store/store.js';
 import { validatorCompiler } from './validation.js';
@@ -61,6 +63,8 @@ export interface AppOptions {
   readonly deliveryGuard?: AddressGuard;
   /** Told when an operator requeued deliveries, so the dispatcher looks at once. */
   readonly onDeliveryRequeue?: () => void;
+  /** The built web UI (cmp-ui/dist), served at `/`; absent: the API alone. */
+  readonly uiRoot?: string;
   /** Engine settings tests fix: the clock, the cache lifetime. */
   readonly engine?: Pick<EngineOptions, 'clock' | 'cacheMs'>;
 }
@@ -107,6 +111,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const engine = new Engine({ store: options.store, dataDir: options.dataDir ?? './data', ...(options.logger ? { logger: options.logger } : {}), ...options.engine });
   await app.register(internalRoutes, { engine });
   await app.register(eventRoutes, { store: options.store, ...(options.eventRetentionMs === undefined ? {} : { eventRetentionMs: options.eventRetentionMs }) });
+  await app.register(sessionRoutes);
+  await app.register(uiRoutes, { root: options.uiRoot });
   await app.ready();
   return app;
 }

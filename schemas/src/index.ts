@@ -10,3 +10,4 @@ export * from './engine.js';
 export * from './events.js';
 export * from './internal-token.js';
 export * from './delivery.js';
+export * from './session.js';
