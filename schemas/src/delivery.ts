@@ -83,3 +83,8 @@ export const RecoverBodySchema = Type.Object(
 export type RecoverBody = Static<typeof RecoverBodySchema>;
 
 export const RequeuedSchema = Type.Object({ requeued: Type.Integer() }, { additionalProperties: false });
+
+/** Types of the operator's view, for clients (the web UI). */
+export type PointHealth = Static<typeof PointHealthSchema>;
+export type DeliverySummary = Static<typeof DeliverySummarySchema>;
+export type DeliveryDetail = Static<typeof DeliveryDetailSchema>;
