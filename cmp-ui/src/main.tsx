@@ -51,7 +51,7 @@ function App() {
 
   useEffect(() => {
     if (signedIn && (route.screen === 'signin' || !allowed(route, signedIn.session))) navigate(homeOf(signedIn.session), true);
-    if (!signedIn && route.screen !== 'signin') navigate('/signin', true);
+    if (!signedIn && location.pathname !== '/signin') navigate('/signin', true);
   }, [signedIn, route]);
 
   if (!signedIn || route.screen === 'signin') {

@@ -58,7 +58,7 @@ export function PreviewPanel({ tenant, campaignId, revision }: { tenant: string;
         >
           <div class="field">
             <label for="preview-user">User address</label>
-            <input id="preview-user" type="email" required value={user} placeholder="alice@example.org" onInput={(event) => setUser(event.currentTarget.value)} />
+            <input id="preview-user" type="text" autoComplete="off" spellcheck={false} required value={user} placeholder="alice@example.org" onInput={(event) => setUser(event.currentTarget.value)} />
           </div>
           <button type="submit" class="button secondary" disabled={busy} aria-busy={busy}>
             {busy ? 'Rendering…' : 'Show preview'}
