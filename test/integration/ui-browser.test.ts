@@ -5,6 +5,7 @@
 // with screenshots into docs/screenshots/, a keyboard-only campaign creation, and a tenant token
 // confined to its tenant in the UI and the API.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { dovecotFromInfo, type DovecotClient, type DovecotUser } from '../services/dovecot.ts';
 import { sampleMessage } from '../helpers/fixtures.ts';
-import { randomBytes } from 'node:crypto';
 import { startInjectionStack, type InjectionStack } from '../helpers/injection-stack.ts';
 import { WIDTHS, launchBrowser, screenshot, seriousViolations } from '../helpers/browser.ts';
 
@@ -41,8 +41,6 @@ let receiverUrl: string;
 const received: string[] = [];
 let user: DovecotUser;
 let campaignId = '';
-
-const step = (n: number): void => void process.stderr.write(`UISTEP ${n} ${new Date().toISOString()}\n`);
 
 function localInput(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16);
@@ -97,7 +95,6 @@ describe('the campaign UI end to end', () => {
     expect(new URL(page.url()).pathname).toBe('/tenants');
 
     // A webhook point for "read", added through the UI.
-    step(1);
     await page.goto(`${stack.middleware.baseUrl}/t/default/conversion-points`);
     await page.fill('#point-id', 'reads');
     await page.selectOption('#point-event', 'read');
@@ -106,7 +103,6 @@ describe('the campaign UI end to end', () => {
     await page.getByRole('heading', { name: /^reads/ }).waitFor();
 
     // The campaign.
-    step(2);
     await page.goto(`${stack.middleware.baseUrl}/t/default/campaigns/new`);
     await page.fill('#campaign-name', 'UI spring sale');
     await typeInto(page, 'template-subject', 'UI sale A for {{address}}');
@@ -127,7 +123,6 @@ describe('the campaign UI end to end', () => {
     await page.fill('#schedule-start', localInput(Date.now() - 10 * 60_000));
     await page.fill('#schedule-end', localInput(Date.now() + 86_400_000));
     // A fixed date makes the Date header known before injection, so preview and fetch are equal bytes.
-    step(3);
     await page.selectOption('#position', 'fixedDate');
     await page.fill('#position-date', '2026-12-01T10:00');
     await page.getByRole('button', { name: 'Create campaign' }).click();
@@ -139,7 +134,6 @@ describe('the campaign UI end to end', () => {
     expect(stored['audience']).toEqual({ type: 'rules', match: 'all', rules: [{ attribute: 'plan', op: 'ne', value: 'blocked' }] });
 
     // The preview for this user, as the UI received and shows it.
-    step(4);
     await page.fill('#preview-user', user.user);
     const previewResponse = page.waitForResponse((response) => response.url().includes('/preview?'));
     await page.getByRole('button', { name: 'Show preview' }).click();
@@ -151,14 +145,12 @@ describe('the campaign UI end to end', () => {
     expect(await page.locator('iframe[sandbox=""]').count()).toBe(1);
 
     // Schedule it from the list.
-    step(5);
     await page.goto(`${stack.middleware.baseUrl}/t/default/campaigns`);
     const row = page.getByRole('row', { name: /UI spring sale/ });
     await row.getByRole('button', { name: 'Schedule' }).click();
     await row.getByText('running').waitFor();
 
     // The user's mail client through the proxy sees it and reads it: the same bytes as the preview.
-    step(6);
     const subject = `UI sale ${variant.toUpperCase()} for ${user.user}`;
     const { stdout } = await run('python3', ['-c', FETCH_CLIENT, String(stack.proxy.port), user.user, user.password, `"${subject}"`]);
     const fetched = Buffer.from(stdout.trim(), 'base64');
@@ -167,7 +159,6 @@ describe('the campaign UI end to end', () => {
     expect(shownRaw.replace(/\r\n/g, '\n')).toBe(fetched.toString('utf8').replace(/\r\n/g, '\n'));
 
     // Results: injected and read for that variant.
-    step(7);
     await page.goto(`${stack.middleware.baseUrl}/t/default/campaigns/${campaignId}/results`);
     const variantRow = page.locator(`tr[data-variant="${variant}"]`);
     await expect.poll(async () => {
@@ -177,7 +168,6 @@ describe('the campaign UI end to end', () => {
     }, { timeout: 30_000, interval: 1_000 }).toEqual(['1', '0', '1']);
 
     // Tracking: the user's timeline and the EML they fetched.
-    step(8);
     await page.goto(`${stack.middleware.baseUrl}/t/default/tracking`);
     await page.fill('#track-value', user.user);
     await page.getByRole('button', { name: 'Search' }).click();
@@ -190,7 +180,6 @@ describe('the campaign UI end to end', () => {
     expect(eml.equals(fetched)).toBe(true);
 
     // The conversion point's delivery log shows the read delivery, delivered.
-    step(9);
     await page.goto(`${stack.middleware.baseUrl}/t/default/conversion-points`);
     const log = page.getByRole('table', { name: 'Delivery log of reads' });
     await expect.poll(async () => {
@@ -244,4 +233,93 @@ describe('every screen: axe-core at 375 and 1280 px, screenshots', () => {
     expect(findings).toEqual({});
     await context.close();
   }, 240_000);
+});
+
+describe('keyboard only', () => {
+  /** Presses Tab until the element matching `selector` has the focus (no mouse anywhere). */
+  async function tabTo(page: Page, selector: string): Promise<void> {
+    for (let presses = 0; presses < 200; presses++) {
+      if (await page.evaluate<boolean>(`document.activeElement?.matches(${JSON.stringify(selector)}) ?? false`)) return;
+      await page.keyboard.press('Tab');
+    }
+    throw new Error(`Tab never reached ${selector}`);
+  }
+
+  test('signs in and creates a campaign with the keyboard alone', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    await page.goto(`${stack.middleware.baseUrl}/signin`);
+    await tabTo(page, '#token');
+    await page.keyboard.insertText(stack.adminToken);
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/tenants');
+    await page.goto(`${stack.middleware.baseUrl}/t/default/campaigns/new`);
+    await page.locator('#campaign-name').waitFor();
+    await tabTo(page, '#campaign-name');
+    await page.keyboard.insertText('Keyboard campaign');
+    for (const [editor, text] of [
+      ['template-subject', 'Typed {{address}}'],
+      ['template-from', 'Keys <keys@example.com>'],
+      ['template-html', '<p>No mouse was used</p>'],
+      ['template-text', 'No mouse was used'],
+    ] as const) {
+      await tabTo(page, `#${editor}-input`);
+      await page.keyboard.insertText(text);
+    }
+    // Audience "rules" by arrow keys in the radio group, then the rule's fields.
+    await tabTo(page, 'input[name="audience"]');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await tabTo(page, '#rule-0-attribute');
+    await page.keyboard.insertText('plan');
+    await tabTo(page, '#rule-0-value');
+    await page.keyboard.insertText('gold');
+    await tabTo(page, 'button[type="submit"]');
+    await page.keyboard.press('Enter');
+    await page.getByText(/Saved at .*revision 1/).waitFor();
+    const campaigns = (await (await stack.api('/api/tenants/default/campaigns')).json()) as { name: string; template: { subject: string }; audience: unknown }[];
+    const created = campaigns.find((campaign) => campaign.name === 'Keyboard campaign');
+    expect(created?.template.subject).toBe('Typed {{address}}');
+    expect(created?.audience).toEqual({ type: 'rules', match: 'all', rules: [{ attribute: 'plan', op: 'eq', value: 'gold' }] });
+    await context.close();
+  }, 120_000);
+});
+
+describe('a tenant token sees only its tenant', () => {
+  test('in the UI another tenant is out of reach, the API answers 403; a revoked token returns to sign-in with the reason', async () => {
+    const other = await stack.api('/api/tenants?createDB=true', {
+      method: 'POST',
+      body: JSON.stringify({ id: 'other', name: 'Other', keyspaceName: `t_other_${randomBytes(3).toString('hex')}`, configuration: { secretKey: 'other-key', hashedEmailAddresses: false, domains: ['other.example'] }, dataSources: [], conversionPoints: [] }),
+    });
+    expect(other.status, await other.clone().text()).toBe(201);
+    const day = 86_400_000;
+    const secretCampaign = await stack.api('/api/tenants/other/campaigns', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'Other tenant secret plan', template: { subject: 's', from: 'a@other.example', html: '<p>x</p>', text: 'x' }, audience: { type: 'all' }, schedule: { startAt: new Date(Date.now() + day).toISOString(), endAt: new Date(Date.now() + 2 * day).toISOString() } }),
+    });
+    expect(secretCampaign.status).toBe(201);
+    const { id: tokenId, token } = (await (await stack.api('/api/tenants/default/tokens', { method: 'POST' })).json()) as { id: string; token: string };
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await signedInPage(context, token);
+    expect(new URL(page.url()).pathname).toBe('/t/default');
+    for (const path of ['/t/other/campaigns', '/t/other', '/tenants']) {
+      await page.goto(`${stack.middleware.baseUrl}${path}`);
+      await page.waitForURL((url) => url.pathname === '/t/default');
+      await page.locator('h1').first().waitFor();
+      expect(await page.content()).not.toContain('Other tenant secret plan');
+    }
+    expect(await page.getByRole('link', { name: 'Tenants' }).count()).toBe(0);
+    for (const path of ['/api/tenants/other/campaigns', '/api/tenants/other', '/api/tenants']) {
+      const response = await fetch(`${stack.middleware.baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status, path).toBe(403);
+    }
+
+    expect((await stack.api(`/api/tenants/default/tokens/${tokenId}`, { method: 'DELETE' })).status).toBe(204);
+    await page.goto(`${stack.middleware.baseUrl}/t/default/campaigns`);
+    await page.waitForURL('**/signin');
+    await page.getByText('Your session ended').waitFor();
+    await context.close();
+  }, 120_000);
 });

@@ -39,7 +39,7 @@ export function CampaignListScreen({ tenant }: { tenant: string }) {
       ) : campaigns.data.length === 0 ? (
         <p>No campaigns yet. Create the first one with “New campaign”.</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways on narrow screens">
           <table>
             <caption class="visually-hidden">Campaigns with status, schedule and totals</caption>
             <thead>

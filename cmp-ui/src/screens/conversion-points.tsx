@@ -102,7 +102,7 @@ function PointCard({ tenant, point }: { tenant: string; point: ConversionPoint }
       <h3>Delivery log</h3>
       {log.data && log.data.length === 0 ? <p>No deliveries yet.</p> : null}
       {log.data && log.data.length > 0 ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways on narrow screens">
           <table class="delivery-log" aria-label={`Delivery log of ${point.id}`}>
             <thead>
               <tr>

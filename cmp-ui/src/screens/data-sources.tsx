@@ -12,7 +12,7 @@ export function DataSourcesScreen({ tenant }: { tenant: string }) {
       {sources.data === undefined && sources.loading ? <Loading what="data sources" /> : null}
       {sources.data?.length === 0 ? <p>No data sources: campaigns can still use inline templates, but users cannot be imported.</p> : null}
       {sources.data && sources.data.length > 0 ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways on narrow screens">
           <table>
             <thead>
               <tr>

@@ -29,7 +29,7 @@ export function ImportsScreen({ tenant }: { tenant: string }) {
       {imports.data && imports.data.length > 0 ? (
         <section class="card" aria-labelledby="history-title">
           <h2 id="history-title">History</h2>
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways on narrow screens">
             <table>
               <thead>
                 <tr>
@@ -151,7 +151,7 @@ function ImportDetails({ tenant, importId, poll }: { tenant: string; importId: s
           </p>
           {data.error ? <p class="note error">{data.error}</p> : null}
           {(data.errors ?? []).length > 0 ? (
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways on narrow screens">
               <table aria-label="Refused rows">
                 <thead>
                   <tr>

@@ -94,7 +94,7 @@ export function ResultsScreen({ tenant, campaignId }: { tenant: string; campaign
           </div>
           <section class="card" aria-labelledby="variants-title">
             <h2 id="variants-title">By variant</h2>
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways on narrow screens">
               <table>
                 <thead>
                   <tr>

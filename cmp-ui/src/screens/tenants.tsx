@@ -14,7 +14,7 @@ export function TenantsScreen() {
       {tenants.data === undefined && tenants.loading ? <Loading what="tenants" /> : null}
       {tenants.data?.length === 0 ? <p>No tenants yet. Create “default” first: it serves every login whose domain no other tenant claims.</p> : null}
       {tenants.data && tenants.data.length > 0 ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways on narrow screens">
           <table>
             <thead>
               <tr>
