@@ -44,10 +44,21 @@ export function currentSignIn(): SignedIn | null {
   }
 }
 
+const NOTICE_KEY = 'inlay.signedOutBecause';
+
 export function signOut(reason = ''): void {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(SESSION_KEY);
+  // Kept for the sign-in screen, so the reason survives a reload or a link opened meanwhile.
+  if (reason !== '') sessionStorage.setItem(NOTICE_KEY, reason);
   signedOutListener(reason);
+}
+
+/** Why the last session ended, once. */
+export function takeSignOutReason(): string {
+  const reason = sessionStorage.getItem(NOTICE_KEY) ?? '';
+  sessionStorage.removeItem(NOTICE_KEY);
+  return reason;
 }
 
 /** Checks the token with GET /api/session and keeps it for this tab. */

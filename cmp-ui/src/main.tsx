@@ -5,7 +5,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Session } from '@inlay/schemas';
-import { currentSignIn, onSignedOut, signOut, type SignedIn } from './api.js';
+import { currentSignIn, onSignedOut, signOut, takeSignOutReason, type SignedIn } from './api.js';
 import { interceptLinks, navigate, onNavigate, parseRoute, tenantUrl, type Route } from './router.js';
 import { SignInScreen } from './screens/sign-in.js';
 import { OverviewScreen } from './screens/overview.js';
@@ -33,7 +33,7 @@ function allowed(route: Route, session: Session): boolean {
 function App() {
   const [signedIn, setSignedIn] = useState<SignedIn | null>(currentSignIn());
   const [route, setRoute] = useState<Route>(parseRoute(location.pathname));
-  const [notice, setNotice] = useState('');
+  const [notice, setNotice] = useState(() => (currentSignIn() ? '' : takeSignOutReason()));
 
   useEffect(() => {
     onNavigate(() => {
@@ -43,7 +43,7 @@ function App() {
     });
     onSignedOut((reason) => {
       setSignedIn(null);
-      setNotice(reason);
+      setNotice(takeSignOutReason() || reason);
       navigate('/signin', true);
     });
     interceptLinks();

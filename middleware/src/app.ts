@@ -26,6 +26,7 @@ import { previewRoutes } from './routes/preview.js';
 import { internalRoutes } from './routes/internal.js';
 import { eventRoutes } from './routes/events.js';
 import { sessionRoutes } from './routes/session.js';
+import { dataSourceTestRoutes } from './routes/data-source-test.js';
 import { uiRoutes } from './routes/ui.js';
 import { Engine, type EngineOptions } from './engine/engine.js';
 import type { Store } from './store/store.js';
@@ -112,6 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(internalRoutes, { engine });
   await app.register(eventRoutes, { store: options.store, ...(options.eventRetentionMs === undefined ? {} : { eventRetentionMs: options.eventRetentionMs }) });
   await app.register(sessionRoutes);
+  await app.register(dataSourceTestRoutes, { store: options.store });
   await app.register(uiRoutes, { root: options.uiRoot });
   await app.ready();
   return app;

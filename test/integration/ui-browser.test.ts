@@ -316,6 +316,7 @@ describe('a tenant token sees only its tenant', () => {
       expect(response.status, path).toBe(403);
     }
 
+    await page.waitForLoadState('networkidle');
     expect((await stack.api(`/api/tenants/default/tokens/${tokenId}`, { method: 'DELETE' })).status).toBe(204);
     await page.goto(`${stack.middleware.baseUrl}/t/default/campaigns`);
     await page.waitForURL('**/signin');

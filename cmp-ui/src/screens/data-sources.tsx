@@ -1,11 +1,14 @@
-/** A tenant's data sources (S3 buckets with templates and user lists); secrets never shown. */
-import type { DataSourceView } from '@inlay/schemas';
-import { getJson, tenantPath } from '../api.js';
-import { ErrorNote, Loading, Page, useLoad } from '../components/common.js';
-import { tenantUrl } from '../router.js';
+/** A tenant's data sources (S3 buckets with templates and user lists), each with a connection
+ *  test (HEAD of the bucket); secrets never shown. */
+import { useState } from 'preact/hooks';
+import type { DataSourceTestResult, DataSourceView } from '@inlay/schemas';
+import { getJson, sendJson, tenantPath } from '../api.js';
+import { ActionButton, ErrorNote, Loading, Page, useLoad } from '../components/common.js';
+import { formatCount } from '../format.js';
 
 export function DataSourcesScreen({ tenant }: { tenant: string }) {
   const sources = useLoad(() => getJson<DataSourceView[]>(tenantPath(tenant, 'dataSources')), [tenant]);
+  const [tests, setTests] = useState<Readonly<Record<string, DataSourceTestResult>>>({});
   return (
     <Page title="Data sources">
       <ErrorNote error={sources.error} />
@@ -22,6 +25,7 @@ export function DataSourcesScreen({ tenant }: { tenant: string }) {
                 <th scope="col">Bucket</th>
                 <th scope="col">Access key</th>
                 <th scope="col">Secret</th>
+                <th scope="col">Connection</th>
               </tr>
             </thead>
             <tbody>
@@ -33,15 +37,25 @@ export function DataSourcesScreen({ tenant }: { tenant: string }) {
                   <td>{source.awsConnectionInformation.bucket}</td>
                   <td>{source.awsConnectionInformation.accessKey}</td>
                   <td>{source.awsConnectionInformation.secretKeySet ? 'set (never shown)' : 'not set'}</td>
+                  <td>
+                    <ActionButton
+                      label="Test connection"
+                      busyLabel="Testing…"
+                      run={async () => {
+                        const result = await sendJson<DataSourceTestResult>('POST', tenantPath(tenant, 'dataSources', source.id, 'test'));
+                        setTests((current) => ({ ...current, [source.id]: result }));
+                      }}
+                    />
+                    <p role="status" class={tests[source.id]?.ok === false ? 'inline-error' : 'saved'}>
+                      {tests[source.id] ? `${tests[source.id]!.ok ? 'OK' : 'Failed'}: ${tests[source.id]!.message} (${formatCount(tests[source.id]!.latencyMs)} ms)` : ''}
+                    </p>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
       ) : null}
-      <p class="help">
-        To check a connection, start an import from it on the <a href={tenantUrl(tenant, 'imports')}>Imports</a> page: a source that cannot be reached fails the import at once with S3's reason.
-      </p>
     </Page>
   );
 }

@@ -100,3 +100,28 @@ describe('the web UI at /', () => {
     expect((await app.inject({ url: '/api/tenants' })).statusCode).toBe(401);
   });
 });
+
+describe('POST /api/tenants/{id}/dataSources/{dsid}/test', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    expect((await t.createTenant('acme')).statusCode).toBe(201);
+  });
+  afterAll(() => t.close());
+
+  test('a bucket that cannot be reached is a 200 with ok false and the reason, no secret', async () => {
+    const response = await t.request('POST', '/api/tenants/acme/dataSources/default/test');
+    expect(response.statusCode).toBe(200);
+    const result = response.json() as { ok: boolean; message: string; latencyMs: number };
+    expect(result.ok).toBe(false);
+    expect(result.message).toMatch(/data source "default"/);
+    expect(response.body).not.toContain('<secretKey>');
+  });
+
+  test('an unknown data source is 404; another tenant is 403', async () => {
+    expect((await t.request('POST', '/api/tenants/acme/dataSources/nope/test')).json()).toMatchObject({ code: 'INLAY_MW_DATA_SOURCE_NOT_FOUND' });
+    expect((await t.createTenant('other')).statusCode).toBe(201);
+    const token = await t.tenantToken('other');
+    expect((await t.request('POST', '/api/tenants/acme/dataSources/default/test', { token })).statusCode).toBe(403);
+  });
+});
