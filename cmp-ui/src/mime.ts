@@ -50,7 +50,8 @@ function decodeBody(part: Part): string {
 }
 
 export function decodeWords(value: string): string {
-  return value.replace(/=\?([^?]+)\?([BbQq])\?([^?]*)\?=\s*(?==\?)?/g, (_, _charset: string, kind: string, text: string) => {
+  // Whitespace between two encoded words is not part of the text (RFC 2047 §6.2); elsewhere it is.
+  return value.replace(/(\?=)\s+(?==\?)/g, '$1').replace(/=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g, (_, _charset: string, kind: string, text: string) => {
     const binary = kind.toUpperCase() === 'B' ? atob(text) : text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
     return utf8.decode(bytesOf(binary));
   });
