@@ -14,7 +14,7 @@ export default defineConfig({
           // Unit tests first, on their own: they need no servers and fail fastest.
           sequence: { groupOrder: 0 },
           include: [
-            'proxy/src/**/*.test.ts', 'schemas/src/**/*.test.ts', 'middleware/src/**/*.test.ts',
+            'proxy/src/**/*.test.ts', 'schemas/src/**/*.test.ts', 'middleware/src/**/*.test.ts', 'cmp-ui/src/**/*.test.ts',
             // Test tools' own tests (the IMAP invariant checker, the differential harness).
             'test/helpers/**/*.test.ts',
           ],

@@ -28,6 +28,9 @@ import { eventRoutes } from './routes/events.js';
 import { auditPlugin } from './audit/audit-plugin.js';
 import { auditRoutes } from './routes/audit.js';
 import { DEFAULT_AUDIT_RETENTION_MS } from './audit/retention.js';
+import { sessionRoutes } from './routes/session.js';
+import { dataSourceTestRoutes } from './routes/data-source-test.js';
+import { uiRoutes } from './routes/ui.js';
 import { Engine, type EngineOptions } from './engine/engine.js';
 import type { Store } from './store/store.js';
 import { validatorCompiler } from './validation.js';
@@ -67,6 +70,8 @@ export interface AppOptions {
   /** How long audit entries are kept (config audit.retentionDays): TTL on Cassandra, how far back
    *  listings look. */
   readonly auditRetentionMs?: number;
+  /** The built web UI (cmp-ui/dist), served at `/`; absent: the API alone. */
+  readonly uiRoot?: string;
   /** Engine settings tests fix: the clock, the cache lifetime. */
   readonly engine?: Pick<EngineOptions, 'clock' | 'cacheMs'>;
 }
@@ -117,6 +122,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const engine = new Engine({ store: options.store, dataDir: options.dataDir ?? './data', ...(options.logger ? { logger: options.logger } : {}), ...options.engine });
   await app.register(internalRoutes, { engine });
   await app.register(eventRoutes, { store: options.store, ...(options.eventRetentionMs === undefined ? {} : { eventRetentionMs: options.eventRetentionMs }) });
+  await app.register(sessionRoutes);
+  await app.register(dataSourceTestRoutes, { store: options.store });
+  await app.register(uiRoutes, { root: options.uiRoot });
   await app.ready();
   return app;
 }

@@ -11,6 +11,7 @@ import { ConfigError, describeInternalTokenSource, InternalTokenError, loadConfi
 import type { Logger } from 'pino';
 import { AdminTokenError, describeAdminTokenSource, resolveAdminToken } from './admin-token.js';
 import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { buildApp } from './app.js';
 import { createMiddlewareMetrics } from './ops/metrics.js';
 import { instrumentStore } from './ops/store-metrics.js';
@@ -112,6 +113,9 @@ async function main(): Promise<void> {
     internalToken: internal.token,
     logger: log,
     dataDir: config.dataDir,
+    // The UI is built beside the middleware in this repository (npm run build); a deployment
+    // without it serves the API alone.
+    uiRoot: fileURLToPath(new URL('../../cmp-ui/dist/', import.meta.url)),
     eventRetentionMs,
     auditRetentionMs,
     metrics,

@@ -7,7 +7,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from './events.js';
 import { StringEnum } from './text.js';
 
-export const AUDIT_TARGET_TYPES = ['tenant', 'dataSources', 'conversionPoints', 'conversionPoint', 'delivery', 'token', 'campaign', 'import'] as const;
+// `dataSource` (one source, not the tenant's list): an operation on it, not a configuration change.
+export const AUDIT_TARGET_TYPES = ['tenant', 'dataSources', 'dataSource', 'conversionPoints', 'conversionPoint', 'delivery', 'token', 'campaign', 'import'] as const;
 export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];
 /** What a tenant's configuration history shows: the parts of OX Engage's tenant JSON and its
  *  campaigns, not operations on them (tokens, imports, resends). */

@@ -83,3 +83,17 @@ export const RecoverBodySchema = Type.Object(
 export type RecoverBody = Static<typeof RecoverBodySchema>;
 
 export const RequeuedSchema = Type.Object({ requeued: Type.Integer() }, { additionalProperties: false });
+
+/** Types of the operator's view, for clients (the web UI). */
+export type PointHealth = Static<typeof PointHealthSchema>;
+export type DeliverySummary = Static<typeof DeliverySummarySchema>;
+export type DeliveryDetail = Static<typeof DeliveryDetailSchema>;
+
+/** POST …/dataSources/{dsid}/test: whether the bucket answers, with S3's reason when not. */
+export const DataSourceTestParamsSchema = Type.Object({ id: TenantId, dsid: ItemId }, { additionalProperties: false });
+export type DataSourceTestParams = Static<typeof DataSourceTestParamsSchema>;
+export const DataSourceTestResultSchema = Type.Object(
+  { ok: Type.Boolean(), message: Type.String({ description: 'what was checked, or why it failed (S3 error code, network error); never a secret' }), latencyMs: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+export type DataSourceTestResult = Static<typeof DataSourceTestResultSchema>;

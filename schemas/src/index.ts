@@ -11,3 +11,4 @@ export * from './events.js';
 export * from './internal-token.js';
 export * from './delivery.js';
 export * from './audit.js';
+export * from './session.js';

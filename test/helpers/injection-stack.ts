@@ -17,6 +17,8 @@ import { startProxy, type RunningProxy } from './proxy.ts';
 import { RawImap } from './raw-imap.ts';
 
 export interface InjectionStack {
+  /** The admin token the middleware runs with (the web UI signs in with it). */
+  readonly adminToken: string;
   readonly proxy: RunningProxy;
   middleware: RunningMiddleware;
   /** Admin REST call against the middleware. */
@@ -46,6 +48,8 @@ export interface InjectionStackOptions {
   readonly proxyEnv?: Record<string, string>;
   /** The middleware's campaign cache; 0 (default here) reads campaigns on every view. */
   readonly campaignCacheMs?: number;
+  /** More INLAY_* settings for the middleware (e.g. INLAY_DELIVERY_ALLOWED_NETWORKS). */
+  readonly middlewareEnv?: Record<string, string>;
 }
 
 export function campaignMessage(name: string): { subject: string; from: string; html: string; text: string } {
@@ -74,6 +78,7 @@ export async function startInjectionStack(options: InjectionStackOptions): Promi
     // Campaigns started or ended by a test show at the next safe point, not 3 s later.
     INLAY_ENGINE_CAMPAIGN_CACHE_MS: String(options.campaignCacheMs ?? 0),
     ...storageEnv,
+    ...options.middlewareEnv,
   });
   let middleware = await startMiddleware(middlewareEnv('127.0.0.1:0'));
   const listenAddress = String(middleware.listening['address']);
@@ -120,6 +125,7 @@ export async function startInjectionStack(options: InjectionStackOptions): Promi
   });
 
   const stack: InjectionStack = {
+    adminToken,
     proxy,
     middleware,
     api,

@@ -16,7 +16,8 @@ async function requiredDebianPackages(): Promise<string[]> {
   // prometheus brings promtool, which checks the metrics both processes expose; RabbitMQ is the
   // broker the AMQP conversion point tests publish to.
   // dovecot-pop3d and fetchmail: the POP3 listener's upstream and its reference client.
-  const packages = ['dovecot-imapd', 'dovecot-pop3d', 'fetchmail', 'isync', 'prometheus', 'rabbitmq-server'];
+  // chromium is the browser the web UI's tests drive through playwright-core (ui-*.test.ts).
+  const packages = ['dovecot-imapd', 'dovecot-pop3d', 'fetchmail', 'isync', 'prometheus', 'rabbitmq-server', 'chromium'];
   // Normally already on the machine; only asked for when the command is
   // missing, so a developer's own JDK or Maven is left alone.
   if (!(await commandExists('java'))) packages.push('openjdk-17-jre-headless');

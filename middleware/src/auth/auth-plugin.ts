@@ -4,6 +4,7 @@
  * - `admin`: only the admin token (creating, listing and deleting tenants; managing tokens);
  * - `tenant`: the admin token, or a token of the tenant named by the route's `:id` (or, on a route
  *   without one, by `?tenant=`);
+ * - `signedIn`: any admin or tenant token (GET /api/session: who the caller is, for the web UI);
  * - `internal`: only the internal token the proxy presents (the engine API, routes/internal.ts).
  *   The internal token may use nothing else, and no other token may use these: a leaked proxy
  *   configuration cannot manage tenants, an admin script cannot forge a user's view. Without a
@@ -22,7 +23,7 @@ import { MiddlewareError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { TENANT_TOKEN_PREFIX, configuredTokenMatcher, hashToken, hashesEqual } from './tokens.js';
 
-export type RouteAccess = 'public' | 'admin' | 'tenant' | 'internal';
+export type RouteAccess = 'public' | 'admin' | 'tenant' | 'signedIn' | 'internal';
 
 export type Principal = { readonly kind: 'admin' } | { readonly kind: 'internal' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly tokenId: string; readonly tokenName?: string };
 
@@ -85,6 +86,8 @@ export const authPlugin = fp(
       if (principal.kind === 'internal') throw new MiddlewareError('INLAY_MW_FORBIDDEN', 'the internal token may only use the internal engine API (/internal/…)');
       if (principal.kind === 'admin') return;
       switch (access) {
+        case 'signedIn':
+          return;
         case 'admin':
           throw new MiddlewareError('INLAY_MW_FORBIDDEN', 'only the admin token may use this route');
         case 'tenant': {

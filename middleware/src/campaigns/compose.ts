@@ -71,7 +71,7 @@ export async function composeCampaignMessage(input: ComposeInput): Promise<Compo
   const ordinal = input.ordinal ?? 1;
   const userDigest = createHash('sha256').update(input.userKey).digest('hex').slice(0, 16);
   const messageId = `<${campaign.id}.${chosen.variantId ?? 'main'}.${userDigest}${ordinal > 1 ? `.${ordinal}` : ''}@inlay.invalid>`;
-  const composer = new MailComposer({
+  const mail = {
     from: rendered.from,
     to: user?.displayName ? { name: user.displayName, address: input.address } : input.address,
     subject: rendered.subject,
@@ -79,7 +79,13 @@ export async function composeCampaignMessage(input: ComposeInput): Promise<Compo
     html: rendered.html,
     date,
     messageId,
-  });
+    // MIME boundaries from the Message-ID, not random: the same user gets the same bytes from
+    // the preview and from the engine (only a "newest" Date differs), so an operator can check
+    // a preview against what a client fetched.
+    // (MailComposer reads baseBoundary; @types/nodemailer does not declare it.)
+    baseBoundary: createHash('sha256').update(messageId).digest('hex').slice(0, 16),
+  };
+  const composer = new MailComposer(mail);
   const message = await new Promise<Buffer>((resolve, reject) => composer.compile().build((error, built) => (error ? reject(error) : resolve(built))));
   return { variantId: chosen.variantId, messageId, date, message };
 }

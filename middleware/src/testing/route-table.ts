@@ -12,7 +12,7 @@ export interface RouteCase {
   readonly method: Method;
   /** As OpenAPI writes it: `/api/tenants/{id}/dataSources`. */
   readonly template: string;
-  readonly access: 'public' | 'admin' | 'tenant' | 'internal';
+  readonly access: 'public' | 'admin' | 'tenant' | 'signedIn' | 'internal';
   /** The URL for tenant `id`. */
   readonly url: (id: string) => string;
   /** A body that is valid for the route, if it takes one. */
@@ -114,9 +114,11 @@ const validConversionPoints = [{ id: 'read', type: 'ongage', eventType: 'read', 
 export const ROUTES: readonly RouteCase[] = [
   { method: 'POST', template: '/api/tenants', access: 'admin', url: () => '/api/tenants/?createDB=true', body: (id) => seedTenant(`${id}-new`) },
   { method: 'GET', template: '/api/tenants', access: 'admin', url: () => '/api/tenants' },
+  { method: 'GET', template: '/api/session', access: 'signedIn', url: () => '/api/session' },
   { method: 'GET', template: '/api/tenants/{id}', access: 'tenant', url: (id) => `/api/tenants/${id}` },
   { method: 'DELETE', template: '/api/tenants/{id}', access: 'admin', url: (id) => `/api/tenants/${id}/` },
   { method: 'GET', template: '/api/tenants/{id}/dataSources', access: 'tenant', url: (id) => `/api/tenants/${id}/dataSources` },
+  { method: 'POST', template: '/api/tenants/{id}/dataSources/{dsid}/test', access: 'tenant', url: (id) => `/api/tenants/${id}/dataSources/default/test` },
   { method: 'PUT', template: '/api/tenants/{id}/dataSources', access: 'tenant', url: (id) => `/api/tenants/${id}/dataSources`, body: () => validDataSources },
   { method: 'GET', template: '/api/tenants/{id}/conversionPoints', access: 'tenant', url: (id) => `/api/tenants/${id}/conversionPoints` },
   { method: 'PUT', template: '/api/tenants/{id}/conversionPoints', access: 'tenant', url: (id) => `/api/tenants/${id}/conversionPoints`, body: () => validConversionPoints },
