@@ -118,7 +118,14 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'GET', template: '/api/tenants/{id}', access: 'tenant', url: (id) => `/api/tenants/${id}` },
   { method: 'DELETE', template: '/api/tenants/{id}', access: 'admin', url: (id) => `/api/tenants/${id}/` },
   { method: 'GET', template: '/api/tenants/{id}/dataSources', access: 'tenant', url: (id) => `/api/tenants/${id}/dataSources` },
-  { method: 'POST', template: '/api/tenants/{id}/dataSources/{dsid}/test', access: 'tenant', url: (id) => `/api/tenants/${id}/dataSources/default/test` },
+  {
+    method: 'POST',
+    template: '/api/tenants/{id}/dataSources/{dsid}/test',
+    access: 'tenant',
+    url: (id) => `/api/tenants/${id}/dataSources/main/test`,
+    // Whatever ran before, the tenant has the table's data source (id "main") to test.
+    prepare: async (t, id) => void (await t.request('PUT', `/api/tenants/${id}/dataSources`, { body: validDataSources })),
+  },
   { method: 'PUT', template: '/api/tenants/{id}/dataSources', access: 'tenant', url: (id) => `/api/tenants/${id}/dataSources`, body: () => validDataSources },
   { method: 'GET', template: '/api/tenants/{id}/conversionPoints', access: 'tenant', url: (id) => `/api/tenants/${id}/conversionPoints` },
   { method: 'PUT', template: '/api/tenants/{id}/conversionPoints', access: 'tenant', url: (id) => `/api/tenants/${id}/conversionPoints`, body: () => validConversionPoints },
