@@ -143,6 +143,15 @@ export class InboxSession {
     });
   }
 
+  /**
+   * Makes the server report mail it has counted in an answer but not announced (Cyrus' SEARCH):
+   * a hidden non-UID SEARCH, during which a server reports new mail but sends no EXPUNGE. The
+   * EXISTS it brings goes into the held output like any mail reported between commands.
+   */
+  async reportUnannouncedMail(): Promise<void> {
+    await this.hidden('SEARCH UID 1');
+  }
+
   // --- server responses ---
 
   onServerLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
