@@ -298,11 +298,19 @@ class DifferentialRun {
     // answer, are not compared (flags-changed-elsewhere.ts).
     const changedElsewhere = command.kind === 'search' && searchTestsFlags(rendered.oracle.line) ? flagsReportedIn(oracle.responses) : new Set<number>();
     const changedUids = new Set([...changedElsewhere].flatMap((seq) => oracleUidsBefore[seq - 1] ?? []));
+    // Cyrus does not honour .SILENT: its STORE reports the flags it set anyway (index_tellchanges
+    // at the end finds them changed), where the proxy, as RFC 3501 asks, does not echo the
+    // change to virtual messages. Behind Cyrus a .SILENT STORE's flag updates are not compared
+    // (the next FETCH of FLAGS still is).
+    const silentEchoesLeftOut = (responses: readonly ImapResponse[]): readonly ImapResponse[] =>
+      this.options.oracleIsCyrus && command.kind === 'store' && /\.SILENT/i.test(command.action)
+        ? responses.filter((response) => !(response.kind === 'fetch' && response.items.every((item) => item.name === 'FLAGS' || item.name === 'UID')))
+        : responses;
     // What either side says of messages gone elsewhere but still in this session is not compared (expunged-elsewhere.ts).
     const compared = (side: Side, responses: readonly ImapResponse[]): string[] => {
       const oracleUid = (uid: number): number => (side === 'oracle' ? uid : this.renaming.oracleOf(uid) ?? 0);
       const isGone = (uid: number): boolean => this.oracleMailbox.isGone(oracleUid(uid));
-      const kept = withoutHitsOnFlagsChangedElsewhere(responses, changedElsewhere, (uid) => changedUids.has(oracleUid(uid)), uidSearch);
+      const kept = withoutHitsOnFlagsChangedElsewhere(silentEchoesLeftOut(responses), changedElsewhere, (uid) => changedUids.has(oracleUid(uid)), uidSearch);
       return normaliseResponses(withoutExpungedElsewhere(kept, goneAt, isGone, uidSearch), uidSpeller(this.renaming, side), uidSearch, side === 'oracle' ? { ...this.normalise, dropHiddenCodes: true } : this.normalise);
     };
     const sides = {

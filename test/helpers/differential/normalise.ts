@@ -179,6 +179,9 @@ export function normaliseResponse(
         if (item.name === 'FLAGS' && value.kind === 'list') return `FLAGS ${flagList(value.items.map(canonicalValue), options)}`;
         if (item.name === 'INTERNALDATE' && value.kind === 'string') return `INTERNALDATE ${internalDateInstant(value.bytes.toString('latin1'))}`;
         if (options.foldBodyStructureCase && (item.name === 'BODY' || item.name === 'BODYSTRUCTURE')) return `${name} ${canonicalValue(value).toUpperCase()}`;
+        // A body part the message does not have: Cyrus says NIL, Dovecot and the proxy "" (RFC
+        // 3501 says neither); compared as "" behind Cyrus.
+        if (options.foldBodyStructureCase && item.section !== null && value.kind === 'nil') return `${name} ""`;
         return `${name} ${canonicalValue(value)}`;
       });
       return `* ${response.seq} FETCH (${items.sort().join(' ')})`;
@@ -196,12 +199,35 @@ export function normaliseResponses(
     const line = normaliseResponse(response, spell, uidSearch, options);
     return line === null ? [] : [line];
   });
-  return canonicalChangeRuns(lines, options.existsInChangeRuns ?? false);
+  const canonical = canonicalChangeRuns(lines, options.existsInChangeRuns ?? false);
+  return options.existsInChangeRuns ? sortedSelectData(canonical) : canonical;
+}
+
+/**
+ * A run of SELECT's untagged data (EXISTS, FLAGS, PERMANENTFLAGS, UNSEEN, UIDVALIDITY, UIDNEXT)
+ * in one order: RFC 3501 fixes none; Cyrus sends FLAGS before EXISTS and UNSEEN after
+ * PERMANENTFLAGS, the proxy EXISTS first and UNSEEN before FLAGS.
+ */
+function sortedSelectData(lines: readonly string[]): string[] {
+  const result: string[] = [];
+  let run: string[] = [];
+  for (const line of [...lines, '']) {
+    if (SELECT_DATA.test(line)) {
+      run.push(line);
+      continue;
+    }
+    result.push(...run.sort());
+    run = [];
+    if (line !== '') result.push(line);
+  }
+  return result;
 }
 
 const FETCH_SEQ = /^\* (\d+) FETCH /;
 const EXPUNGE_SEQ = /^\* (\d+) EXPUNGE$/;
 const EXISTS_LINE = /^\* \d+ EXISTS$/;
+const KEYWORD_ANNOUNCEMENT = /^\* (FLAGS |OK \[PERMANENTFLAGS )/;
+const SELECT_DATA = /^\* (FLAGS |\d+ EXISTS$|OK \[(PERMANENTFLAGS|UNSEEN|UIDVALIDITY|UIDNEXT)\b)/;
 
 /**
  * Rewrites each run of consecutive FETCH and EXPUNGE responses into one canonical form carrying
@@ -223,12 +249,13 @@ function canonicalChangeRuns(lines: readonly string[], existsInRuns = false): st
     for (const gone of removed) if (gone <= position) position++;
     return position;
   };
-  const flush = (): void => {
+  const flush = (keepExists = false): void => {
     result.push(...fetches.sort((a, b) => a.seq - b.seq).map((entry) => entry.line));
     result.push(...[...removed].reverse().map((seq) => `* ${seq} EXPUNGE`));
-    result.push(...exists);
     fetches = [];
     removed = [];
+    if (keepExists) return;
+    result.push(...exists);
     exists = [];
   };
   for (const line of lines) {
@@ -240,8 +267,15 @@ function canonicalChangeRuns(lines: readonly string[], existsInRuns = false): st
     } else if (expunge) {
       removed.push(original(Number(expunge[1])));
       removed.sort((a, b) => a - b);
+      // "EXISTS n, EXPUNGE k" says what "EXPUNGE k, EXISTS n-1" says: a waiting EXISTS counts it.
+      exists = exists.map((counted) => `* ${Number(/\d+/.exec(counted)![0]) - 1} EXISTS`);
     } else if (existsInRuns && EXISTS_LINE.test(line)) {
       exists.push(line);
+    } else if (existsInRuns && exists.length > 0 && KEYWORD_ANNOUNCEMENT.test(line)) {
+      // Cyrus announces new keywords after its EXISTS, Dovecot and the proxy before: the EXISTS
+      // waits past them too.
+      flush(true);
+      result.push(line);
     } else {
       flush();
       result.push(line);

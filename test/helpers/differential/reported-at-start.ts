@@ -11,8 +11,9 @@
  */
 import type { HarnessCommand } from './commands.ts';
 
-/** Commands that report changes themselves, or look at no message. */
-const REPORTS_ITSELF = new Set<HarnessCommand['kind']>(['noop', 'check', 'idle', 'select', 'status']);
+/** Commands that report changes themselves. STATUS is not one: Cyrus reports the selected
+ *  mailbox's changes with it, where Dovecot, and the proxy after it, report none. */
+const REPORTS_ITSELF = new Set<HarnessCommand['kind']>(['noop', 'check', 'idle', 'select']);
 
 export class ReportedAtStart {
   private readonly changed = new Set<string>();
@@ -28,7 +29,7 @@ export class ReportedAtStart {
   completed(actor: string, command: HarnessCommand, sessions: readonly string[]): void {
     this.changed.delete(actor);
     if (command.kind === 'fetch' && !/BODY\[|RFC822(?!\.)|RFC822\.TEXT/.test(command.items)) return;
-    if (REPORTS_ITSELF.has(command.kind) && command.kind !== 'select') return;
+    if (REPORTS_ITSELF.has(command.kind) || command.kind === 'status') return;
     for (const session of sessions) if (session !== actor) this.changed.add(session);
   }
 
