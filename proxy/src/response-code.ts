@@ -38,6 +38,26 @@ export function untaggedStatusCode(line: Line): string | null {
   return codeAfterStatus(line, 'OK') ?? codeAfterStatus(line, 'NO') ?? codeAfterStatus(line, 'BAD');
 }
 
+/**
+ * The code of a tagged OK, NO or BAD (`tag OK [CODE …] text`) with where its brackets are: `open`
+ * is the index of "[", `close` the index just past "]". Null for a line without a code.
+ */
+export function taggedStatusCode(line: Buffer): { name: string; open: number; close: number } | null {
+  const tagEnd = line.indexOf(SP);
+  if (tagEnd <= 0 || line[0] === 0x2a /* * */ || line[0] === 0x2b /* + */) return null;
+  const statusEnd = line.indexOf(SP, tagEnd + 1);
+  if (statusEnd < 0 || line[statusEnd + 1] !== 0x5b /* [ */) return null;
+  const status = line.toString('latin1', tagEnd + 1, statusEnd).toUpperCase();
+  if (status !== 'OK' && status !== 'NO' && status !== 'BAD') return null;
+  const start = statusEnd + 2;
+  let end = start;
+  while (end < line.length && end - start <= MAX_CODE_NAME_BYTES && isCodeNameChar(line[end]!)) end++;
+  if (end === start || end - start > MAX_CODE_NAME_BYTES) return null;
+  const close = line.indexOf(0x5d /* ] */, end);
+  if (close < 0) return null;
+  return { name: line.toString('latin1', start, end).toUpperCase(), open: statusEnd + 1, close: close + 1 };
+}
+
 /** atom-char of a code name: anything visible but "]" and the atom-specials. */
 function isCodeNameChar(byte: number): boolean {
   return byte > SP && byte < 0x7f && byte !== 0x5d && byte !== 0x28 && byte !== 0x29 && byte !== 0x7b && byte !== 0x22 && byte !== 0x25 && byte !== 0x2a && byte !== 0x5c;

@@ -7,7 +7,7 @@
  *   oracle APPENDs exactly those bytes with that INTERNALDATE;
  * - a campaign ends: the REST "end" action; sessions see the EXPUNGE at their next safe point.
  */
-import type { DovecotClient, DovecotUser } from '../services/dovecot.ts';
+import type { MailServer, MailUser } from '../services/mail-server.ts';
 import { connectTo, DovecotAdmin } from './differential/dovecot-target.ts';
 import type { CampaignSpec, DifferentialTarget } from './differential/target.ts';
 import type { InjectionStack } from './injection-stack.ts';
@@ -26,7 +26,7 @@ function imapDateTime(iso: string): string {
 }
 
 /** One login through the proxy that selects INBOX: the moment the proxy asks for assignments. */
-async function selectThroughProxy(stack: InjectionStack, user: DovecotUser): Promise<void> {
+async function selectThroughProxy(stack: InjectionStack, user: MailUser): Promise<void> {
   const raw = await RawImap.connect(stack.proxy.port);
   await raw.greeting();
   await raw.command('h1', `LOGIN "${user.user}" "${user.password}"`);
@@ -35,7 +35,7 @@ async function selectThroughProxy(stack: InjectionStack, user: DovecotUser): Pro
   raw.close();
 }
 
-export function proxyTarget(stack: InjectionStack, dovecot: DovecotClient, user: DovecotUser): ProxyTarget {
+export function proxyTarget(stack: InjectionStack, dovecot: Pick<MailServer, 'host' | 'port'>, user: MailUser): ProxyTarget {
   const admin = DovecotAdmin.open(dovecot.host, dovecot.port, user);
   admin.catch(() => {});
   const campaignIds = new Map<string, string>();

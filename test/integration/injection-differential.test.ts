@@ -15,16 +15,23 @@
  * blocks of fresh seeds all passed (README, status); a failing one is printed with its report.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { testDovecot } from '../helpers/fixtures.ts';
+import { dovecotFromInfo } from '../services/dovecot.ts';
+import { cyrusFromInfo } from '../services/cyrus.ts';
+import type { MailServer, MailUser } from '../services/mail-server.ts';
 import { dovecotTarget, seedInbox, seedMessages } from '../helpers/differential/dovecot-target.ts';
 import { runDifferential, type ActionKind } from '../helpers/differential/harness.ts';
 import { assertNoDifference } from '../helpers/differential/report.ts';
 import { startInjectionStack, type InjectionStack } from '../helpers/injection-stack.ts';
 import { proxyTarget } from '../helpers/injection-target.ts';
 import type { CassandraInfo } from '../services/cassandra.ts';
-import type { DovecotUser } from '../services/dovecot.ts';
 
-const dovecot = testDovecot();
+/**
+ * The servers the oracle account and the proxied account live on: INLAY_DIFFERENTIAL_SERVERS=
+ * dovecot,cyrus. Behind Cyrus the harness knows where Cyrus' answers legitimately differ
+ * (reported-at-start.ts, normalise.ts: oracleIsCyrus); its fixed seeds do not all pass yet
+ * (proxy/README.md, "Known gaps"), so `npm test` runs Dovecot's only.
+ */
+const SERVERS = new Set((process.env['INLAY_DIFFERENTIAL_SERVERS'] ?? 'dovecot').split(',').map((name) => name.trim().toLowerCase()));
 
 /**
  * Seeds that once failed against the proxy, replayed on every run (with new mail only):
@@ -110,18 +117,29 @@ const RUNS: Run[] = OPT_IN
 const CASSANDRA_RUNS: Run[] = OPT_IN ? [] : RUNS.filter((run) => [427651826, 774295523, 7000, 7002, 8000, 8001, 50001].includes(run.seed));
 const FRESH_ON_CASSANDRA = OPT_IN && process.env['INLAY_DIFFERENTIAL_STORE'] === 'cassandra';
 
-describeAgainstOracle('the INBOX through the proxy (embedded store) against an oracle account', FRESH_ON_CASSANDRA ? [] : RUNS, undefined);
-describeAgainstOracle('the INBOX through the proxy (Cassandra store) against an oracle account', FRESH_ON_CASSANDRA ? RUNS : CASSANDRA_RUNS, inject('cassandra'));
+if (SERVERS.has('dovecot')) {
+  describeAgainstOracle('the INBOX through the proxy (embedded store) against an oracle account on Dovecot', FRESH_ON_CASSANDRA ? [] : RUNS, undefined, () => dovecotFromInfo(inject('dovecot')));
+  describeAgainstOracle('the INBOX through the proxy (Cassandra store) against an oracle account on Dovecot', FRESH_ON_CASSANDRA ? RUNS : CASSANDRA_RUNS, inject('cassandra'), () => dovecotFromInfo(inject('dovecot')));
+}
+if (SERVERS.has('cyrus')) {
+  describeAgainstOracle('the INBOX through the proxy (embedded store) against an oracle account on Cyrus', FRESH_ON_CASSANDRA ? [] : RUNS, undefined, () => cyrusFromInfo(inject('cyrus')));
+}
 
-function describeAgainstOracle(title: string, runs: readonly Run[], cassandra: CassandraInfo | undefined): void {
+function describeAgainstOracle(title: string, runs: readonly Run[], cassandra: CassandraInfo | undefined, serverOf: () => MailServer): void {
   if (runs.length === 0) return;
   let stack: InjectionStack;
-  const spareUsers: DovecotUser[] = [];
+  const spareUsers: MailUser[] = [];
+  const dovecot = serverOf();
 
   describe(title, () => {
     beforeAll(async () => {
-      // Dovecot rereads its user list at most once a second: every account in one batch.
-      spareUsers.push(...(await Promise.all(Array.from({ length: 2 * runs.length }, () => dovecot.addUser()))));
+      // Dovecot rereads its user list at most once a second: every account in one batch. Cyrus
+      // creates each INBOX at first login, and a hundred logins at once outrun its greeting
+      // timeout: a few at a time.
+      const batch = dovecot.kind === 'cyrus' ? 4 : 2 * runs.length;
+      for (let made = 0; made < 2 * runs.length; made += batch) {
+        spareUsers.push(...(await Promise.all(Array.from({ length: Math.min(batch, 2 * runs.length - made) }, () => dovecot.addUser()))));
+      }
       stack = await startInjectionStack({ dovecot, ...(cassandra ? { cassandra } : {}) });
     }, 120_000);
 
@@ -136,7 +154,7 @@ function describeAgainstOracle(title: string, runs: readonly Run[], cassandra: C
       const oracle = dovecotTarget(dovecot, oracleUser, { name: 'oracle' });
       try {
         const steps = STEPS_OF[seed] ?? STEPS;
-        const result = await runDifferential({ seed, steps, sessions: SESSIONS, subject, oracle, dropRecent: true, mix });
+        const result = await runDifferential({ seed, steps, sessions: SESSIONS, subject, oracle, dropRecent: true, mix, oracleIsCyrus: dovecot.kind === 'cyrus' });
         assertNoDifference(result);
         expect(result.stepsRun).toBe(steps);
       } finally {

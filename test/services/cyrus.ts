@@ -113,6 +113,11 @@ autocreate_quota: 0
 # Without it a DELETE then CREATE of one name within a second fails (deleted mailboxes are kept
 # under a timestamped name).
 delete_mode: immediate
+# Spool folders by mailbox name. This Debian build makes mailbox ids with rand() (no libuuid), and
+# every imapd child draws the same sequence, so two users whose INBOXes were created by different
+# children got the same id and, under id-named spool folders, one mailbox (a differential oracle
+# holding another account's mail).
+mailbox_legacy_dirs: yes
 unixhierarchysep: yes
 altnamespace: yes
 idlesocket: ${dir}/socket/idle

@@ -132,6 +132,8 @@ export async function search(session: InboxSession, inbox: Inbox, tag: string, b
   session.host.writeUpstream(Buffer.concat([Buffer.from(`${tag} ${byUid ? 'UID SEARCH' : 'SEARCH'} `, 'latin1'), prepared.serverCriteria, Buffer.from('\r\n')]));
   let answered = false;
   let deferred: number[] | null = null;
+  /** Hits naming real messages the client has not been told of (yet). */
+  const unannounced = (hits: readonly number[]): boolean => hits.some((hit) => (byUid ? hit >= inbox.syncedUidNext : hit > map.serverExists));
   return {
     tag,
     forbidsExpunge: !byUid || prepared.namesMessageSets,
@@ -140,11 +142,10 @@ export async function search(session: InboxSession, inbox: Inbox, tag: string, b
       if (!/^\* SEARCH\b/i.test(text)) return undefined;
       answered = true;
       const hits = text.slice(8).trim().split(/\s+/).filter(Boolean).map(Number);
-      // Cyrus answers with mail it has not reported yet, then reports it (`* SEARCH … 47`, then
-      // `* 47 EXISTS`): a hit the client may not have been told of waits for the completion, so
-      // it follows the EXISTS that announces it (held to the command's end). A client must never
-      // get a UID or number before the EXISTS that counts it.
-      if (hits.some((hit) => (byUid ? hit >= inbox.syncedUidNext : hit > map.serverExists))) {
+      // A hit the client may not have been told of waits for the completion, so that it follows
+      // the EXISTS that announces it (new mail reported during the command is held to its end).
+      // A client must never get a UID or number before the EXISTS that counts it.
+      if (unannounced(hits)) {
         deferred = hits;
         return DROP;
       }
@@ -152,9 +153,27 @@ export async function search(session: InboxSession, inbox: Inbox, tag: string, b
       return answer(hits);
     },
     complete(line) {
-      if (deferred !== null) return Buffer.concat([answer(deferred), line]);
-      if (answered || !/^\S+ OK\b/i.test(line.toString('latin1'))) return line;
-      return Buffer.concat([answer([]), line]);
+      const hits = deferred;
+      if (hits === null) {
+        if (answered || !/^\S+ OK\b/i.test(line.toString('latin1'))) return line;
+        return Buffer.concat([answer([]), line]);
+      }
+      if (!unannounced(hits)) return Buffer.concat([answer(hits), line]);
+      // Cyrus 3 searches after reading the mailbox again without reporting what it found
+      // (search_query_run refreshes the index after index_check told the changes), so its answer
+      // may name mail that arrived meanwhile, and the EXISTS for it comes only with its next
+      // command (RFC 3501 §5.2 wants it in this one). The proxy asks for it now: a hidden
+      // non-UID SEARCH (during which no server sends EXPUNGE) makes the server report the mail,
+      // which the session announces, with the virtual messages it places, before this answer.
+      return session.reportUnannouncedMail().then(() => Buffer.concat([answer(announcedOnly(hits)), line]));
     },
   };
+
+  /** A sequence number past what the client was told never goes out, even if the server never reports it. */
+  function announcedOnly(hits: readonly number[]): readonly number[] {
+    if (byUid) return hits;
+    const known = hits.filter((hit) => hit <= map.serverExists);
+    if (known.length < hits.length) session.log.warn({ hits: hits.length - known.length }, 'INBOX view: SEARCH named messages the server never reported; left out');
+    return known;
+  }
 }

@@ -71,6 +71,21 @@ describe('InboxMap', () => {
     expect(new InboxMap(3).splitSequenceSet(parseSequenceSet('*:9,2'), false)).toEqual({ server: '2:3', virtual: [] });
   });
 
+  it('keeps `*` of a FETCH, STORE or COPY set for the server when the last message is real', () => {
+    // Cyrus reports new mail at the start of a command and counts it in `*`: the client, told the
+    // same EXISTS first, must get the same messages.
+    const map = new InboxMap(9);
+    map.appendAfter(virtual(5 * 16 + 1), 5);
+    expect(map.splitSequenceSet(parseSequenceSet('1:*'))).toEqual({ server: '1:*', virtual: [0] });
+    expect(map.splitSequenceSet(parseSequenceSet('8:*,2'))).toEqual({ server: '2,7:*', virtual: [] });
+    expect(map.splitSequenceSet(parseSequenceSet('*'))).toEqual({ server: '*', virtual: [] });
+    expect(map.splitSequenceSet(parseSequenceSet('1:4'))).toEqual({ server: '1:4', virtual: [] });
+    // The last message virtual: `*` is its number, and the server gets numbers only.
+    const lastVirtual = new InboxMap(3);
+    lastVirtual.append(virtual(3 * 16 + 1));
+    expect(lastVirtual.splitSequenceSet(parseSequenceSet('2:*'))).toEqual({ server: '2:3', virtual: [0] });
+  });
+
   it('translates UID ranges into explicit server ranges and the virtual UIDs in them', () => {
     const map = new InboxMap(2);
     map.append(virtual(33));

@@ -173,12 +173,19 @@ export class InboxMap {
     if (strict && !validMessageSet(raw, this.clientExists)) throw new SequenceSetError('Invalid messageset');
     const ranges = resolveRanges(raw, this.clientExists);
     const server: Range[] = [];
+    // `*` stays `*` for the server when the last message is real, as in a UID set: a server that
+    // reports new mail at the start of a command counts it in `*` (Cyrus sends `* 10 EXISTS`,
+    // then answers "1:*" with message 10 too), and the client, told the same EXISTS first, must
+    // get the same answer; the FETCH of mail not yet placed fixes its number (inbox-growth.ts).
+    const starParts: string[] = [];
+    // FETCH, STORE and COPY only: SEARCH sets are read as the server reads them (strict = false).
+    const keepStar = strict && !this.lastIsVirtual;
     const virtual = new Set<number>();
-    for (const range of ranges) {
+    ranges.forEach((range, rangeIndex) => {
       // In an empty view `*` is 0, and "1:*" comes back as 0:1: there is no message 0.
       const from = Math.max(range.from, 1);
       const last = Math.min(range.to, this.clientExists);
-      if (from > last) continue;
+      if (from > last) return;
       let virtualBelowFrom = 0;
       let virtualUpToLast = 0;
       for (let index = 0; index < this.virtuals.length; index++) {
@@ -187,9 +194,15 @@ export class InboxMap {
         if (seq <= last) virtualUpToLast++;
         if (seq >= from && seq <= last) virtual.add(index);
       }
-      server.push({ from: from - virtualBelowFrom, to: last - virtualUpToLast });
-    }
-    return { server: formatRanges(server), virtual: [...virtual].sort((x, y) => x - y) };
+      const serverRange = { from: from - virtualBelowFrom, to: last - virtualUpToLast };
+      const { from: rawFrom, to: rawTo } = raw[rangeIndex]!;
+      const star = keepStar && (rawFrom === '*' || rawTo === '*') && serverRange.to === this.serverExists && serverRange.from <= serverRange.to;
+      if (!star) server.push(serverRange);
+      else starParts.push(rawFrom === '*' && rawTo === '*' ? '*' : `${serverRange.from}:*`);
+    });
+    const numbered = formatRanges(server);
+    const parts = [...(numbered === null ? [] : [numbered]), ...starParts];
+    return { server: parts.length === 0 ? null : parts.join(','), virtual: [...virtual].sort((x, y) => x - y) };
   }
 
   /** The last message of the view is a virtual one: `*` in a UID set is then its UID. */

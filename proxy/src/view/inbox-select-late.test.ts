@@ -121,4 +121,47 @@ describe('SELECT INBOX with mail arriving during its hidden SEARCH', () => {
     expect(answer).toBeGreaterThan(exists);
     expect(lines[answer]).toBe('* SEARCH 16 32 48 64 80 96 97 112 128 144');
   });
+
+  it('makes the server report mail its SEARCH named without an EXISTS in the same command (Cyrus 3.6), before the answer', async () => {
+    const { session, server, client, upstream } = await selectWithLateMail([6 * 16 + 1]);
+    client.length = 0;
+    const bytes = Buffer.from('c1 UID SEARCH ALL\r\n');
+    session.current = await dispatch(session, parseCommand({ segments: [bytes], literals: [] }), bytes, { idleRefreshMs: 60_000, readyForDone: () => {} });
+    // Cyrus reads the mailbox again to search it without reporting what it found: the ninth
+    // message is in the answer, and its EXISTS would come only with the next command.
+    server('* SEARCH 1 2 3 4 5 6 7 8 9');
+    server('c1 OK Completed');
+    // The proxy asks for the report with a hidden non-UID SEARCH (no EXPUNGE may come during it).
+    await until(() => /^~inlay\d+ SEARCH UID 1\r\n$/.test(upstream.at(-1)!));
+    const searchTag = /^(~inlay\d+)/.exec(upstream.at(-1)!)![1]!;
+    expect(Buffer.concat(client).toString('latin1')).not.toContain('* SEARCH');
+    server('* 9 EXISTS');
+    server('* 1 RECENT');
+    server('* SEARCH 1');
+    server(`${searchTag} OK Completed`);
+    await until(() => Buffer.concat(client).toString('latin1').includes('c1 OK'));
+    const lines = Buffer.concat(client).toString('latin1').split('\r\n');
+    const exists = lines.findIndex((text) => text === '* 10 EXISTS');
+    const answer = lines.findIndex((text) => text.startsWith('* SEARCH'));
+    expect(exists).toBeGreaterThanOrEqual(0);
+    expect(answer).toBeGreaterThan(exists);
+    expect(lines[answer]).toBe('* SEARCH 16 32 48 64 80 96 97 112 128 144');
+    expect(lines.filter((text) => text.startsWith('* SEARCH'))).toHaveLength(1);
+  });
+
+  it('never sends a SEARCH sequence number past the count the client was told, should the server not report it', async () => {
+    // Eight real messages and UID 97 after the sixth: the client was told of nine.
+    const { session, server, client, upstream } = await selectWithLateMail([6 * 16 + 1]);
+    client.length = 0;
+    const bytes = Buffer.from('c1 SEARCH ALL\r\n');
+    session.current = await dispatch(session, parseCommand({ segments: [bytes], literals: [] }), bytes, { idleRefreshMs: 60_000, readyForDone: () => {} });
+    server('* SEARCH 1 2 3 4 5 6 7 8 9');
+    server('c1 OK Completed');
+    await until(() => /^~inlay\d+ SEARCH UID 1\r\n$/.test(upstream.at(-1)!));
+    const searchTag = /^(~inlay\d+)/.exec(upstream.at(-1)!)![1]!;
+    server('* SEARCH 1');
+    server(`${searchTag} OK Completed`);
+    await until(() => Buffer.concat(client).toString('latin1').includes('c1 OK'));
+    expect(Buffer.concat(client).toString('latin1')).toContain('* SEARCH 1 2 3 4 5 6 7 8 9\r\nc1 OK');
+  });
 });

@@ -27,7 +27,7 @@ import { untaggedOkCode } from '../response-code.js';
 import { appendedToInbox, placeForGrowth, type PendingGrowth } from './inbox-growth.js';
 import { flagUpdates, ownFetch, showPlaceable, withdrawals } from './inbox-placement.js';
 import type { HiddenResult, InboxHost, RunningCommand, Selection } from './inbox-types.js';
-import { hasHiddenResponseCode } from './response-codes.js';
+import { hasHiddenResponseCode, withoutHiddenTaggedCode } from './response-codes.js';
 import { beforeCompletion, parseFetchHead, rewriteFetchUids, rewriteUidCodes, uidFirst, type FetchScanState } from './response-rewrite.js';
 
 interface HiddenCommand {
@@ -143,6 +143,15 @@ export class InboxSession {
     });
   }
 
+  /**
+   * Makes the server report mail it has counted in an answer but not announced (Cyrus' SEARCH):
+   * a hidden non-UID SEARCH, during which a server reports new mail but sends no EXPUNGE. The
+   * EXISTS it brings goes into the held output like any mail reported between commands.
+   */
+  async reportUnannouncedMail(): Promise<void> {
+    await this.hidden('SEARCH UID 1');
+  }
+
   // --- server responses ---
 
   onServerLine(line: Buffer, first: boolean, literal: LiteralAnnouncement | null): LineVerdict {
@@ -171,6 +180,7 @@ export class InboxSession {
       return DROP;
     }
     const running = this.current;
+    if (running && tag === running.tag) line = withoutHiddenTaggedCode(line);
     if (running && tag === running.tag && this.idlePause !== null) {
       // The answer to our own DONE: place the new mail, then idle on (or end, if the client did).
       const pause = this.idlePause;

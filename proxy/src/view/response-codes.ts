@@ -8,7 +8,7 @@
  * Must never keep a code of an extension that is not advertised.
  */
 
-import { untaggedStatusCode } from '../response-code.js';
+import { taggedStatusCode, untaggedStatusCode } from '../response-code.js';
 
 const ALLOWED_CODES = new Set([
   // RFC 3501
@@ -29,4 +29,16 @@ const ALLOWED_CODES = new Set([
 export function hasHiddenResponseCode(text: string): boolean {
   const code = untaggedStatusCode(text);
   return code !== null && !ALLOWED_CODES.has(code);
+}
+
+/**
+ * A command's completion without a code the client must not see in INBOX: Cyrus puts
+ * `[HIGHESTMODSEQ n]` on the tagged OK of EXPUNGE and STORE even when CONDSTORE was never
+ * enabled. The code goes, the status and text stay.
+ */
+export function withoutHiddenTaggedCode(line: Buffer): Buffer {
+  const code = taggedStatusCode(line);
+  if (code === null || ALLOWED_CODES.has(code.name)) return line;
+  const rest = line[code.close] === 0x20 ? code.close + 1 : code.close;
+  return Buffer.concat([line.subarray(0, code.open), line.subarray(rest)]);
 }

@@ -67,6 +67,12 @@ export interface GenerationContext {
    *  keys (each drawn as usual, then replaced, so a seed's other steps stay the same), and no
    *  RECENT in STATUS. */
   readonly withoutRecent?: boolean;
+  /**
+   * The oracle answers a message set past the end as Cyrus does, with what exists, where Dovecot
+   * and the proxy after it answer BAD (RFC 3501 leaves it open). Such a set is then drawn as the
+   * last message instead (the draw stays, so a seed's other steps stay the same).
+   */
+  readonly lenientPastEnd?: boolean;
 }
 
 /** Stand-ins for the keys that depend on \Recent, used when it cannot be compared. */
@@ -106,7 +112,7 @@ function uidRef(context: GenerationContext): UidRef {
 function seqNumber(context: GenerationContext): string {
   const { random, count } = context;
   // Now and then one past the end: both targets must refuse it the same way.
-  if (count === 0 || random.chance(0.03)) return String(count + 1);
+  if (count === 0 || random.chance(0.03)) return String(context.lenientPastEnd === true && count > 0 ? count : count + 1);
   return random.chance(0.1) ? '*' : String(random.int(1, count));
 }
 

@@ -9,7 +9,7 @@
  * Admin sessions are not checked or compared; they stand for the outside world.
  */
 import { connect, type Socket } from 'node:net';
-import type { DovecotClient, DovecotUser } from '../../services/dovecot.ts';
+import type { MailServer, MailUser } from '../../services/mail-server.ts';
 import { RawImap } from '../raw-imap.ts';
 import { FLAGS } from './commands.ts';
 import { generateMessage, type GeneratedMessage } from './messages.ts';
@@ -38,7 +38,7 @@ export class DovecotAdmin {
 
   private constructor(private readonly raw: RawImap) {}
 
-  static async open(host: string, port: number, user: DovecotUser): Promise<DovecotAdmin> {
+  static async open(host: string, port: number, user: MailUser): Promise<DovecotAdmin> {
     const raw = await RawImap.connect(port, { host });
     await raw.greeting();
     const admin = new DovecotAdmin(raw);
@@ -95,7 +95,7 @@ export function seedMessages(seed: number, count: number): SeedMessage[] {
   }));
 }
 
-export async function seedInbox(dovecot: DovecotClient, user: DovecotUser, messages: readonly SeedMessage[]): Promise<void> {
+export async function seedInbox(dovecot: Pick<MailServer, 'host' | 'port'>, user: MailUser, messages: readonly SeedMessage[]): Promise<void> {
   const admin = await DovecotAdmin.open(dovecot.host, dovecot.port, user);
   try {
     for (const { message, flags } of messages) await admin.append(message, flags);
@@ -113,7 +113,7 @@ export interface DovecotTarget extends DifferentialTarget {
  * An account of the test Dovecot as a target. `deliverFlags` lets a test make deliveries
  * differ from another target's on purpose.
  */
-export function dovecotTarget(dovecot: DovecotClient, user: DovecotUser, options: { name?: string; deliverFlags?: string } = {}): DovecotTarget {
+export function dovecotTarget(dovecot: Pick<MailServer, 'host' | 'port'>, user: MailUser, options: { name?: string; deliverFlags?: string } = {}): DovecotTarget {
   const admin = DovecotAdmin.open(dovecot.host, dovecot.port, user);
   // Failures surface where the admin is awaited; this only keeps Node from calling them unhandled.
   admin.catch(() => {});

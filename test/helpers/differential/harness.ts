@@ -34,6 +34,7 @@ import { OracleMailbox, uidSearchNamingSetWhileGone, withoutExpungedElsewhere } 
 import { flagsReportedIn, searchTestsFlags, withoutHitsOnFlagsChangedElsewhere } from './flags-changed-elsewhere.ts';
 import { UnsyncedDeletions } from './deleted-elsewhere.ts';
 import { CampaignsCameAndWent } from './came-and-went.ts';
+import { ReportedAtStart } from './reported-at-start.ts';
 
 /** INLAY_DIFFERENTIAL_TRACE=file: every exchange's raw answers on both sides, for reading a failure's history. */
 const TRACE_FILE = process.env['INLAY_DIFFERENTIAL_TRACE'];
@@ -57,6 +58,8 @@ export interface DifferentialOptions {
   readonly oracle: DifferentialTarget;
   /** See NormaliseOptions.dropRecent; off by default. */
   readonly dropRecent?: boolean;
+  /** The oracle is on Cyrus: see NormaliseOptions.foldBodyStructureCase and existsInChangeRuns. */
+  readonly oracleIsCyrus?: boolean;
   readonly mix?: Partial<Record<ActionKind, number>>;
   /** Called with each step's description as it starts, e.g. for a live log. */
   readonly onStep?: (line: string) => void;
@@ -93,6 +96,7 @@ class DifferentialRun {
   private readonly oracleMailbox = new OracleMailbox();
   private readonly unsyncedDeletions = new UnsyncedDeletions();
   private readonly cameAndWent = new CampaignsCameAndWent();
+  private readonly reportedAtStart: ReportedAtStart;
   private observer: SessionPair | null = null;
   /** Violations judged so far, per session. */
   private readonly judged = new Map<HarnessSession, number>();
@@ -105,8 +109,9 @@ class DifferentialRun {
     this.random = new Random(options.seed);
     this.messageRandom = this.random.fork('messages');
     this.nameRandom = this.random.fork('mailbox-names');
-    this.normalise = { dropRecent: options.dropRecent ?? false };
+    this.normalise = { dropRecent: options.dropRecent ?? false, foldBodyStructureCase: options.oracleIsCyrus ?? false, existsInChangeRuns: options.oracleIsCyrus ?? false };
     this.mix = { ...DEFAULT_MIX, ...options.mix };
+    this.reportedAtStart = new ReportedAtStart(options.oracleIsCyrus ?? false);
   }
 
   async run(): Promise<DifferentialResult> {
@@ -198,12 +203,15 @@ class DifferentialRun {
           sessionUids: (view?.uids ?? []).filter((uid): uid is number => uid !== null && this.renaming.subjectOf(uid) !== undefined),
           mappedUids: this.renaming.oracleUids(),
           withoutRecent: this.normalise.dropRecent,
+          lenientPastEnd: this.options.oracleIsCyrus ?? false,
         });
         if (this.unsyncedDeletions.needsSyncBefore(pair.name, command)) {
           // Its own tag, not from the counter, which labels generated mail (deleted-elsewhere.ts).
           await this.exchange(pair, { kind: 'noop' }, 'sync first: another session changed \\Deleted', `${pair.name}.${this.step}.sync`);
         } else if (this.cameAndWent.needsSyncBefore(pair.name, command)) {
           await this.exchange(pair, { kind: 'noop' }, 'sync first: a campaign came and went (came-and-went.ts)', `${pair.name}.${this.step}.sync`);
+        } else if (this.reportedAtStart.needsSyncBefore(pair.name, command)) {
+          await this.exchange(pair, { kind: 'noop' }, 'sync first: Cyrus reports changes at the start of a command (reported-at-start.ts)', `${pair.name}.${this.step}.sync`);
         } else if (uidSearchNamingSetWhileGone(command, this.oracleMailbox.goneIn(pair.oracle))) {
           await this.exchange(pair, { kind: 'noop' }, 'sync first: UID SEARCH naming a set with expunges pending (expunged-elsewhere.ts)', `${pair.name}.${this.step}.sync`);
         }
@@ -239,6 +247,7 @@ class DifferentialRun {
         break;
       }
     }
+    this.reportedAtStart.world(this.pairs.map((pair) => pair.name));
     await this.checkpoint(kind);
   }
 
@@ -289,12 +298,20 @@ class DifferentialRun {
     // answer, are not compared (flags-changed-elsewhere.ts).
     const changedElsewhere = command.kind === 'search' && searchTestsFlags(rendered.oracle.line) ? flagsReportedIn(oracle.responses) : new Set<number>();
     const changedUids = new Set([...changedElsewhere].flatMap((seq) => oracleUidsBefore[seq - 1] ?? []));
+    // Cyrus does not honour .SILENT: its STORE reports the flags it set anyway (index_tellchanges
+    // at the end finds them changed), where the proxy, as RFC 3501 asks, does not echo the
+    // change to virtual messages. Behind Cyrus a .SILENT STORE's flag updates are not compared
+    // (the next FETCH of FLAGS still is).
+    const silentEchoesLeftOut = (responses: readonly ImapResponse[]): readonly ImapResponse[] =>
+      this.options.oracleIsCyrus && command.kind === 'store' && /\.SILENT/i.test(command.action)
+        ? responses.filter((response) => !(response.kind === 'fetch' && response.items.every((item) => item.name === 'FLAGS' || item.name === 'UID')))
+        : responses;
     // What either side says of messages gone elsewhere but still in this session is not compared (expunged-elsewhere.ts).
     const compared = (side: Side, responses: readonly ImapResponse[]): string[] => {
       const oracleUid = (uid: number): number => (side === 'oracle' ? uid : this.renaming.oracleOf(uid) ?? 0);
       const isGone = (uid: number): boolean => this.oracleMailbox.isGone(oracleUid(uid));
-      const kept = withoutHitsOnFlagsChangedElsewhere(responses, changedElsewhere, (uid) => changedUids.has(oracleUid(uid)), uidSearch);
-      return normaliseResponses(withoutExpungedElsewhere(kept, goneAt, isGone, uidSearch), uidSpeller(this.renaming, side), uidSearch, this.normalise);
+      const kept = withoutHitsOnFlagsChangedElsewhere(silentEchoesLeftOut(responses), changedElsewhere, (uid) => changedUids.has(oracleUid(uid)), uidSearch);
+      return normaliseResponses(withoutExpungedElsewhere(kept, goneAt, isGone, uidSearch), uidSpeller(this.renaming, side), uidSearch, side === 'oracle' ? { ...this.normalise, dropHiddenCodes: true } : this.normalise);
     };
     const sides = {
       oracle: { sent: oracle.sent, raw: oracle.raw, normalised: compared('oracle', oracle.responses) },
@@ -312,6 +329,7 @@ class DifferentialRun {
     const ok = completion?.kind === 'tagged' && completion.status === 'OK';
     this.unsyncedDeletions.completed(pair.name, command, ok, this.pairs.map((other) => other.name));
     this.cameAndWent.completed(pair.name, command, ok);
+    this.reportedAtStart.completed(pair.name, command, this.pairs.map((other) => other.name));
     if (ok && (command.kind === 'expunge' || command.kind === 'uid-expunge')) this.cameAndWent.expungedBy(pair.name, this.pairs.map((other) => other.name));
   }
 

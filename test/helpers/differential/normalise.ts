@@ -62,7 +62,36 @@ export interface NormaliseOptions {
    * proxy's own connections — which a subject cannot be expected to mirror.
    */
   readonly dropRecent: boolean;
+  /**
+   * Drop untagged status responses whose code belongs to an extension the proxy hides
+   * (ORACLE_ONLY_CODES); set for the oracle's answers only, so the subject sending one is still
+   * a difference.
+   */
+  readonly dropHiddenCodes?: boolean;
+  /**
+   * Compare BODY and BODYSTRUCTURE without regard to case. Cyrus upper-cases MIME types,
+   * subtypes, encodings and parameter names ("TEXT" "PLAIN" ("CHARSET" …)) where Dovecot, and the
+   * proxy's virtual messages after it, keep the header's spelling; RFC 2045 makes all of them
+   * case-insensitive, so an oracle on Cyrus differs from the proxy there and nowhere else.
+   */
+  readonly foldBodyStructureCase?: boolean;
+  /**
+   * Let EXISTS join a run of FETCH and EXPUNGE responses, going after them. Cyrus reports a
+   * command's changes as expunges, then EXISTS, then flag updates (index_tellchanges); Dovecot,
+   * and the proxy after it, as flag updates, expunges, then EXISTS. Both say the same; a message
+   * named before the EXISTS that counts it is the invariant checker's business, not this one's.
+   */
+  readonly existsInChangeRuns?: boolean;
 }
+
+/**
+ * Codes a server sends unasked that belong to extensions the proxy does not advertise: Cyrus 3.6
+ * gives [HIGHESTMODSEQ] (CONDSTORE), [MAILBOXID] (OBJECTID), [URLMECH] (URLAUTH) and
+ * [ANNOTATIONS] (ANNOTATE-EXPERIMENT-1) at every SELECT and EXAMINE, and [NOMODSEQ] where
+ * CONDSTORE is off. The proxy keeps them from clients in INBOX (proxy/README.md, "Extensions: an
+ * allowlist"); a client that was told the extension is absent has no use for them.
+ */
+const ORACLE_ONLY_CODES = new Set(['HIGHESTMODSEQ', 'NOMODSEQ', 'MAILBOXID', 'URLMECH', 'ANNOTATIONS']);
 
 /** Spells a UID of `side` as the oracle UID of the same message. */
 export function uidSpeller(renaming: UidRenaming, side: Side): (uid: number) => string {
@@ -120,9 +149,12 @@ export function normaliseResponse(
     case 'continuation':
       return null;
     case 'tagged':
+      // Cyrus also puts [HIGHESTMODSEQ] on the completion of EXPUNGE and STORE.
+      if (options.dropHiddenCodes && response.code !== null && ORACLE_ONLY_CODES.has(response.code.name)) return `TAGGED ${response.status}`;
       return `TAGGED ${response.status}${code(response.code, spell)}`;
     case 'status':
       if (response.status === 'OK' && response.code === null) return null;
+      if (options.dropHiddenCodes && response.code !== null && ORACLE_ONLY_CODES.has(response.code.name)) return null;
       return `* ${response.status}${code(response.code, spell)}`;
     case 'exists':
     case 'expunge':
@@ -146,6 +178,10 @@ export function normaliseResponse(
         if (item.name === 'UID' && value.kind === 'number') return `UID ${spell(value.value)}`;
         if (item.name === 'FLAGS' && value.kind === 'list') return `FLAGS ${flagList(value.items.map(canonicalValue), options)}`;
         if (item.name === 'INTERNALDATE' && value.kind === 'string') return `INTERNALDATE ${internalDateInstant(value.bytes.toString('latin1'))}`;
+        if (options.foldBodyStructureCase && (item.name === 'BODY' || item.name === 'BODYSTRUCTURE')) return `${name} ${canonicalValue(value).toUpperCase()}`;
+        // A body part the message does not have: Cyrus says NIL, Dovecot and the proxy "" (RFC
+        // 3501 says neither); compared as "" behind Cyrus.
+        if (options.foldBodyStructureCase && item.section !== null && value.kind === 'nil') return `${name} ""`;
         return `${name} ${canonicalValue(value)}`;
       });
       return `* ${response.seq} FETCH (${items.sort().join(' ')})`;
@@ -163,11 +199,35 @@ export function normaliseResponses(
     const line = normaliseResponse(response, spell, uidSearch, options);
     return line === null ? [] : [line];
   });
-  return canonicalChangeRuns(lines);
+  const canonical = canonicalChangeRuns(lines, options.existsInChangeRuns ?? false);
+  return options.existsInChangeRuns ? sortedSelectData(canonical) : canonical;
+}
+
+/**
+ * A run of SELECT's untagged data (EXISTS, FLAGS, PERMANENTFLAGS, UNSEEN, UIDVALIDITY, UIDNEXT)
+ * in one order: RFC 3501 fixes none; Cyrus sends FLAGS before EXISTS and UNSEEN after
+ * PERMANENTFLAGS, the proxy EXISTS first and UNSEEN before FLAGS.
+ */
+function sortedSelectData(lines: readonly string[]): string[] {
+  const result: string[] = [];
+  let run: string[] = [];
+  for (const line of [...lines, '']) {
+    if (SELECT_DATA.test(line)) {
+      run.push(line);
+      continue;
+    }
+    result.push(...run.sort());
+    run = [];
+    if (line !== '') result.push(line);
+  }
+  return result;
 }
 
 const FETCH_SEQ = /^\* (\d+) FETCH /;
 const EXPUNGE_SEQ = /^\* (\d+) EXPUNGE$/;
+const EXISTS_LINE = /^\* \d+ EXISTS$/;
+const KEYWORD_ANNOUNCEMENT = /^\* (FLAGS |OK \[PERMANENTFLAGS )/;
+const SELECT_DATA = /^\* (FLAGS |\d+ EXISTS$|OK \[(PERMANENTFLAGS|UNSEEN|UIDVALIDITY|UIDNEXT)\b)/;
 
 /**
  * Rewrites each run of consecutive FETCH and EXPUNGE responses into one canonical form carrying
@@ -179,8 +239,9 @@ const EXPUNGE_SEQ = /^\* (\d+) EXPUNGE$/;
  * being right at the moment it is read. The proxy reports its own changes at other points than
  * a server would. EXISTS and everything else still delimit runs.
  */
-function canonicalChangeRuns(lines: readonly string[]): string[] {
+function canonicalChangeRuns(lines: readonly string[], existsInRuns = false): string[] {
   const result: string[] = [];
+  let exists: string[] = [];
   let fetches: { seq: number; line: string }[] = [];
   let removed: number[] = []; // numbers at the start of the run, ascending
   const original = (seq: number): number => {
@@ -188,11 +249,14 @@ function canonicalChangeRuns(lines: readonly string[]): string[] {
     for (const gone of removed) if (gone <= position) position++;
     return position;
   };
-  const flush = (): void => {
+  const flush = (keepExists = false): void => {
     result.push(...fetches.sort((a, b) => a.seq - b.seq).map((entry) => entry.line));
     result.push(...[...removed].reverse().map((seq) => `* ${seq} EXPUNGE`));
     fetches = [];
     removed = [];
+    if (keepExists) return;
+    result.push(...exists);
+    exists = [];
   };
   for (const line of lines) {
     const fetch = FETCH_SEQ.exec(line);
@@ -203,6 +267,15 @@ function canonicalChangeRuns(lines: readonly string[]): string[] {
     } else if (expunge) {
       removed.push(original(Number(expunge[1])));
       removed.sort((a, b) => a - b);
+      // "EXISTS n, EXPUNGE k" says what "EXPUNGE k, EXISTS n-1" says: a waiting EXISTS counts it.
+      exists = exists.map((counted) => `* ${Number(/\d+/.exec(counted)![0]) - 1} EXISTS`);
+    } else if (existsInRuns && EXISTS_LINE.test(line)) {
+      exists.push(line);
+    } else if (existsInRuns && exists.length > 0 && KEYWORD_ANNOUNCEMENT.test(line)) {
+      // Cyrus announces new keywords after its EXISTS, Dovecot and the proxy before: the EXISTS
+      // waits past them too.
+      flush(true);
+      result.push(line);
     } else {
       flush();
       result.push(line);
