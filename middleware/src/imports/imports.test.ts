@@ -4,13 +4,27 @@ import { hashAddress } from '../users/user-key.js';
 import { startTestApp, type TestApp } from '../testing/test-app.js';
 import { formatFromKey } from './import-runner.js';
 import { mapRow } from './row-mapping.js';
-import { ImportFileError, MAX_ROW_BYTES, readRows, type ReadRow } from './row-reader.js';
+import { ImportFileError, MAX_ROW_BYTES, readRows, type RawRow, type ReadRow } from './row-reader.js';
 
-async function read(text: string | Buffer[], format: 'csv' | 'jsonl'): Promise<ReadRow[]> {
+/** Rows as plain records (CSV values by header name), so expectations read like the file. */
+type Shown = { kind: 'row'; rowNumber: number; fields: Record<string, unknown> } | { kind: 'problem'; rowNumber: number; reason: string };
+
+async function read(text: string | Buffer[], format: 'csv' | 'jsonl'): Promise<Shown[]> {
   const chunks = typeof text === 'string' ? [Buffer.from(text)] : text;
-  const rows: ReadRow[] = [];
-  for await (const row of readRows(Readable.from(chunks), format)) rows.push(row);
+  const rows: Shown[] = [];
+  for await (const batch of readRows(Readable.from(chunks), format)) rows.push(...batch.map(show));
   return rows;
+}
+
+function show(row: ReadRow): Shown {
+  switch (row.kind) {
+    case 'problem':
+      return row;
+    case 'json':
+      return { kind: 'row', rowNumber: row.rowNumber, fields: { ...row.fields } };
+    case 'csv':
+      return { kind: 'row', rowNumber: row.rowNumber, fields: Object.fromEntries(row.header.map((name, index) => [name, row.values[index]])) };
+  }
 }
 
 const plain = { configuration: { secretKey: 'k', hashedEmailAddresses: false } };
@@ -27,14 +41,33 @@ describe('readRows: CSV', () => {
     ]);
   });
 
+  test('the same rows however the bytes are split into chunks (quotes, CRLF, UTF-8 across a boundary)', async () => {
+    const text = 'address,displayName,city\r\na@x.org,"Zoë ""Z"", Jr.",Köln\r\n"b@x.org","two\r\nlines",\r\n\r\nc@x.org,C,😀\n"d@x.org",D,"end"';
+    const whole = await read(text, 'csv');
+    expect(whole).toEqual([
+      { kind: 'row', rowNumber: 2, fields: { address: 'a@x.org', displayName: 'Zoë "Z", Jr.', city: 'Köln' } },
+      { kind: 'row', rowNumber: 4, fields: { address: 'b@x.org', displayName: 'two\r\nlines', city: '' } },
+      { kind: 'row', rowNumber: 6, fields: { address: 'c@x.org', displayName: 'C', city: '😀' } },
+      { kind: 'row', rowNumber: 7, fields: { address: 'd@x.org', displayName: 'D', city: 'end' } },
+    ]);
+    const bytes = Buffer.from(text);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(await read([bytes.subarray(0, cut), bytes.subarray(cut)], 'csv')).toEqual(whole);
+    }
+    expect(await read(Array.from(bytes, (byte) => Buffer.from([byte])), 'csv')).toEqual(whole);
+  });
+
   test('a header without an address column fails the file', async () => {
     await expect(read('email,name\na@x,A\n', 'csv')).rejects.toThrow(ImportFileError);
     await expect(read('address,address\na@x,A\n', 'csv')).rejects.toThrow(/twice/);
   });
 
   test('broken quoting and an over-long row fail the file with the line, not the text', async () => {
-    await expect(read('address\n"a@x"oops\n', 'csv')).rejects.toThrow(/after line 2: CSV_/);
-    await expect(read(`address\n${'x'.repeat(MAX_ROW_BYTES + 10)}\n`, 'csv')).rejects.toThrow(/CSV_MAX_RECORD_SIZE/);
+    await expect(read('address\n"a@x"oops\n', 'csv')).rejects.toThrow('after line 2: text after a closing quote');
+    await expect(read('address\nab"c@x\n', 'csv')).rejects.toThrow('after line 2: a quote inside an unquoted field');
+    await expect(read('address\na@x\n"b@x\n', 'csv')).rejects.toThrow('after line 3: a quoted field is never closed');
+    await expect(read(`address\n${'x'.repeat(MAX_ROW_BYTES + 10)}\n`, 'csv')).rejects.toThrow(`after line 2: a row over ${MAX_ROW_BYTES} characters`);
+    await expect(read([Buffer.from('address\n"'), ...Array.from({ length: 10 }, () => Buffer.alloc(MAX_ROW_BYTES / 4, 'x'))], 'csv')).rejects.toThrow(ImportFileError);
   });
 });
 
@@ -63,35 +96,44 @@ describe('readRows: JSON lines', () => {
 });
 
 describe('mapRow', () => {
-  const row = (fields: Record<string, unknown>) => ({ kind: 'row' as const, rowNumber: 2, fields });
+  const row = (fields: Record<string, unknown>): RawRow => ({ kind: 'csv', rowNumber: 2, header: Object.keys(fields), values: Object.values(fields) as string[] });
+  const json = (fields: Record<string, unknown>): RawRow => ({ kind: 'json', rowNumber: 2, fields });
 
   test('CSV: address normalized, other non-empty columns become attributes', () => {
-    expect(mapRow(plain, 'csv', row({ address: ' A@X.org ', displayName: 'A', plan: 'gold', city: '' }))).toEqual({
+    expect(mapRow(plain, row({ address: ' A@X.org ', displayName: 'A', plan: 'gold', city: '' }))).toEqual({
       kind: 'user',
       user: { userKey: 'a@x.org', displayName: 'A', attributes: { plan: 'gold' } },
     });
   });
 
   test('a hashing tenant stores the HMAC, never the address', () => {
-    const mapped = mapRow(hashing, 'csv', row({ address: 'A@x.org' }));
+    const mapped = mapRow(hashing, row({ address: 'A@x.org' }));
     expect(mapped).toEqual({ kind: 'user', user: { userKey: hashAddress('k', 'a@x.org'), attributes: {} } });
   });
 
   test('hashedAddress: accepted (lower-cased) for a hashing tenant, refused otherwise', () => {
     const hash = hashAddress('k', 'a@x.org');
-    expect(mapRow(hashing, 'csv', row({ hashedAddress: hash.toUpperCase() }))).toMatchObject({ kind: 'user', user: { userKey: hash } });
-    expect(mapRow(plain, 'csv', row({ hashedAddress: hash }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('does not hash') });
+    expect(mapRow(hashing, row({ hashedAddress: hash.toUpperCase() }))).toMatchObject({ kind: 'user', user: { userKey: hash } });
+    expect(mapRow(plain, row({ hashedAddress: hash }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('does not hash') });
   });
 
   test('JSON lines: attributes of scalars; unknown fields and nested values refused', () => {
-    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', attributes: { n: 3, vip: true, s: 'x' } }))).toEqual({
+    expect(mapRow(plain, json({ address: 'a@x.org', attributes: { n: 3, vip: true, s: 'x' } }))).toEqual({
       kind: 'user',
       user: { userKey: 'a@x.org', attributes: { n: '3', vip: 'true', s: 'x' } },
     });
-    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', extra: 1 }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('unknown field') });
-    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', attributes: { deep: {} } }))).toMatchObject({ kind: 'problem' });
-    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', attributes: [] }))).toMatchObject({ kind: 'problem' });
-    expect(mapRow(plain, 'jsonl', row({ address: 42 }))).toMatchObject({ kind: 'problem', reason: 'address must be a string' });
+    expect(mapRow(plain, json({ address: 'a@x.org', extra: 1 }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('unknown field') });
+    expect(mapRow(plain, json({ address: 'a@x.org', attributes: { deep: {} } }))).toMatchObject({ kind: 'problem' });
+    expect(mapRow(plain, json({ address: 'a@x.org', attributes: [] }))).toMatchObject({ kind: 'problem' });
+    expect(mapRow(plain, json({ address: 42 }))).toMatchObject({ kind: 'problem', reason: 'address must be a string' });
+  });
+
+  test('addresses beyond printable ASCII go through the full rule (Unicode whitespace refused, Unicode letters kept)', () => {
+    expect(mapRow(plain, row({ address: 'Jörg@Bücher.de' }))).toMatchObject({ kind: 'user', user: { userKey: 'jörg@bücher.de' } });
+    expect(mapRow(plain, row({ address: 'a\u2003b@x.org' }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('whitespace') });
+    expect(mapRow(plain, row({ address: '@x.org' }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('local part') });
+    expect(mapRow(plain, row({ address: 'a@x.org', displayName: 'tab\tok', note: 'two\nlines' }))).toMatchObject({ kind: 'user' });
+    expect(mapRow(plain, row({ address: 'a@x.org', note: 'bell\u0007' }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('control') });
   });
 
   test.each([
@@ -102,7 +144,7 @@ describe('mapRow', () => {
     [{ address: 'a@x.org', 'bad name': 'v' }, 'attribute names'],
     [{ address: 'a@x.org', a: 'x'.repeat(5000) }, 'longer than'],
   ])('CSV row %j is refused (%s)', (fields, reason) => {
-    expect(mapRow(plain, 'csv', row(fields as Record<string, unknown>))).toMatchObject({ kind: 'problem', reason: expect.stringContaining(reason) });
+    expect(mapRow(plain, row(fields as Record<string, unknown>))).toMatchObject({ kind: 'problem', reason: expect.stringContaining(reason) });
   });
 
   test('format from the key', () => {
