@@ -63,11 +63,17 @@ export class ImportRunner {
     private readonly log?: Logger,
   ) {}
 
-  /** Queues an already-saved (`queued`) import. */
+  /** Queues an already-saved (`queued`) import; refuses one that is already queued or running
+   *  here (two retries at once must not run the same import twice). */
   submit(job: ImportJob): void {
     if (this.closed) throw new MiddlewareError('INLAY_MW_STORE_UNAVAILABLE', 'the middleware is shutting down; retry the import later');
+    if (this.isActive(job.record.importId)) throw new MiddlewareError('INLAY_MW_IMPORT_STATE', `import ${job.record.importId} is already queued or running`);
     this.queue.push(job);
     this.startNext();
+  }
+
+  isActive(importId: string): boolean {
+    return this.running.has(importId) || this.queue.some((job) => job.record.importId === importId);
   }
 
   /** Resolves when every import started so far has finished (tests and the benchmark). */
@@ -118,9 +124,11 @@ export async function runImport(store: Store, job: ImportJob, signal: AbortSigna
     if (client instanceof MiddlewareError) throw client;
     await store.saveImport(tenant, record);
     let body: Readable;
+    let expectedBytes: number | undefined;
     try {
       const object = await client.send(new GetObjectCommand({ Bucket: dataSource.awsConnectionInformation.bucket, Key: record.objectKey }), { abortSignal: signal });
       body = object.Body as Readable;
+      expectedBytes = object.ContentLength;
     } catch (error) {
       if (isMissingObject(error)) throw new ImportFileError(`the import file ${where} does not exist`);
       throw s3Failure(error, dataSource, record.objectKey);
@@ -154,6 +162,11 @@ export async function runImport(store: Store, job: ImportJob, signal: AbortSigna
       await rows.return(undefined);
     }
     if (signal.aborted) throw new MiddlewareError('INLAY_MW_STORE_UNAVAILABLE', 'the middleware stopped during the import; start it again');
+    // A connection closed cleanly before the end looks like the end of the file: the length S3
+    // announced tells them apart, so a cut-off file is never taken for a complete one.
+    if (expectedBytes !== undefined && position.bytesRead !== expectedBytes) {
+      throw readFailure(Object.assign(new Error('short read'), { code: `the object has ${expectedBytes} bytes` }), where, lastLine, position);
+    }
     await writer.drain();
     record = { ...record, ...writer.counts };
 
