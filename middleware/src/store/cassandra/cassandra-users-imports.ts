@@ -26,15 +26,17 @@ export type ImportUserWrites = 'replica-batches' | 'concurrent';
 
 /** In-flight single writes for `concurrent`. Enough to keep a node's native-transport threads
  *  busy without queuing so much that requests time out. */
-const USER_WRITE_CONCURRENCY = Number(process.env['INLAY_EXPERIMENT_CONCURRENCY'] ?? 64);
-/** Rows per UNLOGGED batch. Cassandra warns (once a minute) about unlogged batches over 10
- *  partitions by default; what it costs per row is the request, not the warning. */
-const USER_BATCH_STATEMENTS = Number(process.env['INLAY_EXPERIMENT_BATCH'] ?? 20);
+const USER_WRITE_CONCURRENCY = 64;
+/** Rows per UNLOGGED batch. Measured against 10 and 40: 20 used the least Cassandra CPU per
+ *  row. (Cassandra logs a warning, rate-limited, about unlogged batches over 10 partitions; the
+ *  partitions of one batch here all live on the node that coordinates it.) */
+const USER_BATCH_STATEMENTS = 20;
 /** Below Cassandra's default batch_size_warn_threshold (5 KiB) by a margin, estimated from the
  *  bound values; the fail threshold (50 KiB) is then out of reach. */
 const USER_BATCH_BYTES = 4096;
-/** Batches in flight per upsertUsers call. */
-const USER_BATCHES_IN_FLIGHT = Number(process.env['INLAY_EXPERIMENT_INFLIGHT'] ?? 16);
+/** Batches in flight per upsertUsers call (the import runner has two calls out at a time, so
+ *  about 32 batches, 640 rows, are in flight). 8 left the node idle between batches. */
+const USER_BATCHES_IN_FLIGHT = 16;
 /** Row errors are capped by the import runner (first 1000), so one batch stays small. */
 const IMPORTS_PARTITION = 'all';
 
@@ -92,11 +94,18 @@ export class CassandraUserImportTables {
       if (batch.length > 0) requests.push(batch);
     }
     let next = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < requests.length) {
+      while (next < requests.length && !failed) {
         const batch = requests[next++]!;
-        if (batch.length === 1) await this.client.execute(batch[0]!.query, batch[0]!.params, { prepare: true });
-        else await this.client.batch(batch, { prepare: true, logged: false });
+        try {
+          if (batch.length === 1) await this.client.execute(batch[0]!.query, batch[0]!.params, { prepare: true });
+          else await this.client.batch(batch, { prepare: true, logged: false });
+        } catch (error) {
+          // The other workers stop taking batches: the call fails as a whole.
+          failed = true;
+          throw error;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(USER_BATCHES_IN_FLIGHT, requests.length) }, worker));
