@@ -52,12 +52,14 @@ export class ImportWriter {
   ) {}
 
   async addUser(user: UserUpsert): Promise<void> {
+    this.throwFailure();
     this.counts.rowsRead += 1;
     this.users.push(user);
     if (this.users.length >= IMPORT_BATCH_ROWS) await this.startBatch();
   }
 
   async addProblem(rowNumber: number, reason: string): Promise<void> {
+    this.throwFailure();
     this.counts.rowsRead += 1;
     this.counts.rowsFailed += 1;
     if (this.storedErrors < MAX_STORED_ROW_ERRORS) {

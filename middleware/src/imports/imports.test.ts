@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import type { ImportRecord, ImportRowError, Store, TenantRef, UserUpsert } from '../store/store.js';
+import { IMPORT_BATCH_ROWS, IMPORT_WRITES_IN_FLIGHT, ImportWriter, MAX_STORED_ROW_ERRORS, PROGRESS_INTERVAL_MS } from './import-writer.js';
 import { hashAddress } from '../users/user-key.js';
 import { startTestApp, type TestApp } from '../testing/test-app.js';
 import { formatFromKey } from './import-runner.js';
@@ -193,5 +195,66 @@ describe('import routes (embedded store, no S3)', () => {
     expect((await t.request('GET', '/api/tenants/importer/imports/00000000-0000-1000-8000-000000000001')).json()).toMatchObject({ code: 'INLAY_MW_IMPORT_NOT_FOUND' });
     expect((await t.request('GET', '/api/tenants/importer/imports/not-a-uuid')).statusCode).toBe(400);
     expect((await t.request('GET', '/api/tenants/nobody/imports')).statusCode).toBe(404);
+  });
+});
+
+describe('ImportWriter (a store whose writes the test finishes by hand)', () => {
+  const tenant = { id: 't', keyspaceName: 't' } as TenantRef;
+  const record = { importId: 'i', dataSourceId: 'default', objectKey: 'k.csv', format: 'csv', status: 'running', rowsRead: 0, rowsImported: 0, rowsFailed: 0, createdAt: new Date(0) } as const;
+
+  function handStore() {
+    const writes: { users: number; finish: (error?: Error) => void }[] = [];
+    const saved: ImportRecord[] = [];
+    const errorRows: number[] = [];
+    const store = {
+      upsertUsers: (_tenant: TenantRef, users: readonly UserUpsert[]) =>
+        new Promise<void>((resolve, reject) => writes.push({ users: users.length, finish: (error) => (error ? reject(error) : resolve()) })),
+      recordImportErrors: async (_tenant: TenantRef, _id: string, errors: readonly ImportRowError[]) => void errorRows.push(...errors.map((error) => error.rowNumber)),
+      saveImport: async (_tenant: TenantRef, saving: ImportRecord) => void saved.push(saving),
+    } as unknown as Store;
+    return { store, writes, saved, errorRows };
+  }
+  const user = (index: number): UserUpsert => ({ userKey: `u${index}@x.org`, attributes: {} });
+
+  test('at most two batches in flight: the reader waits for the oldest; progress is saved at most once per interval', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const { store, writes, saved } = handStore();
+      const writer = new ImportWriter(store, tenant, 'i', (counts) => ({ ...record, ...counts }));
+      for (let index = 0; index < IMPORT_BATCH_ROWS; index++) await writer.addUser(user(index));
+      expect(writes.map((write) => write.users)).toEqual([IMPORT_BATCH_ROWS]);
+      for (let index = 0; index < IMPORT_BATCH_ROWS - 1; index++) await writer.addUser(user(index));
+      let third = false;
+      const blocked = writer.addUser(user(0)).then(() => (third = true));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect([writes.length, third]).toEqual([IMPORT_WRITES_IN_FLIGHT, false]);
+
+      vi.setSystemTime(Date.now() + PROGRESS_INTERVAL_MS + 1);
+      writes[0]!.finish();
+      await blocked;
+      expect(third).toBe(true);
+      await vi.waitFor(() => expect(saved.at(-1)).toMatchObject({ status: 'running', rowsImported: IMPORT_BATCH_ROWS, rowsRead: 2 * IMPORT_BATCH_ROWS }));
+      writes[1]!.finish();
+      const draining = writer.drain();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Finished within the interval: no second save.
+      expect(saved).toHaveLength(1);
+      await draining;
+      expect(writer.counts).toEqual({ rowsRead: 2 * IMPORT_BATCH_ROWS, rowsImported: 2 * IMPORT_BATCH_ROWS, rowsFailed: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('a failed write fails the import at the next row or at drain; row errors are capped but counted', async () => {
+    const { store, writes, errorRows } = handStore();
+    const writer = new ImportWriter(store, tenant, 'i', (counts) => ({ ...record, ...counts }));
+    for (let row = 2; row < MAX_STORED_ROW_ERRORS + 12; row++) await writer.addProblem(row, 'bad');
+    for (let index = 0; index < IMPORT_BATCH_ROWS; index++) await writer.addUser(user(index));
+    writes[0]!.finish(new Error('store down'));
+    await expect(writer.drain()).rejects.toThrow('store down');
+    expect(errorRows).toHaveLength(MAX_STORED_ROW_ERRORS);
+    expect(writer.counts).toMatchObject({ rowsFailed: MAX_STORED_ROW_ERRORS + 10, rowsImported: 0 });
+    await expect(writer.addUser(user(1))).rejects.toThrow('store down');
   });
 });
