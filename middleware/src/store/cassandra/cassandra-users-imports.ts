@@ -37,6 +37,11 @@ const USER_BATCH_BYTES = 4096;
 /** Batches in flight per upsertUsers call (the import runner has two calls out at a time, so
  *  about 32 batches, 640 rows, are in flight). 8 left the node idle between batches. */
 const USER_BATCHES_IN_FLIGHT = 16;
+/** Attempts per batch when the node answers "write timeout" or "overloaded": an import pushes a
+ *  node as hard as it goes, and such an answer means "slower", not "down". Safe to repeat: the
+ *  UPDATE sets values and adds to collections, so a repeat writes the same cells. */
+const USER_BATCH_ATTEMPTS = 4;
+const USER_BATCH_RETRY_DELAY_MS = 250;
 /** Row errors are capped by the import runner (first 1000), so one batch stays small. */
 const IMPORTS_PARTITION = 'all';
 
@@ -98,13 +103,20 @@ export class CassandraUserImportTables {
     const worker = async (): Promise<void> => {
       while (next < requests.length && !failed) {
         const batch = requests[next++]!;
-        try {
-          if (batch.length === 1) await this.client.execute(batch[0]!.query, batch[0]!.params, { prepare: true });
-          else await this.client.batch(batch, { prepare: true, logged: false });
-        } catch (error) {
-          // The other workers stop taking batches: the call fails as a whole.
-          failed = true;
-          throw error;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            if (batch.length === 1) await this.client.execute(batch[0]!.query, batch[0]!.params, { prepare: true, isIdempotent: true });
+            else await this.client.batch(batch, { prepare: true, logged: false, isIdempotent: true });
+            break;
+          } catch (error) {
+            if (attempt < USER_BATCH_ATTEMPTS && !failed && isPassingOverload(error)) {
+              await new Promise((resolve) => setTimeout(resolve, USER_BATCH_RETRY_DELAY_MS * attempt));
+              continue;
+            }
+            // The other workers stop taking batches: the call fails as a whole.
+            failed = true;
+            throw error;
+          }
         }
       }
     };
@@ -221,4 +233,10 @@ function estimatedBytes(user: UserUpsert): number {
   let bytes = 64 + user.userKey.length + (user.displayName?.length ?? 0);
   for (const name in user.attributes) bytes += name.length + user.attributes[name]!.length + 8;
   return bytes;
+}
+
+/** A write the node timed out or shed under load (retrying it is safe and usually enough). */
+function isPassingOverload(error: unknown): boolean {
+  const codes = cassandra.types.responseErrorCodes;
+  return error instanceof cassandra.errors.ResponseError && (error.code === codes.writeTimeout || error.code === codes.overloaded);
 }
