@@ -11,7 +11,7 @@
  * At most MAX_CONCURRENT_IMPORTS run at once; the others wait as `queued`. Closing aborts the
  * running ones (they end `failed`) and waits for them, so nothing writes to a closed store.
  *
- * Must never hold a file in memory (one batch at a time, S3 backpressure through the stream) and
+ * Must never hold a file in memory (a few batches at a time, S3 backpressure through the stream) and
  * never put an S3 secret into the import's error.
  */
 import type { Readable } from 'node:stream';
