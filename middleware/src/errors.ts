@@ -45,6 +45,7 @@ export const ERROR_REGISTRY = {
   INLAY_MW_DATA_SOURCE_NOT_FOUND: { status: 404, message: 'the tenant has no such data source' },
   INLAY_MW_IMPORT_NOT_FOUND: { status: 404, message: 'no such import' },
   INLAY_MW_IMPORT_FORMAT: { status: 400, message: 'the import format cannot be told from the object key; give format "csv" or "jsonl"' },
+  INLAY_MW_IMPORT_STATE: { status: 409, message: 'only a failed import can be retried' },
   INLAY_MW_TEMPLATE_KEY_INVALID: { status: 400, message: 'the template key is not a plain relative path' },
   INLAY_MW_TEMPLATE_NOT_FOUND: { status: 424, message: 'the template object does not exist' },
   INLAY_MW_TEMPLATE_TOO_LARGE: { status: 424, message: 'the template object is too large' },

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ensureMavenClasspath } from './install.ts';
 import { freePort } from './ports.ts';
-import { spawnLogged, startInTempDir, stopProcess, waitUntilReady } from './process.ts';
+import { spawnLogged, startInTempDir, stopProcess, waitUntilReady, type RunningProcess } from './process.ts';
 
 // The self-contained build that S3Proxy publishes to Maven Central. The plain
 // jar's dependency graph does not resolve to a working classpath under Maven's
@@ -46,7 +46,13 @@ export function s3ClientFor(info: Pick<S3Info, 'endpoint' | 'region' | 'accessKe
 export interface S3ProxyServer extends S3Info {
   readonly info: S3Info;
   readonly startupMs: number;
+  /** The JVM's pid while it runs (benchmarks read its CPU time from /proc). */
+  readonly pid: () => number | undefined;
   stop(): Promise<void>;
+  /** Stops the server (SIGTERM, as an operator or a crash would) and keeps its objects, for a
+   *  fault test; `restart` brings it back on the same endpoint with the same credentials. */
+  kill(): Promise<void>;
+  restart(): Promise<void>;
 }
 
 /** Any HTTP answer at all (an unsigned GET / gets 403) means it is serving. */
@@ -96,21 +102,33 @@ async function startInDir(dir: string, classpath: string, timeoutMs: number): Pr
     { mode: 0o600 },
   );
 
+  const launch = async (): Promise<RunningProcess> => {
+    const running = spawnLogged(
+      'java',
+      ['-Xmx512m', '-XX:+PerfDisableSharedMem', '-cp', classpath, 'org.gaul.s3proxy.Main', '--properties', propertiesFile],
+      { outputFile: join(dir, 's3proxy.out'), cwd: dir, scratchDir: dir },
+    );
+    await waitUntilReady('S3Proxy', running, () => answersHttp(endpoint), { timeoutMs, intervalMs: 200 });
+    return running;
+  };
   const started = Date.now();
-  const running = spawnLogged(
-    'java',
-    ['-Xmx512m', '-XX:+PerfDisableSharedMem', '-cp', classpath, 'org.gaul.s3proxy.Main', '--properties', propertiesFile],
-    { outputFile: join(dir, 's3proxy.out'), cwd: dir, scratchDir: dir },
-  );
-  await waitUntilReady('S3Proxy', running, () => answersHttp(endpoint), { timeoutMs, intervalMs: 200 });
+  let running = await launch();
   const startupMs = Date.now() - started;
   return {
     ...info,
     info,
     startupMs,
+    pid: () => (running.hasExited() ? undefined : running.child.pid),
     async stop() {
       await stopProcess(running, 10_000);
       await rm(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      await stopProcess(running, 10_000);
+    },
+    async restart() {
+      if (!running.hasExited()) throw new Error('S3Proxy is still running; kill() it first');
+      running = await launch();
     },
   };
 }

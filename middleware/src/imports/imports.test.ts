@@ -1,16 +1,32 @@
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import type { ImportRecord, ImportRowError, Store, TenantRef, UserUpsert } from '../store/store.js';
+import { IMPORT_BATCH_ROWS, IMPORT_WRITES_IN_FLIGHT, ImportWriter, MAX_STORED_ROW_ERRORS, PROGRESS_INTERVAL_MS } from './import-writer.js';
 import { hashAddress } from '../users/user-key.js';
 import { startTestApp, type TestApp } from '../testing/test-app.js';
 import { formatFromKey } from './import-runner.js';
 import { mapRow } from './row-mapping.js';
-import { ImportFileError, MAX_ROW_BYTES, readRows, type ReadRow } from './row-reader.js';
+import { ImportFileError, MAX_ROW_BYTES, readRows, type RawRow, type ReadRow } from './row-reader.js';
 
-async function read(text: string | Buffer[], format: 'csv' | 'jsonl'): Promise<ReadRow[]> {
+/** Rows as plain records (CSV values by header name), so expectations read like the file. */
+type Shown = { kind: 'row'; rowNumber: number; fields: Record<string, unknown> } | { kind: 'problem'; rowNumber: number; reason: string };
+
+async function read(text: string | Buffer[], format: 'csv' | 'jsonl'): Promise<Shown[]> {
   const chunks = typeof text === 'string' ? [Buffer.from(text)] : text;
-  const rows: ReadRow[] = [];
-  for await (const row of readRows(Readable.from(chunks), format)) rows.push(row);
+  const rows: Shown[] = [];
+  for await (const batch of readRows(Readable.from(chunks), format)) rows.push(...batch.map(show));
   return rows;
+}
+
+function show(row: ReadRow): Shown {
+  switch (row.kind) {
+    case 'problem':
+      return row;
+    case 'json':
+      return { kind: 'row', rowNumber: row.rowNumber, fields: { ...row.fields } };
+    case 'csv':
+      return { kind: 'row', rowNumber: row.rowNumber, fields: Object.fromEntries(row.header.map((name, index) => [name, row.values[index]])) };
+  }
 }
 
 const plain = { configuration: { secretKey: 'k', hashedEmailAddresses: false } };
@@ -27,14 +43,33 @@ describe('readRows: CSV', () => {
     ]);
   });
 
+  test('the same rows however the bytes are split into chunks (quotes, CRLF, UTF-8 across a boundary)', async () => {
+    const text = 'address,displayName,city\r\na@x.org,"Zoë ""Z"", Jr.",Köln\r\n"b@x.org","two\r\nlines",\r\n\r\nc@x.org,C,😀\n"d@x.org",D,"end"';
+    const whole = await read(text, 'csv');
+    expect(whole).toEqual([
+      { kind: 'row', rowNumber: 2, fields: { address: 'a@x.org', displayName: 'Zoë "Z", Jr.', city: 'Köln' } },
+      { kind: 'row', rowNumber: 4, fields: { address: 'b@x.org', displayName: 'two\r\nlines', city: '' } },
+      { kind: 'row', rowNumber: 6, fields: { address: 'c@x.org', displayName: 'C', city: '😀' } },
+      { kind: 'row', rowNumber: 7, fields: { address: 'd@x.org', displayName: 'D', city: 'end' } },
+    ]);
+    const bytes = Buffer.from(text);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(await read([bytes.subarray(0, cut), bytes.subarray(cut)], 'csv')).toEqual(whole);
+    }
+    expect(await read(Array.from(bytes, (byte) => Buffer.from([byte])), 'csv')).toEqual(whole);
+  });
+
   test('a header without an address column fails the file', async () => {
     await expect(read('email,name\na@x,A\n', 'csv')).rejects.toThrow(ImportFileError);
     await expect(read('address,address\na@x,A\n', 'csv')).rejects.toThrow(/twice/);
   });
 
   test('broken quoting and an over-long row fail the file with the line, not the text', async () => {
-    await expect(read('address\n"a@x"oops\n', 'csv')).rejects.toThrow(/after line 2: CSV_/);
-    await expect(read(`address\n${'x'.repeat(MAX_ROW_BYTES + 10)}\n`, 'csv')).rejects.toThrow(/CSV_MAX_RECORD_SIZE/);
+    await expect(read('address\n"a@x"oops\n', 'csv')).rejects.toThrow('after line 2: text after a closing quote');
+    await expect(read('address\nab"c@x\n', 'csv')).rejects.toThrow('after line 2: a quote inside an unquoted field');
+    await expect(read('address\na@x\n"b@x\n', 'csv')).rejects.toThrow('after line 3: a quoted field is never closed');
+    await expect(read(`address\n${'x'.repeat(MAX_ROW_BYTES + 10)}\n`, 'csv')).rejects.toThrow(`after line 2: a row over ${MAX_ROW_BYTES} characters`);
+    await expect(read([Buffer.from('address\n"'), ...Array.from({ length: 10 }, () => Buffer.alloc(MAX_ROW_BYTES / 4, 'x'))], 'csv')).rejects.toThrow(ImportFileError);
   });
 });
 
@@ -63,35 +98,44 @@ describe('readRows: JSON lines', () => {
 });
 
 describe('mapRow', () => {
-  const row = (fields: Record<string, unknown>) => ({ kind: 'row' as const, rowNumber: 2, fields });
+  const row = (fields: Record<string, unknown>): RawRow => ({ kind: 'csv', rowNumber: 2, header: Object.keys(fields), values: Object.values(fields) as string[] });
+  const json = (fields: Record<string, unknown>): RawRow => ({ kind: 'json', rowNumber: 2, fields });
 
   test('CSV: address normalized, other non-empty columns become attributes', () => {
-    expect(mapRow(plain, 'csv', row({ address: ' A@X.org ', displayName: 'A', plan: 'gold', city: '' }))).toEqual({
+    expect(mapRow(plain, row({ address: ' A@X.org ', displayName: 'A', plan: 'gold', city: '' }))).toEqual({
       kind: 'user',
       user: { userKey: 'a@x.org', displayName: 'A', attributes: { plan: 'gold' } },
     });
   });
 
   test('a hashing tenant stores the HMAC, never the address', () => {
-    const mapped = mapRow(hashing, 'csv', row({ address: 'A@x.org' }));
+    const mapped = mapRow(hashing, row({ address: 'A@x.org' }));
     expect(mapped).toEqual({ kind: 'user', user: { userKey: hashAddress('k', 'a@x.org'), attributes: {} } });
   });
 
   test('hashedAddress: accepted (lower-cased) for a hashing tenant, refused otherwise', () => {
     const hash = hashAddress('k', 'a@x.org');
-    expect(mapRow(hashing, 'csv', row({ hashedAddress: hash.toUpperCase() }))).toMatchObject({ kind: 'user', user: { userKey: hash } });
-    expect(mapRow(plain, 'csv', row({ hashedAddress: hash }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('does not hash') });
+    expect(mapRow(hashing, row({ hashedAddress: hash.toUpperCase() }))).toMatchObject({ kind: 'user', user: { userKey: hash } });
+    expect(mapRow(plain, row({ hashedAddress: hash }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('does not hash') });
   });
 
   test('JSON lines: attributes of scalars; unknown fields and nested values refused', () => {
-    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', attributes: { n: 3, vip: true, s: 'x' } }))).toEqual({
+    expect(mapRow(plain, json({ address: 'a@x.org', attributes: { n: 3, vip: true, s: 'x' } }))).toEqual({
       kind: 'user',
       user: { userKey: 'a@x.org', attributes: { n: '3', vip: 'true', s: 'x' } },
     });
-    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', extra: 1 }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('unknown field') });
-    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', attributes: { deep: {} } }))).toMatchObject({ kind: 'problem' });
-    expect(mapRow(plain, 'jsonl', row({ address: 'a@x.org', attributes: [] }))).toMatchObject({ kind: 'problem' });
-    expect(mapRow(plain, 'jsonl', row({ address: 42 }))).toMatchObject({ kind: 'problem', reason: 'address must be a string' });
+    expect(mapRow(plain, json({ address: 'a@x.org', extra: 1 }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('unknown field') });
+    expect(mapRow(plain, json({ address: 'a@x.org', attributes: { deep: {} } }))).toMatchObject({ kind: 'problem' });
+    expect(mapRow(plain, json({ address: 'a@x.org', attributes: [] }))).toMatchObject({ kind: 'problem' });
+    expect(mapRow(plain, json({ address: 42 }))).toMatchObject({ kind: 'problem', reason: 'address must be a string' });
+  });
+
+  test('addresses beyond printable ASCII go through the full rule (Unicode whitespace refused, Unicode letters kept)', () => {
+    expect(mapRow(plain, row({ address: 'Jörg@Bücher.de' }))).toMatchObject({ kind: 'user', user: { userKey: 'jörg@bücher.de' } });
+    expect(mapRow(plain, row({ address: 'a\u2003b@x.org' }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('whitespace') });
+    expect(mapRow(plain, row({ address: '@x.org' }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('local part') });
+    expect(mapRow(plain, row({ address: 'a@x.org', displayName: 'tab\tok', note: 'two\nlines' }))).toMatchObject({ kind: 'user' });
+    expect(mapRow(plain, row({ address: 'a@x.org', note: 'bell\u0007' }))).toMatchObject({ kind: 'problem', reason: expect.stringContaining('control') });
   });
 
   test.each([
@@ -102,7 +146,7 @@ describe('mapRow', () => {
     [{ address: 'a@x.org', 'bad name': 'v' }, 'attribute names'],
     [{ address: 'a@x.org', a: 'x'.repeat(5000) }, 'longer than'],
   ])('CSV row %j is refused (%s)', (fields, reason) => {
-    expect(mapRow(plain, 'csv', row(fields as Record<string, unknown>))).toMatchObject({ kind: 'problem', reason: expect.stringContaining(reason) });
+    expect(mapRow(plain, row(fields as Record<string, unknown>))).toMatchObject({ kind: 'problem', reason: expect.stringContaining(reason) });
   });
 
   test('format from the key', () => {
@@ -151,5 +195,66 @@ describe('import routes (embedded store, no S3)', () => {
     expect((await t.request('GET', '/api/tenants/importer/imports/00000000-0000-1000-8000-000000000001')).json()).toMatchObject({ code: 'INLAY_MW_IMPORT_NOT_FOUND' });
     expect((await t.request('GET', '/api/tenants/importer/imports/not-a-uuid')).statusCode).toBe(400);
     expect((await t.request('GET', '/api/tenants/nobody/imports')).statusCode).toBe(404);
+  });
+});
+
+describe('ImportWriter (a store whose writes the test finishes by hand)', () => {
+  const tenant = { id: 't', keyspaceName: 't' } as TenantRef;
+  const record = { importId: 'i', dataSourceId: 'default', objectKey: 'k.csv', format: 'csv', status: 'running', rowsRead: 0, rowsImported: 0, rowsFailed: 0, createdAt: new Date(0) } as const;
+
+  function handStore() {
+    const writes: { users: number; finish: (error?: Error) => void }[] = [];
+    const saved: ImportRecord[] = [];
+    const errorRows: number[] = [];
+    const store = {
+      upsertUsers: (_tenant: TenantRef, users: readonly UserUpsert[]) =>
+        new Promise<void>((resolve, reject) => writes.push({ users: users.length, finish: (error) => (error ? reject(error) : resolve()) })),
+      recordImportErrors: async (_tenant: TenantRef, _id: string, errors: readonly ImportRowError[]) => void errorRows.push(...errors.map((error) => error.rowNumber)),
+      saveImport: async (_tenant: TenantRef, saving: ImportRecord) => void saved.push(saving),
+    } as unknown as Store;
+    return { store, writes, saved, errorRows };
+  }
+  const user = (index: number): UserUpsert => ({ userKey: `u${index}@x.org`, attributes: {} });
+
+  test('at most two batches in flight: the reader waits for the oldest; progress is saved at most once per interval', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const { store, writes, saved } = handStore();
+      const writer = new ImportWriter(store, tenant, 'i', (counts) => ({ ...record, ...counts }));
+      for (let index = 0; index < IMPORT_BATCH_ROWS; index++) await writer.addUser(user(index));
+      expect(writes.map((write) => write.users)).toEqual([IMPORT_BATCH_ROWS]);
+      for (let index = 0; index < IMPORT_BATCH_ROWS - 1; index++) await writer.addUser(user(index));
+      let third = false;
+      const blocked = writer.addUser(user(0)).then(() => (third = true));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect([writes.length, third]).toEqual([IMPORT_WRITES_IN_FLIGHT, false]);
+
+      vi.setSystemTime(Date.now() + PROGRESS_INTERVAL_MS + 1);
+      writes[0]!.finish();
+      await blocked;
+      expect(third).toBe(true);
+      await vi.waitFor(() => expect(saved.at(-1)).toMatchObject({ status: 'running', rowsImported: IMPORT_BATCH_ROWS, rowsRead: 2 * IMPORT_BATCH_ROWS }));
+      writes[1]!.finish();
+      const draining = writer.drain();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Finished within the interval: no second save.
+      expect(saved).toHaveLength(1);
+      await draining;
+      expect(writer.counts).toEqual({ rowsRead: 2 * IMPORT_BATCH_ROWS, rowsImported: 2 * IMPORT_BATCH_ROWS, rowsFailed: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('a failed write fails the import at the next row or at drain; row errors are capped but counted', async () => {
+    const { store, writes, errorRows } = handStore();
+    const writer = new ImportWriter(store, tenant, 'i', (counts) => ({ ...record, ...counts }));
+    for (let row = 2; row < MAX_STORED_ROW_ERRORS + 12; row++) await writer.addProblem(row, 'bad');
+    for (let index = 0; index < IMPORT_BATCH_ROWS; index++) await writer.addUser(user(index));
+    writes[0]!.finish(new Error('store down'));
+    await expect(writer.drain()).rejects.toThrow('store down');
+    expect(errorRows).toHaveLength(MAX_STORED_ROW_ERRORS);
+    expect(writer.counts).toMatchObject({ rowsFailed: MAX_STORED_ROW_ERRORS + 10, rowsImported: 0 });
+    await expect(writer.addUser(user(1))).rejects.toThrow('store down');
   });
 });

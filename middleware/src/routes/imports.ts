@@ -104,6 +104,39 @@ export const importRoutes = fp(
       },
     );
 
+    app.post(
+      '/api/tenants/:id/imports/:importId/retry',
+      {
+        config: { access: 'tenant' },
+        schema: {
+          tags,
+          summary: 'Run a failed import again, under the same id',
+          description:
+            'Answers 202 with the import queued again. It reads the file from the start; users are upserted by key into the same list (the import id), so rows that were imported before the failure are not duplicated. 409 unless the import is `failed`.',
+          params: ImportParamsSchema,
+          response: { 202: ImportViewSchema, ...errorResponses(400, 404, 409) },
+        },
+      },
+      async (request, reply) => {
+        const { id, importId } = request.params as ImportParams;
+        const tenant = await requireTenant(store, id);
+        const failed = await store.getImport(tenant, importId);
+        if (!failed) throw new MiddlewareError('INLAY_MW_IMPORT_NOT_FOUND', `tenant "${id}" has no import ${importId}`);
+        if (failed.status !== 'failed' || importRunner.isActive(importId)) throw new MiddlewareError('INLAY_MW_IMPORT_STATE', `import ${importId} is ${failed.status}; only a failed import can be retried`);
+        const dataSource = tenant.dataSources.find((entry) => entry.id === failed.dataSourceId);
+        if (!dataSource) throw new MiddlewareError('INLAY_MW_DATA_SOURCE_NOT_FOUND', `tenant "${id}" no longer has data source "${failed.dataSourceId}"`);
+        const { error: _error, startedAt: _startedAt, finishedAt: _finishedAt, objectDeleted: _objectDeleted, ...kept } = failed;
+        const record: ImportRecord = { ...kept, status: 'queued', rowsRead: 0, rowsImported: 0, rowsFailed: 0 };
+        await request.audited(
+          () => store.saveImport(tenant, record),
+          () => ({ action: 'import.retry', tenantId: id, target: { type: 'import', id: importId }, before: toImportView(failed), after: toImportView(record) }),
+        );
+        importRunner.submit({ tenant, dataSource, record });
+        request.log.info({ tenant: id, importId, dataSource: dataSource.id }, 'import queued again');
+        return reply.code(202).header('location', `/api/tenants/${id}/imports/${importId}`).send(toImportView(record));
+      },
+    );
+
     app.get(
       '/api/tenants/:id/imports',
       {

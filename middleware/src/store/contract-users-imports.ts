@@ -47,6 +47,18 @@ export function describeUserImportContract(store: () => Store, tenant: () => Ten
     }
   });
 
+  test('users: large rows mixed with small ones land completely (Cassandra sends the large ones alone)', async () => {
+    const prefix = randomBytes(4).toString('hex');
+    const big = Object.fromEntries(Array.from({ length: 30 }, (_, index) => [`a${index}`, 'x'.repeat(400)]));
+    const users = Array.from({ length: 90 }, (_, index) => ({ userKey: `${prefix}-${index}@example.org`, attributes: index % 3 === 0 ? { ...big, n: String(index) } : { n: String(index) } }));
+    await store().upsertUsers(tenant(), users, 'mixed');
+    for (const index of [0, 1, 2, 45, 89]) {
+      const user = await store().getUser(tenant(), `${prefix}-${index}@example.org`);
+      expect(user?.attributes['n']).toBe(String(index));
+      expect(Object.keys(user?.attributes ?? {})).toHaveLength(index % 3 === 0 ? 31 : 1);
+    }
+  });
+
   test('imports: saved, updated, read back exactly and listed newest first', async () => {
     const older = importRecord({ createdAt: new Date(Date.UTC(2030, 0, 1)) });
     await new Promise((resolve) => setTimeout(resolve, 5));

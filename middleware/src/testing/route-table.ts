@@ -26,15 +26,26 @@ export const UNKNOWN_TOKEN_ID = '00000000-0000-4000-8000-000000000000';
 /** The import the table's GET of one import names; `prepare` puts it into the store. */
 export const TABLE_IMPORT_ID = '00000000-0000-1000-8000-00000000001a';
 
+/** The failed import the table's retry route names. */
+export const TABLE_FAILED_IMPORT_ID = '00000000-0000-1000-8000-00000000001b';
+
 async function prepareTableImport(t: TestApp, id: string): Promise<void> {
+  await saveTableImport(t, id, TABLE_IMPORT_ID, 'completed');
+}
+
+async function prepareFailedImport(t: TestApp, id: string): Promise<void> {
+  await saveTableImport(t, id, TABLE_FAILED_IMPORT_ID, 'failed');
+}
+
+async function saveTableImport(t: TestApp, id: string, importId: string, status: 'completed' | 'failed'): Promise<void> {
   const tenant = await t.store.getTenant(id);
   if (!tenant) return;
   await t.store.saveImport(tenant, {
-    importId: TABLE_IMPORT_ID,
-    dataSourceId: 'default',
+    importId,
+    dataSourceId: tenant.dataSources.find((source) => source.defaultDataSource)?.id ?? 'default',
     objectKey: 'lists/users.csv',
     format: 'csv',
-    status: 'completed',
+    status,
     rowsRead: 2,
     rowsImported: 1,
     rowsFailed: 1,
@@ -135,6 +146,7 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'POST', template: '/api/tenants/{id}/imports', access: 'tenant', url: (id) => `/api/tenants/${id}/imports`, body: () => ({ objectKey: 'lists/users.csv' }) },
   { method: 'GET', template: '/api/tenants/{id}/imports', access: 'tenant', url: (id) => `/api/tenants/${id}/imports` },
   { method: 'GET', template: '/api/tenants/{id}/imports/{importId}', access: 'tenant', url: (id) => `/api/tenants/${id}/imports/${TABLE_IMPORT_ID}`, prepare: prepareTableImport },
+  { method: 'POST', template: '/api/tenants/{id}/imports/{importId}/retry', access: 'tenant', url: (id) => `/api/tenants/${id}/imports/${TABLE_FAILED_IMPORT_ID}/retry`, prepare: prepareFailedImport },
   { method: 'POST', template: '/api/tenants/{id}/campaigns', access: 'tenant', url: (id) => `/api/tenants/${id}/campaigns`, body: validCampaign },
   { method: 'GET', template: '/api/tenants/{id}/campaigns', access: 'tenant', url: (id) => `/api/tenants/${id}/campaigns?status=draft` },
   { method: 'GET', template: '/api/tenants/{id}/campaigns/{cid}', access: 'tenant', url: (id) => campaignUrl(id), prepare: campaignIn('draft') },

@@ -27,7 +27,7 @@ import {
 } from '../store.js';
 import { concurrentUpdate, keyspaceInUse, keyspaceMissing, keyspaceReserved, tenantExists, tenantNotFound } from '../store-errors.js';
 import { REGISTRY_ADDED_COLUMNS, REGISTRY_TABLES, createKeyspaceStatement, createTableStatement, quoteIdentifier } from './cql-schema.js';
-import { CassandraUserImportTables } from './cassandra-users-imports.js';
+import { CassandraUserImportTables, type ImportUserWrites } from './cassandra-users-imports.js';
 import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from '../user-import-types.js';
 import type { Campaign } from '@inlay/schemas';
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from '../campaign-types.js';
@@ -59,6 +59,8 @@ type Params = unknown[];
 export interface CassandraStoreOptions {
   /** Time to live of events, their indexes and tracked messages. */
   readonly eventRetentionMs: number;
+  /** How imports write users (cassandra-users-imports.ts); the default is the measured faster. */
+  readonly importUserWrites?: ImportUserWrites;
 }
 
 export class CassandraStore implements Store {
@@ -91,7 +93,10 @@ export class CassandraStore implements Store {
     const client = new cassandra.Client(options);
     try {
       await client.connect();
-      const store = new CassandraStore(client, config, { eventRetentionMs: storeOptions.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS });
+      const store = new CassandraStore(client, config, {
+        eventRetentionMs: storeOptions.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
+        ...(storeOptions.importUserWrites === undefined ? {} : { importUserWrites: storeOptions.importUserWrites }),
+      });
       await store.ensureRegistry();
       // Keyspaces made by an older version get the tables and columns added since (one at a time).
       for (const tenant of await store.listTenants()) {
@@ -254,7 +259,7 @@ export class CassandraStore implements Store {
 
   private userImportTables: CassandraUserImportTables | undefined;
   private get userImports(): CassandraUserImportTables {
-    return (this.userImportTables ??= new CassandraUserImportTables(this.client));
+    return (this.userImportTables ??= new CassandraUserImportTables(this.client, this.options.importUserWrites));
   }
 
   upsertUsers(tenant: TenantRef, users: readonly UserUpsert[], listId: string): Promise<void> {
