@@ -16,6 +16,7 @@ function fakeStore(): Store {
   return {
     kind: 'embedded',
     deliveries,
+    audit: {},
     getTenant: async (id: string) => ({ id }),
     recordEvents: async () => undefined,
     upsertUsers: async () => undefined,
