@@ -8,6 +8,8 @@ import { connect, type ChannelModel, type Channel, type ConsumeMessage } from 'a
 import type { ConversionPoint, Tenant } from '@inlay/schemas';
 import { startTestApp, type TestApp } from '../../middleware/src/testing/test-app.ts';
 import { AddressGuard } from '../../middleware/src/delivery/address-guard.ts';
+import { AmqpSender } from '../../middleware/src/delivery/amqp-sender.ts';
+import type { Delivery } from '../../middleware/src/delivery/delivery-types.ts';
 import { createDeliveryService, type DeliveryService } from '../../middleware/src/delivery/delivery-service.ts';
 import { deliveryConfig, makeEvent, waitFor } from '../../middleware/src/testing/delivery-fixture.ts';
 
@@ -97,3 +99,24 @@ test('a broker at a refused address is never connected to; a broker that is down
   expect((await t.store.deliveries.listAttempts(tenant, 'down', event.eventId))[0]?.error).toMatch(/ECONNREFUSED/);
   expect((await t.store.deliveries.listAttempts(tenant, 'private', event.eventId))[0]?.error).toMatch(/^refused: 10\.0\.0\.1 is a loopback, private/);
 }, 30_000);
+
+test('a returned message fails only its own attempt: the others waiting on the shared channel are confirmed', async () => {
+  const sender = new AmqpSender(new AddressGuard(['127.0.0.0/8']), 10_000);
+  const queue = (await channel.assertQueue('', { exclusive: true })).queue;
+  await channel.bindQueue(queue, exchange, 'taken.#');
+  const point: ConversionPoint = { id: 'shared', type: 'amqp', eventType: 'read', connectionInformation: { url: rabbit.url, exchange, routingKey: '{{eventType}}' } };
+  const delivery = (i: number, key: string): Delivery => {
+    const now = Date.now();
+    return { pointId: 'shared', eventId: `shared-${i}`, eventType: key, event: { id: `shared-${i}` }, state: 'pending', attempts: 0, step: 0, dueAtMs: now, createdAtMs: now, updatedAtMs: now };
+  };
+  try {
+    // Published together on one confirm channel, unroutable ones among them.
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => sender.send(point, delivery(i, i % 2 === 0 ? 'unclaimed.shared' : 'taken.shared'))));
+    for (const [i, result] of results.entries()) {
+      if (i % 2 === 0) expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/^no queue is bound/) });
+      else expect(result, `attempt ${i}`).toMatchObject({ ok: true });
+    }
+  } finally {
+    await sender.close();
+  }
+});

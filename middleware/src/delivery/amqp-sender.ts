@@ -7,8 +7,10 @@
  * retry rules as HTTP. The message id is the event id (the same on every attempt), so consumers
  * de-duplicate on it.
  *
- * One connection and confirm channel per broker URL, opened on first use and dropped on any
- * error (the next attempt opens a new one). The connect goes through the address guard's lookup,
+ * One connection and confirm channel per broker URL, shared by the attempts in flight, opened on
+ * first use and dropped on any error but a return (the next attempt opens a new one). A returned
+ * message says nothing about the channel, and dropping it would fail every other attempt still
+ * waiting for its confirm on it. The connect goes through the address guard's lookup,
  * like HTTP. Must never log the URL: it may hold a password.
  */
 import { connect, type ChannelModel, type ConfirmChannel, type Message, type SocketOptions } from 'amqplib';
@@ -18,6 +20,9 @@ import type { Delivery } from './delivery-types.js';
 import type { AttemptResult } from './http-attempt.js';
 import { fillTemplate } from './url-template.js';
 import { webhookBody } from './webhook.js';
+
+/** The broker confirmed the message after returning it: nobody took it, the channel is fine. */
+class UnroutableError extends Error {}
 
 interface Link {
   readonly model: ChannelModel;
@@ -76,8 +81,8 @@ export class AmqpSender {
               mandatory: true,
             },
             (error: unknown) => {
-              if (error) reject(new Error('the broker refused the message (nack)'));
-              else if (link.returned.delete(delivery.eventId)) reject(new Error(`no queue is bound to exchange "${exchange}" for routing key "${key}"`));
+              if (error) reject(new Error(`the broker did not confirm the message (${error instanceof Error ? error.message : 'nack'})`));
+              else if (link.returned.delete(delivery.eventId)) reject(new UnroutableError(`no queue is bound to exchange "${exchange}" for routing key "${key}"`));
               else resolve();
             },
           );
@@ -86,7 +91,7 @@ export class AmqpSender {
       );
       return { ok: true, latencyMs: Date.now() - started };
     } catch (error) {
-      this.drop(url);
+      if (!(error instanceof UnroutableError)) this.drop(url);
       return failed((error as Error).message);
     } finally {
       clearTimeout(timer);
