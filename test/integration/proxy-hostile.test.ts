@@ -68,14 +68,16 @@ describe('hostile input', () => {
 
   it('times out a literal that is announced but never sent, before and after login', async () => {
     const hurried = await proxyInFrontOf(dovecot, {
-      INLAY_PROXY_LIMITS_PRE_AUTH_TIMEOUT_MS: '1500',
+      // Long enough for a whole LOGIN through the proxy on a loaded machine (the later client must
+      // log in within it), short enough for the test.
+      INLAY_PROXY_LIMITS_PRE_AUTH_TIMEOUT_MS: '4000',
       INLAY_PROXY_LIMITS_AUTHENTICATED_TIMEOUT_MS: '2500',
     });
     const early = await RawImap.connect(hurried.port);
     await early.greeting();
     early.write('a LOGIN {5}\r\n');
     await early.waitFor(/^\+[^\n]*\n/m);
-    await early.waitFor(/\* BYE Timed out waiting for login\r\n/, 5000);
+    await early.waitFor(/\* BYE Timed out waiting for login\r\n/, 10_000);
     await early.waitClosed();
 
     const late = await loggedIn(hurried.port);
