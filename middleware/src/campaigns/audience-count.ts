@@ -44,7 +44,11 @@ export async function countAudience(
     for (const user of page.users) if (audienceMatches(audience, user)) matching++;
     scanned += page.users.length;
     if (page.next === undefined) return { matching, scanned, exact: true };
-    if (scanned >= limits.maxUsers || clock() - startedAt >= limits.maxMs) return { matching, scanned, exact: false };
+    if (scanned >= limits.maxUsers || clock() - startedAt >= limits.maxMs) {
+      // A full last page may be the end: one more user read tells a lower bound from the total.
+      const more = await store.scanUsers(tenant, { pageSize: 1, cursor: page.next });
+      return { matching, scanned, exact: more.users.length === 0 };
+    }
     cursor = page.next;
     await nextTurn();
   }

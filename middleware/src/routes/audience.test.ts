@@ -70,6 +70,11 @@ describe('audience count', () => {
     expect(body).toEqual({ matching: 120, scanned: 120, exact: false });
   });
 
+  test('a bound met by the last user is still exact', async () => {
+    await setUp({ audienceCountLimits: { maxUsers: 250, maxMs: 60_000, pageSize: 50 } });
+    expect((await count({ type: 'all' })).json()).toEqual({ matching: 250, scanned: 250, exact: true });
+  });
+
   test('past the time bound the answer is a lower bound', async () => {
     await setUp({ audienceCountLimits: { maxUsers: 1_000_000, maxMs: 0, pageSize: 10 } });
     const body = (await count({ type: 'all' })).json() as Json;
