@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { utcToZoned, zonedToUtc } from './format.js';
 import { audienceOf, inputFromDraft, newDraft } from './campaign-draft.js';
 import { parseMessage } from './mime.js';
+import { countBlocker, describeCount } from './components/audience-count.js';
 
 describe('times in a campaign zone', () => {
   test.each([
@@ -70,5 +71,20 @@ describe('the preview MIME reader', () => {
     expect(parsed.headers.get('subject')).toBe('Grüße for you');
     expect(parsed.text).toBe('Grüße, a long line that is soft broken');
     expect(parsed.html).toBe('<p>Grüße</p>');
+  });
+});
+
+describe('the audience count line', () => {
+  test('exact, one, and a lower bound', () => {
+    expect(describeCount({ matching: 1234, scanned: 5000, exact: true })).toBe('1,234 matching users');
+    expect(describeCount({ matching: 1, scanned: 1, exact: true })).toBe('1 matching user');
+    expect(describeCount({ matching: 7, scanned: 200000, exact: false })).toMatch(/^at least 7 matching users of 200,000 scanned/);
+  });
+
+  test('an empty import or rule attribute is not sent, and says what to fill in', () => {
+    expect(countBlocker({ type: 'list', importId: '' })).toMatch(/Choose an import/);
+    expect(countBlocker({ type: 'rules', rules: [{ attribute: '', op: 'exists' }] })).toMatch(/attribute/);
+    expect(countBlocker({ type: 'rules', rules: [{ attribute: 'plan', op: 'exists' }] })).toBeUndefined();
+    expect(countBlocker({ type: 'all' })).toBeUndefined();
   });
 });

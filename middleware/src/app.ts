@@ -23,6 +23,8 @@ import { campaignRoutes } from './routes/campaigns.js';
 import { importRoutes } from './routes/imports.js';
 import { ImportRunner } from './imports/import-runner.js';
 import { previewRoutes } from './routes/preview.js';
+import { audienceRoutes } from './routes/audience.js';
+import type { AudienceCountLimits } from './campaigns/audience-count.js';
 import { internalRoutes } from './routes/internal.js';
 import { eventRoutes } from './routes/events.js';
 import { auditPlugin } from './audit/audit-plugin.js';
@@ -74,6 +76,8 @@ export interface AppOptions {
   readonly uiRoot?: string;
   /** Engine settings tests fix: the clock, the cache lifetime. */
   readonly engine?: Pick<EngineOptions, 'clock' | 'cacheMs'>;
+  /** Bounds of an audience count (routes/audience.ts); tests lower them. */
+  readonly audienceCountLimits?: AudienceCountLimits;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -114,6 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(tokenRoutes, { store: options.store });
   await app.register(campaignRoutes, { store: options.store });
   await app.register(previewRoutes, { store: options.store, dataDir: options.dataDir ?? './data' });
+  await app.register(audienceRoutes, { store: options.store, ...(options.audienceCountLimits ? { limits: options.audienceCountLimits } : {}) });
   const importRunner = options.importRunner ?? new ImportRunner(options.store, options.logger);
   // Running imports are aborted and end `failed` before the store closes (main.ts and tests
   // close the app first).

@@ -75,3 +75,10 @@ export function describeValidationFailure(errors: readonly FastifySchemaValidati
       return `${fieldPath(context, error.instancePath)} ${error.message ?? 'is invalid'}`;
   }
 }
+
+/** A check of JSON that arrives inside a text part (a query parameter holding JSON) with the
+ *  body's strict rules; returns the failure worded as for a body, or undefined when it holds. */
+export function compileJsonCheck(schema: object): (value: unknown, context: string) => string | undefined {
+  const validate = bodyAjv.compile(schema);
+  return (value, context) => (validate(value) ? undefined : describeValidationFailure((validate.errors ?? []) as FastifySchemaValidationError[], context));
+}

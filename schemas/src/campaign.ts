@@ -309,3 +309,29 @@ export const CampaignPreviewQuerySchema = Type.Object(
   { additionalProperties: false },
 );
 export type CampaignPreviewQuery = Static<typeof CampaignPreviewQuerySchema>;
+
+// --- audience count (GET /api/tenants/{id}/audience/count) ---
+
+/** `?audience=` of an audience count: the audience as JSON, in the shape a campaign's takes.
+ *  A query parameter, not a body, because counting is a read (GET), never audited as a change. */
+export const AudienceCountQuerySchema = Type.Object(
+  {
+    audience: Type.String({
+      minLength: 2,
+      maxLength: 65536,
+      description: 'the audience as JSON, URL-encoded: {"type":"all"}, {"type":"list","importId"} or {"type":"rules","rules":[…],"match":"all"|"any"}',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type AudienceCountQuery = Static<typeof AudienceCountQuerySchema>;
+
+export const AudienceCountSchema = Type.Object(
+  {
+    matching: Type.Integer({ minimum: 0, description: 'known users the audience matches (among those scanned)' }),
+    scanned: Type.Integer({ minimum: 0, description: 'known users looked at' }),
+    exact: Type.Boolean({ description: 'false when the scan stopped at its row or time bound: matching is then a lower bound' }),
+  },
+  { additionalProperties: false },
+);
+export type AudienceCount = Static<typeof AudienceCountSchema>;

@@ -122,7 +122,7 @@ function Editor({ tenant, loaded }: { tenant: string; loaded: Loaded }) {
             )}
           </section>
           <VariantsSection draft={draft} change={change} errors={fieldErrors} />
-          <AudienceSection draft={draft} change={change} imports={loaded.imports} />
+          <AudienceSection tenant={tenant} draft={draft} change={change} imports={loaded.imports} />
           <ScheduleSection draft={draft} change={change} campaigns={loaded.campaigns} selfId={view?.id ?? null} />
           <DeliverySection draft={draft} change={change} />
           <div class="save-bar">

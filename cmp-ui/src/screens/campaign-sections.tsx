@@ -1,7 +1,8 @@
 /** The campaign editor's fieldsets: template, variants, audience, schedule (with a timeline of the
  *  tenant's campaigns), delivery rules. Each edits a slice of the Draft. */
 import type { CampaignView, ImportView, InlineTemplate } from '@inlay/schemas';
-import { emptyTemplate, type Draft, type RuleDraft } from '../campaign-draft.js';
+import { audienceOf, emptyTemplate, type Draft, type RuleDraft } from '../campaign-draft.js';
+import { AudienceCount } from '../components/audience-count.js';
 import { TemplateEditor, type TemplateError } from '../components/template-editor.js';
 import { formatCount, formatTime, isTimeZone } from '../format.js';
 
@@ -70,7 +71,7 @@ export function VariantsSection({ draft, change, errors }: { draft: Draft; chang
   );
 }
 
-export function AudienceSection({ draft, change, imports }: { draft: Draft; change: Change; imports: readonly ImportView[] }) {
+export function AudienceSection({ tenant, draft, change, imports }: { tenant: string; draft: Draft; change: Change; imports: readonly ImportView[] }) {
   const setRule = (index: number, patch: Partial<RuleDraft>): void => change({ rules: draft.rules.map((rule, i) => (i === index ? { ...rule, ...patch } : rule)) });
   return (
     <section aria-labelledby="audience-title" class="card">
@@ -142,9 +143,9 @@ export function AudienceSection({ draft, change, imports }: { draft: Draft; chan
           <button type="button" class="button secondary" onClick={() => change({ rules: [...draft.rules, { attribute: '', op: 'eq', value: '' }] })}>
             Add rule
           </button>
-          <p class="help">The number of matching users is not shown yet: the API has no count of users by rule.</p>
         </fieldset>
       ) : null}
+      <AudienceCount tenant={tenant} audience={audienceOf(draft)} />
     </section>
   );
 }

@@ -59,6 +59,33 @@ export function describeUserImportContract(store: () => Store, tenant: () => Ten
     }
   });
 
+  test('users: a scan in pages returns every user once, with its attributes and lists, and ends', async () => {
+    // The keyspace holds other tests' users too: only this test's prefix is checked exactly.
+    const prefix = `scan-${randomBytes(4).toString('hex')}`;
+    const users = Array.from({ length: 230 }, (_, index) => ({ userKey: `${prefix}-${index}@example.org`, attributes: { n: String(index) } }));
+    await store().upsertUsers(tenant(), users, 'scan-list');
+    const seen = new Map<string, number>();
+    let cursor: string | undefined;
+    let pages = 0;
+    let total = 0;
+    do {
+      const page = await store().scanUsers(tenant(), { pageSize: 50, ...(cursor === undefined ? {} : { cursor }) });
+      expect(page.users.length).toBeLessThanOrEqual(50);
+      for (const user of page.users) {
+        total++;
+        if (!user.userKey.startsWith(`${prefix}-`)) continue;
+        seen.set(user.userKey, (seen.get(user.userKey) ?? 0) + 1);
+        expect(user).toMatchObject({ attributes: { n: user.userKey.slice(prefix.length + 1).split('@')[0] }, lists: ['scan-list'] });
+      }
+      cursor = page.next;
+      pages++;
+    } while (cursor !== undefined && pages < 1000);
+    expect(cursor).toBeUndefined();
+    expect(seen.size).toBe(230);
+    expect([...seen.values()].every((times) => times === 1)).toBe(true);
+    expect(pages).toBeGreaterThanOrEqual(Math.ceil(total / 50));
+  });
+
   test('imports: saved, updated, read back exactly and listed newest first', async () => {
     const older = importRecord({ createdAt: new Date(Date.UTC(2030, 0, 1)) });
     await new Promise((resolve) => setTimeout(resolve, 5));

@@ -27,7 +27,7 @@ import {
   type TenantTokenSummary,
 } from './store.js';
 import { keyspaceInUse, keyspaceMissing, keyspaceReserved, tenantExists, tenantNotFound } from './store-errors.js';
-import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './user-import-types.js';
+import type { ImportRecord, ImportRowError, UserRecord, UserScanPage, UserScanRequest, UserUpsert } from './user-import-types.js';
 import type { Campaign } from '@inlay/schemas';
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './campaign-types.js';
 import { EmbeddedCampaignTable } from './embedded-campaigns.js';
@@ -208,14 +208,22 @@ export class EmbeddedStore implements Store {
 
   async getUser(tenant: TenantRef, userKey: string): Promise<UserRecord | undefined> {
     const stored = this.db.get(['row', tenant.keyspaceName, 'users', userKey]) as StoredUser | undefined;
-    if (stored === undefined) return undefined;
-    return {
-      userKey,
-      ...(stored.displayName === undefined ? {} : { displayName: stored.displayName }),
-      attributes: stored.attributes,
-      lists: [...stored.lists].sort(),
-      updatedAt: new Date(stored.updatedAtMs),
-    };
+    return stored === undefined ? undefined : storedToUser(userKey, stored);
+  }
+
+  async scanUsers(tenant: TenantRef, request: UserScanRequest): Promise<UserScanPage> {
+    const prefix = ['row', tenant.keyspaceName, 'users'];
+    const users: UserRecord[] = [];
+    // The cursor is the last user key of the page before: start there and skip it.
+    const start = request.cursor === undefined ? prefix : [...prefix, request.cursor];
+    for (const entry of this.db.getRange({ start: start as Key })) {
+      const key = entry.key as Key[];
+      if (!Array.isArray(key) || !prefix.every((part, index) => key[index] === part)) break;
+      if (key.length !== prefix.length + 1 || key[3] === request.cursor) continue;
+      users.push(storedToUser(String(key[3]), entry.value as StoredUser));
+      if (users.length >= request.pageSize) return { users, next: String(key[3]) };
+    }
+    return { users };
   }
 
   async saveImport(tenant: TenantRef, record: ImportRecord): Promise<void> {
@@ -361,6 +369,16 @@ interface StoredUser {
   readonly attributes: Record<string, string>;
   readonly lists: string[];
   readonly updatedAtMs: number;
+}
+
+function storedToUser(userKey: string, stored: StoredUser): UserRecord {
+  return {
+    userKey,
+    ...(stored.displayName === undefined ? {} : { displayName: stored.displayName }),
+    attributes: stored.attributes,
+    lists: [...stored.lists].sort(),
+    updatedAt: new Date(stored.updatedAtMs),
+  };
 }
 
 /** An ImportRecord with its dates as milliseconds (LMDB's msgpack keeps Dates, but numbers are

@@ -11,7 +11,7 @@
  */
 import type { Campaign, ConversionPoint, DataSource, Tenant } from '@inlay/schemas';
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from './campaign-types.js';
-import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from './user-import-types.js';
+import type { ImportRecord, ImportRowError, UserRecord, UserScanPage, UserScanRequest, UserUpsert } from './user-import-types.js';
 import type { EngineEventRecord, EventRange, StoredView, ViewDecide, ViewRef } from './view-types.js';
 import type { CounterRow, EventQuery, EventQueryPage, ShownMessage, TrackedMessageRecord } from './event-types.js';
 import type { DeliveryStore } from '../delivery/delivery-types.js';
@@ -108,6 +108,10 @@ export interface Store {
    *  id) added to each user's lists. Not atomic across users: a retry of a batch is harmless. */
   upsertUsers(tenant: TenantRef, users: readonly UserUpsert[], listId: string): Promise<void>;
   getUser(tenant: TenantRef, userKey: string): Promise<UserRecord | undefined>;
+  /** One page of all the tenant's users, in the store's own order (LMDB: key order; Cassandra:
+   *  token order), each user once over a whole scan. A read; the caller bounds how far it goes
+   *  (campaigns/audience-count.ts). */
+  scanUsers(tenant: TenantRef, request: UserScanRequest): Promise<UserScanPage>;
   /** Writes the whole import record (create and every progress update). */
   saveImport(tenant: TenantRef, record: ImportRecord): Promise<void>;
   getImport(tenant: TenantRef, importId: string): Promise<ImportRecord | undefined>;

@@ -22,6 +22,19 @@ export interface UserRecord {
   readonly updatedAt: Date;
 }
 
+/** Which page of a user scan to read: at most `pageSize` users after `cursor` (from the page
+ *  before; opaque, only good for the same store and tenant). */
+export interface UserScanRequest {
+  readonly pageSize: number;
+  readonly cursor?: string;
+}
+
+/** One page of a user scan; `next` is set while more users may follow. */
+export interface UserScanPage {
+  readonly users: readonly UserRecord[];
+  readonly next?: string;
+}
+
 export type ImportFormat = 'csv' | 'jsonl';
 export type ImportStatus = 'queued' | 'running' | 'completed' | 'failed';
 

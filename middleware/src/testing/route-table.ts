@@ -156,6 +156,12 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'POST', template: '/api/tenants/{id}/campaigns/{cid}/pause', access: 'tenant', url: (id) => campaignUrl(id, '/pause'), prepare: campaignIn('scheduled') },
   { method: 'POST', template: '/api/tenants/{id}/campaigns/{cid}/resume', access: 'tenant', url: (id) => campaignUrl(id, '/resume'), prepare: campaignIn('paused') },
   { method: 'POST', template: '/api/tenants/{id}/campaigns/{cid}/end', access: 'tenant', url: (id) => campaignUrl(id, '/end'), prepare: campaignIn('draft') },
+  {
+    method: 'GET',
+    template: '/api/tenants/{id}/audience/count',
+    access: 'tenant',
+    url: (id) => `/api/tenants/${id}/audience/count?audience=${encodeURIComponent(JSON.stringify({ type: 'rules', rules: [{ attribute: 'plan', op: 'eq', value: 'gold' }] }))}`,
+  },
   { method: 'GET', template: '/api/tenants/{id}/campaigns/{cid}/preview', access: 'tenant', url: (id) => campaignUrl(id, '/preview?user=reader%40example.org'), prepare: campaignIn('draft') },
   { method: 'POST', template: '/internal/v1/views', access: 'internal', url: () => '/internal/v1/views', body: viewKey, prepare: campaignIn('running') },
   {

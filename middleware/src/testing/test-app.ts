@@ -3,6 +3,7 @@
  * admin token and helpers to call it through app.inject(). Nothing in the running middleware
  * imports this module, and it must never listen on a port unless a test asks for one.
  */
+import type { AudienceCountLimits } from '../campaigns/audience-count.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +75,8 @@ export interface TestAppOptions {
   readonly clock?: () => Date;
   /** What conversion point URLs may reach (default: no internal network). */
   readonly deliveryGuard?: AddressGuard;
+  /** Bounds of an audience count (default: the production ones). */
+  readonly audienceCountLimits?: AudienceCountLimits;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -88,6 +91,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     engine: { cacheMs: 0, ...(options.clock ? { clock: options.clock } : {}) },
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.deliveryGuard ? { deliveryGuard: options.deliveryGuard } : {}),
+    ...(options.audienceCountLimits ? { audienceCountLimits: options.audienceCountLimits } : {}),
   });
   const baseUrl = options.overHttp ? await app.listen({ host: '127.0.0.1', port: 0 }) : null;
 

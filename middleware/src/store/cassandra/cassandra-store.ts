@@ -28,7 +28,7 @@ import {
 import { concurrentUpdate, keyspaceInUse, keyspaceMissing, keyspaceReserved, tenantExists, tenantNotFound } from '../store-errors.js';
 import { REGISTRY_ADDED_COLUMNS, REGISTRY_TABLES, createKeyspaceStatement, createTableStatement, quoteIdentifier } from './cql-schema.js';
 import { CassandraUserImportTables, type ImportUserWrites } from './cassandra-users-imports.js';
-import type { ImportRecord, ImportRowError, UserRecord, UserUpsert } from '../user-import-types.js';
+import type { ImportRecord, ImportRowError, UserRecord, UserScanPage, UserScanRequest, UserUpsert } from '../user-import-types.js';
 import type { Campaign } from '@inlay/schemas';
 import type { CampaignChange, CampaignDeleteCheck, CampaignFilter } from '../campaign-types.js';
 import { CassandraCampaignTables } from './cassandra-campaigns.js';
@@ -268,6 +268,10 @@ export class CassandraStore implements Store {
 
   getUser(tenant: TenantRef, userKey: string): Promise<UserRecord | undefined> {
     return this.userImports.getUser(tenant.keyspaceName, userKey);
+  }
+
+  scanUsers(tenant: TenantRef, request: UserScanRequest): Promise<UserScanPage> {
+    return this.userImports.scanUsers(tenant.keyspaceName, request);
   }
 
   saveImport(tenant: TenantRef, record: ImportRecord): Promise<void> {

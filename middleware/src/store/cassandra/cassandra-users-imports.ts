@@ -17,7 +17,7 @@
  * bound parameter.
  */
 import cassandra from 'cassandra-driver';
-import type { ImportFormat, ImportRecord, ImportRowError, ImportStatus, UserRecord, UserUpsert } from '../user-import-types.js';
+import type { ImportFormat, ImportRecord, ImportRowError, ImportStatus, UserRecord, UserScanPage, UserScanRequest, UserUpsert } from '../user-import-types.js';
 import { quoteIdentifier } from './cql-schema.js';
 import { translateDriverError } from './cassandra-errors.js';
 import { runCql } from './cql-run.js';
@@ -132,15 +132,18 @@ export class CassandraUserImportTables {
 
   async getUser(keyspace: string, userKey: string): Promise<UserRecord | undefined> {
     const row = (await this.run(`SELECT display_name, attributes, lists, updated_at FROM ${quoteIdentifier(keyspace)}.users WHERE user_key = ?`, [userKey])).first();
-    if (!row) return undefined;
-    const displayName = row.get('display_name') as string | null;
-    return {
-      userKey,
-      ...(displayName === null ? {} : { displayName }),
-      attributes: (row.get('attributes') as Record<string, string> | null) ?? {},
-      lists: [...((row.get('lists') as string[] | null) ?? [])].sort(),
-      updatedAt: row.get('updated_at') as Date,
-    };
+    return row ? rowToUser(userKey, row) : undefined;
+  }
+
+  /** A full-table read in token order, one driver page per call; the cursor is the driver's
+   *  page state, which never leaves the middleware. */
+  async scanUsers(keyspace: string, request: UserScanRequest): Promise<UserScanPage> {
+    const result = await this.run(`SELECT user_key, display_name, attributes, lists, updated_at FROM ${quoteIdentifier(keyspace)}.users`, [], {
+      fetchSize: request.pageSize,
+      ...(request.cursor === undefined ? {} : { pageState: request.cursor }),
+    });
+    const users = result.rows.map((row) => rowToUser(String(row.get('user_key')), row));
+    return result.pageState ? { users, next: result.pageState } : { users };
   }
 
   async saveImport(keyspace: string, record: ImportRecord): Promise<void> {
@@ -239,4 +242,15 @@ function estimatedBytes(user: UserUpsert): number {
 function isPassingOverload(error: unknown): boolean {
   const codes = cassandra.types.responseErrorCodes;
   return error instanceof cassandra.errors.ResponseError && (error.code === codes.writeTimeout || error.code === codes.overloaded);
+}
+
+function rowToUser(userKey: string, row: cassandra.types.Row): UserRecord {
+  const displayName = row.get('display_name') as string | null;
+  return {
+    userKey,
+    ...(displayName === null ? {} : { displayName }),
+    attributes: (row.get('attributes') as Record<string, string> | null) ?? {},
+    lists: [...((row.get('lists') as string[] | null) ?? [])].sort(),
+    updatedAt: row.get('updated_at') as Date,
+  };
 }
